@@ -1,0 +1,73 @@
+"""Failure and deadline callbacks for the wikivis DAGs.
+
+Kept deliberately light: no ``wikivis`` import (a callback must work even when the package
+is broken), no metadata-DB access (Airflow 3 forbids it from task code), no network.
+
+* :func:`task_failed` (``on_failure_callback``) runs in the task's process after the last
+  try failed.  It logs one structured line that names the DAG, run, task, map index, try and
+  the exception, and bumps the StatsD/OpenTelemetry counter ``wikivis.task_failed``
+  (documented in ``docs/monitoring.md``).  A failed gate arrives here as ``GateFailed``;
+  its message carries the gate's reason, which is also in the catalog and on the monitoring
+  page.
+* :func:`deadline_missed` is the :class:`~airflow.sdk.DeadlineAlert` callback.  Airflow runs
+  ``AsyncCallback`` callables in the triggerer with the ``kwargs`` given at definition time
+  (plus ``context`` when the callable accepts it), so it must be ``async``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+log = logging.getLogger("wikivis.airflow")
+
+#: metric names (also listed in docs/monitoring.md)
+METRIC_TASK_FAILED = "wikivis.task_failed"
+METRIC_DEADLINE_MISSED = "wikivis.deadline_missed"
+
+
+def _incr(metric: str, tags: dict[str, str]) -> None:
+    """Bump an Airflow Stats counter; metrics are best effort and never fail a callback."""
+    try:
+        from airflow.sdk.observability.stats import incr
+
+        incr(metric, tags=tags)
+    except Exception:  # noqa: BLE001 - a metrics backend problem must not mask the task failure
+        log.debug("could not emit %s", metric, exc_info=True)
+
+
+def describe_failure(context: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a failure worth one log line (no parameters, no credentials)."""
+    ti = context.get("ti") or context.get("task_instance")
+    dag_run = context.get("dag_run")
+    exc = context.get("exception")
+    return {
+        "dag_id": getattr(ti, "dag_id", None),
+        "run_id": getattr(dag_run, "run_id", None) or getattr(ti, "run_id", None),
+        "task_id": getattr(ti, "task_id", None),
+        "map_index": getattr(ti, "map_index", -1),
+        "try_number": getattr(ti, "try_number", None),
+        "error_type": type(exc).__name__ if exc is not None else None,
+        "error": str(exc)[:2000] if exc is not None else None,
+        "gate": getattr(exc, "gate", None),
+    }
+
+
+def task_failed(context: dict[str, Any]) -> None:
+    """``on_failure_callback``: one structured log line + the ``wikivis.task_failed`` counter."""
+    info = describe_failure(context)
+    log.error(
+        "wikivis task failed: dag=%(dag_id)s run=%(run_id)s task=%(task_id)s[%(map_index)s] "
+        "try=%(try_number)s %(error_type)s: %(error)s",
+        info,
+    )
+    _incr(METRIC_TASK_FAILED, {"dag_id": str(info["dag_id"]), "task_id": str(info["task_id"])})
+
+
+async def deadline_missed(dag_id: str = "", deadline: str = "", context: Any = None, **_: Any) -> None:
+    """:class:`~airflow.sdk.DeadlineAlert` callback (runs in the triggerer)."""
+    run_id = None
+    if isinstance(context, dict):
+        run_id = (context.get("dag_run") or {}).get("run_id") if isinstance(context.get("dag_run"), dict) else None
+    log.warning("wikivis deadline missed: dag=%s run=%s deadline=%s", dag_id, run_id, deadline)
+    _incr(METRIC_DEADLINE_MISSED, {"dag_id": dag_id})

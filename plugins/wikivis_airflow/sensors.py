@@ -1,0 +1,61 @@
+"""Deferrable sensor: wait until a wiki's dump run for a date is complete.
+
+The sensor pokes once synchronously (a dump that is already complete costs no deferral),
+then hands the wait to :class:`~wikivis_airflow.triggers.DumpReadyTrigger` in the
+triggerer.  With ``deferrable=False`` it falls back to Airflow's ordinary poke/reschedule
+loop with the same :meth:`poke`.
+
+``timeout`` bounds the whole wait (the deferral timeout); with ``soft_fail=True`` a dump that
+never appears skips the downstream tasks instead of failing the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from airflow.sdk import BaseSensorOperator, Context
+from airflow.sdk.exceptions import AirflowException
+
+from wikivis_airflow.triggers import DumpReadyTrigger, poke_dump
+
+
+class DumpReadySensor(BaseSensorOperator):
+    """Succeed when ``pipeline.wait_for_dump(wiki, dump_date)`` is true.
+
+    :param wiki: wiki database name (templated; mappable).
+    :param dump_date: dump date ``YYYYMMDD`` (templated, e.g. ``{{ data_interval_start | ds_nodash }}``).
+    :param deferrable: wait in the triggerer (default) instead of a worker slot.
+    """
+
+    template_fields: Sequence[str] = ("wiki", "dump_date")
+    ui_color = "#d9ecf2"
+
+    def __init__(self, *, wiki: str, dump_date: str, deferrable: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.wiki = wiki
+        self.dump_date = dump_date
+        self.deferrable = deferrable
+
+    def poke(self, context: Context) -> bool:
+        return poke_dump(self.wiki, self.dump_date)
+
+    def execute(self, context: Context) -> None:
+        if not self.deferrable:
+            super().execute(context)
+            return
+        if self.poke(context):
+            return
+        self.defer(
+            trigger=DumpReadyTrigger(self.wiki, self.dump_date, poll_interval_s=self.poke_interval),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout),
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> None:
+        if event and event.get("status") == "ready":
+            self.log.info("dump %s %s is complete", self.wiki, self.dump_date)
+            return
+        message = (event or {}).get("message", "no event")
+        raise AirflowException(f"waiting for the {self.wiki} dump of {self.dump_date} failed: {message}")

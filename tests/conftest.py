@@ -1,0 +1,26 @@
+"""Suite-wide fixtures.  Tests never reach beyond 127.0.0.1."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+# the local Wikimedia mirror's fixtures (sample_wiki, mirror, mirror_factory)
+pytest_plugins = [p for p in ("wikivis.mirror.pytest_plugin",) if importlib.util.find_spec(p.rsplit(".", 1)[0])]
+
+
+@pytest.fixture
+def settings(tmp_path: Path):
+    """Settings rooted in a fresh temporary home, local profile, no env influence."""
+    from wikivis.config import load_settings
+
+    return load_settings(env={}, home=tmp_path / "home", contact="wikivis tests <tests@example.org>")
+
+
+@pytest.fixture
+def lake(settings):
+    from wikivis.lake import Lake
+
+    return Lake(settings.lake_root)

@@ -1,0 +1,108 @@
+"""The ``wikivis`` command: one sub-command group per stage.
+
+Global options come before the group: ``wikivis [--home DIR] [--profile local|live]
+[--config FILE] [--json] GROUP COMMAND ...``.  Typed errors become one-line messages and
+exit codes (see :mod:`wikivis.cli._common`), never tracebacks.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from wikivis import __version__
+from wikivis.cli._common import STATE
+from wikivis.errors import WikivisError
+
+app = typer.Typer(
+    name="wikivis",
+    help="Wikimedia visual resources → a living visual-recommendation dataset.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+#: (module under wikivis.cli, group name or None to merge its commands at top level, help)
+GROUPS: list[tuple[str, str | None, str]] = [
+    ("status", None, "what is published, the last runs and gate results"),
+    ("mirror", "mirror", "the local Wikimedia mirror (sample wiki)"),
+    ("dumps", "dumps", "SQL dumps: list, parse, ingest"),
+    ("replica", "replica", "Wiki Replicas over MariaDB"),
+    ("events", "events", "EventStreams catch-up"),
+    ("commons", "commons", "Commons metadata and thumbnails"),
+    ("gates", "gates", "validation gates"),
+    ("report", None, "quality reports"),
+    ("embed", "embed", "image embeddings"),
+    ("index", "index", "nearest-neighbour index"),
+    ("evaluate", "eval", "offline evaluation"),
+    ("recommend", None, "similar / suggest / serve"),
+    ("run", None, "run the whole pipeline"),
+]
+
+
+@app.callback()
+def main_options(
+    home: Annotated[Path | None, typer.Option(help="data root (WIKIVIS_HOME)")] = None,
+    profile: Annotated[str | None, typer.Option(help="local (mirror) or live (Wikimedia)")] = None,
+    config: Annotated[Path | None, typer.Option(help="TOML settings file")] = None,
+    contact: Annotated[str | None, typer.Option(help="User-Agent contact (mandatory for live)")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    for key, value in (("home", home), ("profile", profile), ("contact", contact)):
+        if value is not None:
+            STATE.overrides[key] = value
+    STATE.config_file = str(config) if config else None
+    STATE.as_json = json_output
+
+
+@app.command("version")
+def version() -> None:
+    """Print the wikivis version."""
+    typer.echo(__version__)
+
+
+def _register() -> None:
+    for module_name, group, help_text in GROUPS:
+        try:
+            module = importlib.import_module(f"wikivis.cli.{module_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"wikivis.cli.{module_name}":
+                continue  # group not built yet
+            raise
+        sub = getattr(module, "app", None)
+        if sub is None:
+            continue
+        if group:
+            app.add_typer(sub, name=group, help=help_text)
+        else:
+            for command in sub.registered_commands:
+                app.registered_commands.append(command)
+
+
+_register()
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except WikivisError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.secho("interrupted", fg="yellow", err=True)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,119 @@
+"""The models an evaluation compares, behind one small interface.
+
+Each scorer is fitted on the training half of a :class:`~wikivis.evaluation.split.Split`
+and then gives a score to **every** catalogue item for one article's profile (the
+evaluation ranks all items, minus the profile, as the tutorial does with
+``PREDICT_ALL=False``).
+
+* ``random`` — uniform scores from a seeded generator (the floor: AUC ≈ 0.5);
+* ``popularity`` — number of training articles that use the image;
+* ``visrank`` — VisRank (``max`` aggregation by default) over the profile, exact;
+* ``curatornet`` — CuratorNet trained on the training profiles only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import numpy as np
+
+from wikivis.evaluation.split import Split
+from wikivis.recommend.curatornet import CuratorNetConfig, CuratorNetModel, train_curatornet
+from wikivis.recommend.data import RecData
+from wikivis.recommend.visrank import Aggregation, visrank_scores
+
+
+class Scorer(Protocol):
+    name: str
+
+    def fit(self, data: RecData, split: Split) -> None: ...
+
+    def score(self, page_id: int, profile: list[int]) -> np.ndarray: ...
+
+
+class RandomScorer:
+    name = "random"
+
+    def __init__(self, seed: int = 0) -> None:
+        self._rng = np.random.default_rng(seed)
+        self._n = 0
+
+    def fit(self, data: RecData, split: Split) -> None:
+        self._n = len(data.item_ids)
+
+    def score(self, page_id: int, profile: list[int]) -> np.ndarray:
+        return self._rng.random(self._n)
+
+
+class PopularityScorer:
+    name = "popularity"
+
+    def __init__(self) -> None:
+        self._counts = np.zeros(0)
+
+    def fit(self, data: RecData, split: Split) -> None:
+        counts = np.zeros(len(data.item_ids), dtype=np.float64)
+        for rows in split.train.values():
+            counts[np.unique(np.asarray(rows, dtype=np.int64))] += 1
+        self._counts = counts
+
+    def score(self, page_id: int, profile: list[int]) -> np.ndarray:
+        return self._counts
+
+
+class VisRankScorer:
+    name = "visrank"
+
+    def __init__(self, method: Aggregation = "max", top: int = 3) -> None:
+        self.method: Aggregation = method
+        self.top = top
+        self._unit = np.zeros((0, 0), dtype=np.float32)
+
+    def fit(self, data: RecData, split: Split) -> None:
+        self._unit = data.unit_vectors
+
+    def score(self, page_id: int, profile: list[int]) -> np.ndarray:
+        return visrank_scores(self._unit, self._unit[profile], self.method, self.top)
+
+
+class CuratorNetScorer:
+    name = "curatornet"
+
+    def __init__(self, config: CuratorNetConfig | None = None, device: str = "auto") -> None:
+        self.config = config or CuratorNetConfig()
+        self.device = device
+        self.model: CuratorNetModel | None = None
+        self._codes = np.zeros((0, 0), dtype=np.float32)
+        self._vectors = np.zeros((0, 0), dtype=np.float32)
+
+    def fit(self, data: RecData, split: Split) -> None:
+        self.model = train_curatornet(data.vectors, list(split.train.values()), self.config, device=self.device)
+        self._vectors = data.vectors
+        self._codes = self.model.encode_items(data.vectors)
+
+    def score(self, page_id: int, profile: list[int]) -> np.ndarray:
+        assert self.model is not None, "fit() first"
+        return self._codes @ self.model.encode_profile(self._vectors[profile])
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return dict(self.model.meta) if self.model else {}
+
+
+MODEL_NAMES: tuple[str, ...] = ("random", "popularity", "visrank", "curatornet")
+
+
+def make_scorer(
+    name: str, *, seed: int = 0, config: CuratorNetConfig | None = None, device: str = "auto"
+) -> Scorer:
+    factories: dict[str, Callable[[], Scorer]] = {
+        "random": lambda: RandomScorer(seed),
+        "popularity": PopularityScorer,
+        "visrank": VisRankScorer,
+        "curatornet": lambda: CuratorNetScorer(config, device),
+    }
+    try:
+        return factories[name]()
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(MODEL_NAMES)}") from None

@@ -1,0 +1,90 @@
+"""Content-addressed thumbnail store: ``<media_root>/<sha1[:2]>/<sha1>.<ext>``.
+
+The key is the *file's* sha1 from Commons (``imageinfo.sha1`` / ``img_sha1``), not a hash of
+the stored bytes: thumbnails are re-encoded by Wikimedia's scalers, so their bytes differ
+from the original's (and may change when the scaler does), while the file sha1 names the
+image version.  An image used on many wikis, or under several names, is stored once.
+
+Writes are atomic (temp file in the same directory, fsync, rename), so a crash never leaves a
+half image under a final name; :meth:`MediaStore.find` therefore treats "exists" as
+"complete".  Per-shard resume markers live in ``<media_root>/_shards/``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from pathlib import Path
+
+_SHA1_RE = re.compile(r"^[0-9a-f]{40}$")
+
+#: extensions a stored thumbnail can have, most common first (lookup order of :meth:`find`)
+EXTENSIONS = ("jpg", "png", "gif", "webp", "tif")
+
+#: Pillow format → stored extension
+FORMAT_EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp", "TIFF": "tif"}
+
+
+def check_sha1(sha1: str) -> str:
+    if not _SHA1_RE.fullmatch(sha1 or ""):
+        raise ValueError(f"not a hex sha1: {sha1!r}")
+    return sha1
+
+
+class MediaStore:
+    """The thumbnail store under ``root``."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    @property
+    def shards_dir(self) -> Path:
+        return self.root / "_shards"
+
+    def relative_path(self, sha1: str, ext: str) -> str:
+        check_sha1(sha1)
+        return f"{sha1[:2]}/{sha1}.{ext}"
+
+    def path(self, sha1: str, ext: str) -> Path:
+        return self.root / self.relative_path(sha1, ext)
+
+    def find(self, sha1: str) -> Path | None:
+        """The stored file for ``sha1`` (any extension), or None."""
+        check_sha1(sha1)
+        folder = self.root / sha1[:2]
+        for ext in EXTENSIONS:
+            candidate = folder / f"{sha1}.{ext}"
+            if candidate.is_file():
+                return candidate
+        return None
+
+    def put(self, sha1: str, ext: str, data: bytes) -> Path:
+        """Store ``data`` atomically; returns the final path."""
+        if ext not in EXTENSIONS:
+            raise ValueError(f"unsupported extension {ext!r}")
+        final = self.path(sha1, ext)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            with tmp.open("wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return final
+
+    def clean_temporaries(self) -> int:
+        """Remove temp files left by a crashed writer; returns how many."""
+        removed = 0
+        if not self.root.is_dir():
+            return 0
+        for folder in self.root.iterdir():
+            if folder.is_dir() and len(folder.name) == 2:
+                for tmp in folder.glob(".*.tmp"):
+                    tmp.unlink(missing_ok=True)
+                    removed += 1
+        return removed

@@ -1,0 +1,121 @@
+"""Build :class:`RecData` and :class:`RecommenderService` from what the pipeline published.
+
+Sources (each behind a guarded import, so this module imports even before its
+producers exist):
+
+* lake datasets, ``wikivis.lake.Lake(settings.lake_root).read(dataset, wiki)`` (the
+  published ``current`` snapshot): ``article_images`` (required), ``files`` (required;
+  read under the Commons wiki, then the article wiki), ``article_categories``, ``pages``
+  and ``file_metadata`` (optional: without them unillustrated articles get no seeds,
+  and the licence filter has nothing to go on);
+* embeddings, ``wikivis.embed.load_embeddings(settings, model_id)``;
+* the index, ``wikivis.index.load_index(settings)``; when no index is published yet an
+  exact in-memory index over the embeddings is used (``health()["index"]`` says so);
+* a CuratorNet checkpoint under ``<home>/models/curatornet/`` when one exists.
+
+The embedding store's return type is adapted by :func:`embedding_matrix`, which accepts
+``(ids, vectors)``, an object with ``ids``/``sha1`` and ``vectors``/``matrix``
+attributes, or an Arrow table with a ``sha1`` column and a list-typed vector column.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from wikivis.errors import ConfigError, InputError, NotFoundError, WikivisError
+from wikivis.recommend.curatornet import checkpoint_path, load_checkpoint
+from wikivis.recommend.data import RecData
+from wikivis.recommend.search import ExactSearch, VectorSearch
+
+if TYPE_CHECKING:
+    from wikivis.config import Settings
+    from wikivis.recommend.service import RecommenderService
+
+_VECTOR_COLUMNS = ("vector", "embedding", "vectors", "embeddings")
+
+
+def _module(name: str, what: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise ConfigError(f"{what} is not available ({name}: {exc}); run the pipeline stage that provides it") from exc
+
+
+def embedding_matrix(obj: Any) -> tuple[list[str], np.ndarray]:
+    """Adapt whatever ``load_embeddings`` returns to ``(sha1 ids, float32 matrix)``."""
+    if isinstance(obj, tuple) and len(obj) == 2:
+        ids, vectors = obj
+    elif isinstance(obj, pa.Table):
+        if "sha1" not in obj.column_names:
+            raise InputError("embedding table has no sha1 column", source="embeddings")
+        column = next((c for c in _VECTOR_COLUMNS if c in obj.column_names), None)
+        if column is None:
+            raise InputError(f"embedding table has none of the columns {_VECTOR_COLUMNS}", source="embeddings")
+        ids = obj.column("sha1").to_pylist()
+        flat = obj.column(column).combine_chunks()
+        vectors = np.asarray(flat.flatten().to_numpy(zero_copy_only=False), dtype=np.float32).reshape(len(ids), -1)
+    else:
+        ids = next((getattr(obj, a) for a in ("ids", "sha1", "item_ids") if hasattr(obj, a)), None)
+        vectors = next((getattr(obj, a) for a in ("vectors", "matrix", "embeddings") if hasattr(obj, a)), None)
+        if ids is None or vectors is None:
+            raise InputError(f"cannot read ids and vectors from {type(obj).__name__}", source="embeddings")
+    return [str(i) for i in ids], np.asarray(vectors, dtype=np.float32)
+
+
+def _read(lake: Any, dataset: str, wikis: tuple[str, ...], *, required: bool) -> pa.Table | None:
+    for wiki in dict.fromkeys(wikis):
+        try:
+            return lake.read(dataset, wiki)
+        except (WikivisError, FileNotFoundError, KeyError):
+            continue
+    if required:
+        raise NotFoundError(f"no published {dataset!r} dataset for {'/'.join(dict.fromkeys(wikis))}")
+    return None
+
+
+def load_rec_data(settings: Settings, *, wiki: str | None = None, model_id: str | None = None) -> RecData:
+    """Assemble :class:`RecData` for ``wiki`` (default: the first configured wiki)."""
+    wiki = wiki or settings.wikis[0]
+    model_id = model_id or settings.model
+    lake = _module("wikivis.lake", "the lake").Lake(settings.lake_root)
+    article_images = _read(lake, "article_images", (wiki,), required=True)
+    files = _read(lake, "files", (settings.commons_wiki, wiki), required=True)
+    embed = _module("wikivis.embed", "the embedding store")
+    ids, vectors = embedding_matrix(embed.load_embeddings(settings, model_id))
+    assert article_images is not None and files is not None
+    return RecData.from_tables(
+        article_images,
+        files,
+        ids,
+        vectors,
+        article_categories=_read(lake, "article_categories", (wiki,), required=False),
+        pages=_read(lake, "pages", (wiki,), required=False),
+        file_metadata=_read(lake, "file_metadata", (settings.commons_wiki, wiki), required=False),
+    )
+
+
+def load_search(settings: Settings, data: RecData) -> tuple[VectorSearch, str]:
+    """The published index, or an exact in-memory one when none is published."""
+    try:
+        index_module = importlib.import_module("wikivis.index")
+        return index_module.load_index(settings), "published"
+    except (ImportError, NotFoundError, FileNotFoundError):
+        return ExactSearch(data.item_ids, data.vectors), "exact-fallback"
+
+
+def load_service(settings: Settings, *, wiki: str | None = None, model_id: str | None = None) -> RecommenderService:
+    from wikivis.recommend.service import RecommenderService
+
+    wiki = wiki or settings.wikis[0]
+    model_id = model_id or settings.model
+    data = load_rec_data(settings, wiki=wiki, model_id=model_id)
+    search, kind = load_search(settings, data)
+    ckpt = checkpoint_path(settings.home, wiki, model_id)
+    curatornet = load_checkpoint(ckpt, device=settings.device) if ckpt.is_file() else None
+    if curatornet is not None and curatornet.input_dim != data.dim:  # trained on other features
+        curatornet = None
+    return RecommenderService(data, search, curatornet=curatornet, wiki=wiki, model_id=model_id, index_kind=kind)

@@ -1,0 +1,133 @@
+"""A small synthetic wiki with topic structure, for tests, benchmarks and demos.
+
+Images of the same topic have similar embeddings (topic centre + noise); articles of a
+topic use images of their topic, with a Zipf-like popularity inside the topic, so that a
+content-based model should beat popularity while popularity still beats random.  It
+also contains what the filters must remove: a flag and a logo used everywhere, an
+over-used panorama with an innocent name, a non-free poster, and a re-upload of one image
+under a second file name (same sha1).  Some articles are unillustrated but categorised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from wikivis.recommend.data import RecData
+
+ICON_FILES = ("Flag_of_Samplia.svg", "Commons-logo.svg")
+OVERUSED_FILE = "Wide_panorama.jpg"
+NON_FREE_FILE = "Topic00_poster_nonfree.jpg"
+MAINTENANCE_CATEGORY = "Articles_with_short_description"
+
+
+def fake_sha1(file_name: str) -> str:
+    return hashlib.sha1(file_name.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class SyntheticWiki:
+    data: RecData
+    topic_of_page: dict[int, int]
+    topic_of_sha1: dict[str, int]
+    unillustrated: tuple[int, ...]
+
+
+def synthetic_wiki(
+    *,
+    seed: int = 0,
+    n_topics: int = 10,
+    n_articles: int = 300,
+    n_images: int = 500,
+    dim: int = 64,
+    noise: float = 1.0,
+    unillustrated_share: float = 0.1,
+    max_images_per_article: int = 6,
+    with_links: bool = True,
+) -> SyntheticWiki:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(n_topics, dim))
+    file_sha1: dict[str, str] = {}
+    ids: list[str] = []
+    vecs: list[np.ndarray] = []
+    topic_of_sha1: dict[str, int] = {}
+    topic_files: list[list[str]] = [[] for _ in range(n_topics)]
+    for i in range(n_images):
+        t = i % n_topics
+        name = f"Topic{t:02d}_photo_{i:04d}.jpg"
+        sha1 = fake_sha1(name)
+        file_sha1[name] = sha1
+        ids.append(sha1)
+        vecs.append(centres[t] + noise * rng.normal(size=dim))
+        topic_of_sha1[sha1] = t
+        topic_files[t].append(name)
+    # a re-upload: second name, same bytes
+    file_sha1["Topic01_photo_copy.jpg"] = file_sha1[topic_files[1][0]]
+    # non-free poster in topic 0, icons and an over-used panorama anywhere
+    extras = [(NON_FREE_FILE, 0), *((f, -1) for f in ICON_FILES), (OVERUSED_FILE, -1)]
+    for name, t in extras:
+        sha1 = fake_sha1(name)
+        file_sha1[name] = sha1
+        ids.append(sha1)
+        vecs.append((centres[t] if t >= 0 else 0) + noise * rng.normal(size=dim))
+        topic_of_sha1[sha1] = t
+    topic_files[0].append(NON_FREE_FILE)
+
+    rows: dict[str, list] = {"page_id": [], "page_title": [], "file_name": [], "is_lead": []}
+    categories: dict[int, list[str]] = {}
+    pages: dict[int, str] = {}
+    topic_of_page: dict[int, int] = {}
+    unillustrated: list[int] = []
+    links: dict[int, list[int]] = {}
+    by_topic: list[list[int]] = [[] for _ in range(n_topics)]
+    for a in range(n_articles):
+        page_id = 1000 + a
+        t = a % n_topics
+        title = f"Topic{t:02d}_article_{a:03d}"
+        pages[page_id] = title
+        topic_of_page[page_id] = t
+        by_topic[t].append(page_id)
+        categories[page_id] = [f"Topic_{t:02d}", f"Topic_{t:02d}_part_{a % 3}", MAINTENANCE_CATEGORY]
+        if rng.random() < unillustrated_share:
+            unillustrated.append(page_id)
+            continue
+        names = topic_files[t]
+        weights = 1.0 / (np.arange(len(names)) + 1.0) ** 0.8
+        count = int(rng.integers(1, max_images_per_article + 1))
+        chosen = rng.choice(len(names), size=min(count, len(names)), replace=False, p=weights / weights.sum())
+        used = [names[c] for c in chosen]
+        if rng.random() < 0.5:
+            used.append(ICON_FILES[int(rng.integers(len(ICON_FILES)))])
+        if rng.random() < 0.3:
+            used.append(OVERUSED_FILE)
+        for j, name in enumerate(used):
+            rows["page_id"].append(page_id)
+            rows["page_title"].append(title)
+            rows["file_name"].append(name)
+            rows["is_lead"].append(j == 0)
+    if with_links:
+        for members in by_topic:
+            for page_id in members:
+                others = [m for m in members if m != page_id]
+                links[page_id] = [int(x) for x in rng.choice(others, size=min(2, len(others)), replace=False)]
+    data = RecData(
+        interactions=pa.table(
+            {
+                "page_id": pa.array(rows["page_id"], pa.int64()),
+                "page_title": pa.array(rows["page_title"], pa.string()),
+                "file_name": pa.array(rows["file_name"], pa.string()),
+                "is_lead": pa.array(rows["is_lead"], pa.bool_()),
+            }
+        ),
+        file_sha1=file_sha1,
+        item_ids=ids,
+        vectors=np.asarray(vecs, dtype=np.float32),
+        categories=categories,
+        pages=pages,
+        non_free=frozenset({NON_FREE_FILE}),
+        links=links if with_links else None,
+    )
+    return SyntheticWiki(data, topic_of_page, topic_of_sha1, tuple(unillustrated))
