@@ -132,11 +132,16 @@ class ShardWriter:
     def add(self, sha1s: Sequence[str], vectors: np.ndarray) -> None:
         if vectors.shape != (len(sha1s), self.dim):
             raise ValueError(f"vectors shape {vectors.shape} does not match {len(sha1s)} × {self.dim}")
-        self._sha1s.extend(sha1s)
-        self._vectors.append(np.ascontiguousarray(vectors, dtype=np.float32))
-        self._buffered += len(sha1s)
-        if self._buffered >= self.shard_rows:
-            self.flush()
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        start = 0
+        while start < len(sha1s):
+            take = min(self.shard_rows - self._buffered, len(sha1s) - start)
+            self._sha1s.extend(sha1s[start : start + take])
+            self._vectors.append(vectors[start : start + take])
+            self._buffered += take
+            start += take
+            if self._buffered >= self.shard_rows:
+                self.flush()
 
     def flush(self) -> None:
         if not self._buffered:

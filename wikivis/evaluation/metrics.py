@@ -23,11 +23,12 @@ items that *exist*.  One hit at rank 1 among 5 relevant items then scores 1.0, w
 standard value is 1 / (1 + 1/log2 3 + 1/2 + 1/log2 5 + 1/log2 6) ≈ 0.339.  Published
 nDCG figures from the tutorial are therefore inflated and not comparable with ours.
 
-**Ties.**  :func:`ranks_from_scores` breaks score ties *pessimistically*: a relevant item
-is placed after every non-relevant item with the same score.  A model that gives many
-items the same score (popularity on a long tail, an untrained model) thus gets no credit
-for the order of a sort routine.  Consequently AUC counts ties as losses (the
-Mann–Whitney convention would count them as ½).
+**Ties.**  :func:`ranks_from_scores` breaks score ties either *pessimistically* (a
+relevant item goes after every non-relevant item with the same score: a lower bound) or
+*randomly* with a seeded generator (the expected value of the metric over tie orders, as
+in Mann–Whitney AUC where a tie counts ½).  Never by the order of a sort routine, which
+would reward or punish a model for the catalogue order.  The evaluation uses seeded
+random ties, so a constant-score model lands at AUC ≈ 0.5 rather than 0.
 
 Averages over users are plain means of the per-user values (macro average); a value that
 is undefined for a user (AUC when every candidate is relevant) is ``nan`` and is left out
@@ -38,6 +39,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from typing import Literal
 
 import numpy as np
 
@@ -70,20 +72,32 @@ def _check_k(k: int) -> None:
         raise ValueError(f"k must be >= 1, got {k}")
 
 
-def ranks_from_scores(scores: np.ndarray, relevant: np.ndarray) -> np.ndarray:
+def ranks_from_scores(
+    scores: np.ndarray,
+    relevant: np.ndarray,
+    *,
+    ties: Literal["pessimistic", "random"] = "pessimistic",
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
     """0-based ranks of the relevant items when candidates are sorted by descending score.
 
-    ``scores`` and ``relevant`` (bool mask) have one entry per candidate.  Ties are broken
-    pessimistically (relevant after non-relevant with an equal score), then by position.
-    ``nan`` scores rank last.  Returns the ranks sorted ascending.
+    ``scores`` and ``relevant`` (bool mask) have one entry per candidate; ``nan`` scores
+    rank last.  Equal scores are ordered by ``ties`` (see module doc): ``"random"`` uses
+    ``rng`` (default: a generator seeded with 0).  Returns the ranks sorted ascending.
     """
     scores = np.asarray(scores, dtype=np.float64)
     relevant = np.asarray(relevant, dtype=bool)
     if scores.shape != relevant.shape or scores.ndim != 1:
         raise ValueError(f"scores {scores.shape} and relevant {relevant.shape} must be equal 1-d shapes")
     keyed = np.where(np.isnan(scores), -np.inf, scores)
-    # lexsort: last key is the primary one
-    order = np.lexsort((np.arange(scores.size), relevant.astype(np.int8), -keyed))
+    if ties == "pessimistic":
+        tie_key = relevant.astype(np.int8)
+    elif ties == "random":
+        tie_key = (rng or np.random.default_rng(0)).permutation(scores.size)
+    else:
+        raise ValueError(f"ties must be 'pessimistic' or 'random', got {ties!r}")
+    # lexsort: the last key is the primary one
+    order = np.lexsort((np.arange(scores.size), tie_key, -keyed))
     positions = np.empty(scores.size, dtype=np.int64)
     positions[order] = np.arange(scores.size)
     return np.sort(positions[relevant])

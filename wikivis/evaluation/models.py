@@ -7,7 +7,7 @@ evaluation ranks all items, minus the profile, as the tutorial does with
 
 * ``random`` — uniform scores from a seeded generator (the floor: AUC ≈ 0.5);
 * ``popularity`` — number of training articles that use the image;
-* ``visrank`` — VisRank (``max`` aggregation by default) over the profile, exact;
+* ``visrank`` — VisRank (the serving default aggregation) over the profile, exact;
 * ``curatornet`` — CuratorNet trained on the training profiles only.
 """
 
@@ -21,7 +21,7 @@ import numpy as np
 from wikivis.evaluation.split import Split
 from wikivis.recommend.curatornet import CuratorNetConfig, CuratorNetModel, train_curatornet
 from wikivis.recommend.data import RecData
-from wikivis.recommend.visrank import Aggregation, visrank_scores
+from wikivis.recommend.visrank import DEFAULT_AGGREGATION, DEFAULT_TOP, Aggregation, visrank_scores
 
 
 class Scorer(Protocol):
@@ -65,7 +65,7 @@ class PopularityScorer:
 class VisRankScorer:
     name = "visrank"
 
-    def __init__(self, method: Aggregation = "max", top: int = 3) -> None:
+    def __init__(self, method: Aggregation = DEFAULT_AGGREGATION, top: int = DEFAULT_TOP) -> None:
         self.method: Aggregation = method
         self.top = top
         self._unit = np.zeros((0, 0), dtype=np.float32)

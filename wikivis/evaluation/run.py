@@ -7,7 +7,7 @@ Protocol (one line per choice, so the numbers can be reproduced and compared):
 * candidates per article: every usable catalogue image except the article's training
   images (the held-out image is among them);
 * metrics per article from :mod:`wikivis.evaluation.metrics` (standard nDCG, exact AUC,
-  pessimistic ties), macro-averaged over articles;
+  score ties in a seeded random order), macro-averaged over articles;
 * models: ``random``, ``popularity``, ``visrank``, ``curatornet`` (trained on the
   training links only, never on held-out ones).
 
@@ -67,9 +67,15 @@ class EvalResult:
     model_id: str = ""
 
 
-def user_metrics(scores: np.ndarray, candidates: np.ndarray, relevant: np.ndarray, ks: Sequence[int]) -> dict[str, float]:
-    """All metrics for one article: rank ``candidates`` (mask) by ``scores``."""
-    ranks = ranks_from_scores(scores[candidates], relevant[candidates])
+def user_metrics(
+    scores: np.ndarray,
+    candidates: np.ndarray,
+    relevant: np.ndarray,
+    ks: Sequence[int],
+    rng: np.random.Generator | None = None,
+) -> dict[str, float]:
+    """All metrics for one article: rank ``candidates`` (mask) by ``scores``, random ties."""
+    ranks = ranks_from_scores(scores[candidates], relevant[candidates], ties="random", rng=rng)
     n = int(candidates.sum())
     out = {"auc": auc(ranks, n)}
     for k in ks:
@@ -104,7 +110,7 @@ def evaluate_data(
         started = time.perf_counter()
         scorer.fit(data, split)
         fit_s = time.perf_counter() - started
-        rows, times = _score_users(scorer, split, ks)
+        rows, times = _score_users(scorer, split, ks, np.random.default_rng(seed))
         metrics[name] = {m: float(v) for m, v in mean_metrics(rows)[0].items()}
         latency[name] = {
             "p50": float(np.percentile(times, 50)) if times else math.nan,
@@ -129,7 +135,9 @@ def evaluate_data(
     )
 
 
-def _score_users(scorer: Any, split: Split, ks: Sequence[int]) -> tuple[list[dict[str, float]], list[float]]:
+def _score_users(
+    scorer: Any, split: Split, ks: Sequence[int], rng: np.random.Generator
+) -> tuple[list[dict[str, float]], list[float]]:
     rows: list[dict[str, float]] = []
     times: list[float] = []
     n = len(split.catalogue)
@@ -142,7 +150,7 @@ def _score_users(scorer: Any, split: Split, ks: Sequence[int]) -> tuple[list[dic
         candidates[profile] = False
         relevant = np.zeros(n, dtype=bool)
         relevant[split.test[page_id]] = True
-        rows.append(user_metrics(scores, candidates, relevant, ks))
+        rows.append(user_metrics(scores, candidates, relevant, ks, rng))
     return rows, times
 
 
@@ -198,7 +206,7 @@ def render_markdown(result: EvalResult) -> str:
             else ""
         ),
         "- metrics: macro-averaged per article; standard nDCG (ideal over min(|relevant|, k)); exact AUC; "
-        "ties ranked pessimistically",
+        "score ties in seeded random order",
         "",
         "| model | " + " | ".join(names) + " |",
         "|---|" + "---|" * len(names),

@@ -101,7 +101,7 @@ def wikimedia_filters(
     :param link_counts: precomputed :func:`article_link_counts` (saves a group-by).
     :param dataset: the ``dataset`` value written into the quarantine rows.
     :returns: ``(kept_file_names, quarantine)`` — the distinct file names that pass (a string
-        array, sorted), and one ``quarantine`` row per (file, reason): ``check`` is
+        array, in no particular order: sorting a million names costs more than the filters), and one ``quarantine`` row per (file, reason): ``check`` is
         ``overused_image`` or ``blacklisted_name``, ``row_key`` the file name.
     """
     counts = link_counts if link_counts is not None else article_link_counts(article_images)
@@ -129,8 +129,7 @@ def wikimedia_filters(
         schema=dataset_schema("quarantine"),
     )
     kept = pc.filter(names, pc.invert(pc.or_(overused, blacklisted)))
-    kept = kept.combine_chunks() if isinstance(kept, pa.ChunkedArray) else kept
-    return pc.take(kept, pc.array_sort_indices(kept)), quarantine
+    return (kept.combine_chunks() if isinstance(kept, pa.ChunkedArray) else kept), quarantine
 
 
 def quarantined_file_names(quarantine: pa.Table, checks: tuple[str, ...] = (OVERUSED, BLACKLISTED)) -> set[str]:

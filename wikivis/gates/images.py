@@ -40,7 +40,7 @@ from PIL import Image, UnidentifiedImageError
 
 from wikivis.config import Settings
 from wikivis.datasets import schema as dataset_schema
-from wikivis.gates.filters import BLACKLISTED, OVERUSED, wikimedia_filters
+from wikivis.gates.filters import BLACKLISTED, OVERUSED, blacklist_match, blacklisted_mask, wikimedia_filters
 from wikivis.gates.results import FAIL, PASS, WARN, CheckResult, graded
 
 DATASET = "media"
@@ -190,8 +190,7 @@ def check_media(
             undecodable.append((i, f"{row.get('path')}: {error}"))
             quarantine.append(("decodable", row["sha1"], error))
             continue
-        assert info.width is not None and info.height is not None
-        short, long = sorted((info.width, info.height))
+        short, long = sorted((info.width or 0, info.height or 0))
         if short < min_px:
             reason = f"{info.width}×{info.height} px: shorter side below {min_px} px"
             tiny.append((i, reason))
@@ -215,27 +214,30 @@ def check_media(
 def _filter_result(
     media: pa.Table, article_images: pa.Table | None, n_articles: int | None, quarantine: list[tuple[str, str, str]],
 ) -> CheckResult:
-    """Set aside thumbnails of over-used or blacklisted files (never a failure)."""
-    if article_images is not None and n_articles:
-        links = article_images
-        over_use = True
-    else:  # name filter only: every media file counts as linked once
-        links = pa.table({"file_name": media.column("file_name")})
-        over_use = False
-        n_articles = 1 << 62
-    _, flagged = wikimedia_filters(links, n_articles, dataset=DATASET)
-    reasons: dict[str, list[tuple[str, str]]] = {}
-    for check, name, reason in zip(*(flagged.column(c).to_pylist() for c in ("check", "row_key", "reason")), strict=True):
-        reasons.setdefault(name, []).append((check, reason))
+    """Set aside thumbnails of over-used or blacklisted files (never a failure).
+
+    The name filter runs on every media file; over-use needs the wiki's links."""
     names = media.column("file_name").to_pylist()
     sha1s = media.column("sha1").to_pylist()
+    reasons: dict[str, list[tuple[str, str]]] = {}
+    over_use = article_images is not None and bool(n_articles)
+    if over_use:
+        _, flagged = wikimedia_filters(article_images, int(n_articles or 0), dataset=DATASET)
+        for check, name, reason in zip(*(flagged.column(c).to_pylist() for c in ("check", "row_key", "reason")), strict=True):
+            if check == OVERUSED:
+                reasons.setdefault(name, []).append((check, reason))
+    for name in pc.filter(media.column("file_name"), blacklisted_mask(media.column("file_name"))).to_pylist():
+        reasons.setdefault(name, []).append(
+            (BLACKLISTED, f"file name contains {blacklist_match(name)!r} (Wikimedia placeholder/icon name filter)"))
     counts = {OVERUSED: 0, BLACKLISTED: 0}
+    flagged_rows = 0
     for name, sha1 in zip(names, sha1s, strict=True):
-        for check, reason in reasons.get(name, []):
+        found = reasons.get(name, [])
+        flagged_rows += bool(found)
+        for check, reason in found:
             quarantine.append((check, sha1, f"{name}: {reason}"))
             counts[check] += 1
     metrics = {"overused": counts[OVERUSED], "blacklisted": counts[BLACKLISTED], "over_use_checked": over_use}
-    flagged_rows = pc.sum(pc.is_in(media.column("file_name"), value_set=pa.array(list(reasons), pa.string()))).as_py() or 0
     return CheckResult(
         "wikimedia_filters", DATASET, PASS, metrics,
         f"{flagged_rows} thumbnail(s) set aside as icons/placeholders "

@@ -137,6 +137,8 @@ class GateReport:
     wiki: str | None = None
     snapshot: str | None = None
     quarantine: Any = None  # pa.Table | None; typed loosely to keep this module light
+    #: the catalog run the results were recorded under (set by run_gate)
+    run_id: str | None = None
 
     @property
     def outcome(self) -> Outcome:
@@ -190,4 +192,5 @@ class GateReport:
             "outcome": self.outcome,
             "results": [r.to_dict() for r in self.results],
             "quarantined": 0 if self.quarantine is None else self.quarantine.num_rows,
+            "run_id": self.run_id,
         }

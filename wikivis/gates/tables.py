@@ -99,16 +99,81 @@ def parse_snapshot(snapshot: str) -> datetime:
 
 
 @dataclass
+class ColumnView:
+    """A column seen through its distinct (or run-length) values, for element-wise rules.
+
+    ``values[i]`` stands for ``weights[i]`` rows (1 when ``weights`` is None), the first of
+    them at row ``starts[i]`` (unknown when ``starts`` is None: found by value on demand).
+    Evaluating a rule on the view and weighting the result equals evaluating it on every row.
+    """
+
+    column: pa.ChunkedArray
+    values: pa.Array | pa.ChunkedArray
+    weights: np.ndarray | None = None
+    starts: np.ndarray | None = None
+
+    def rows(self, mask: pa.Array | pa.ChunkedArray) -> int:
+        if self.weights is None:
+            return count_true(mask)
+        return int(self.weights[as_array(pc.fill_null(mask, False)).to_numpy(zero_copy_only=False)].sum())
+
+    def first_row(self, mask: pa.Array | pa.ChunkedArray) -> int:
+        i = first_true(mask)
+        if i < 0 or self.weights is None:
+            return i
+        if self.starts is not None:
+            return int(self.starts[i])
+        value = self.values[i]
+        return first_true(pc.is_null(self.column) if not value.is_valid else pc.equal(self.column, value))
+
+
+def run_length_view(column: pa.ChunkedArray, *, min_gain: float = 2.0) -> ColumnView:
+    """Collapse runs of equal adjacent values (sorted data repeats a page's title on each of
+    its rows); falls back to the plain column when runs are too short to pay off."""
+    n = len(column)
+    if n < 2:
+        return ColumnView(column, column)
+    # chunked arrays compare and take without being combined (combining copies every string)
+    if pa.types.is_integer(column.type) and column.null_count == 0:
+        values = column.to_numpy()
+        starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    else:
+        same = pc.fill_null(pc.equal(column.slice(0, n - 1), column.slice(1)), False)
+        starts = np.flatnonzero(np.r_[True, ~same.to_numpy()])
+    if len(starts) * min_gain > n:
+        return ColumnView(column, column)
+    weights = np.diff(np.r_[starts, n])
+    return ColumnView(column, column.take(pa.array(starts)), weights, starts)
+
+
+@dataclass
 class TableFacts:
     """Expensive per-table facts computed once and shared between checks and filters."""
 
     table: pa.Table
     _counts: dict[str, pa.Table] = field(default_factory=dict)
+    _views: dict[str, ColumnView] = field(default_factory=dict)
 
     def counts(self, column: str) -> pa.Table:
+        """Distinct values of ``column`` with their row counts (one hash group-by)."""
         if column not in self._counts:
             self._counts[column] = value_counts(self.table, column)
+            self._views.pop(column, None)
         return self._counts[column]
+
+    def view(self, column: str) -> ColumnView:
+        """The cheapest view of ``column`` for element-wise rules: its distinct values when
+        already counted, else its runs (strings and integers), else the column itself."""
+        if column not in self._views:
+            col = self.table.column(column)
+            if column in self._counts:
+                counted = self._counts[column]
+                self._views[column] = ColumnView(col, counted.column("value"), counted.column("rows").to_numpy())
+            elif pa.types.is_string(col.type) or pa.types.is_integer(col.type):
+                self._views[column] = run_length_view(col)
+            else:
+                self._views[column] = ColumnView(col, col)
+        return self._views[column]
 
 
 # --------------------------------------------------------------------------- schema
@@ -202,7 +267,7 @@ def _adjacent_order(table: pa.Table, keys: Sequence[str]) -> tuple[bool, pa.Chun
     ok: Any = None
     same: Any = None
     for key in reversed(keys):
-        col = as_array(table.column(key))
+        col = table.column(key)
         a, b = col.slice(0, n - 1), col.slice(1)
         eq, lt = pc.equal(a, b), pc.less(a, b)
         ok = pc.or_(lt, eq) if ok is None else pc.or_(lt, pc.and_(eq, ok))
@@ -247,7 +312,7 @@ def check_unique(dataset: str, table: pa.Table) -> CheckResult | None:
 
 
 # --------------------------------------------------------------------------- values
-def _bad_mask(check: pa_pd.Check, column: pa.ChunkedArray) -> pa.ChunkedArray | None:
+def _bad_mask(check: pa_pd.Check, column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array | None:
     """Rows that break a pandera built-in check, computed with Arrow; None if untranslated."""
     s = check.statistics or {}
 
@@ -317,8 +382,12 @@ def _pandera_on_sample(column: str, check: pa_pd.Check, table: pa.Table) -> tupl
     return 0, -1
 
 
-def check_values(dataset: str, table: pa.Table, *, wiki: str | None = None) -> CheckResult:
-    """Value rules of :data:`wikivis.gates.rules.COLUMN_RULES`, plus ``wiki`` = partition."""
+def check_values(dataset: str, table: pa.Table, *, wiki: str | None = None, facts: TableFacts | None = None) -> CheckResult:
+    """Value rules of :data:`wikivis.gates.rules.COLUMN_RULES`, plus ``wiki`` = partition.
+
+    Built-in rules are element-wise, so they run on :meth:`TableFacts.view` (distinct or
+    run-length values) and are weighted back to rows."""
+    facts = facts if facts is not None else TableFacts(table)
     violations: dict[str, int] = {}
     messages: list[str] = []
     example_index = -1
@@ -331,9 +400,11 @@ def check_values(dataset: str, table: pa.Table, *, wiki: str | None = None) -> C
     if wiki is not None and "wiki" in table.column_names:
         todo.append(("wiki", f"equal to the partition's wiki {wiki!r}", pa_pd.Check.equal_to(wiki)))
     for col, label, check in todo:
-        mask = _bad_mask(check, table.column(col))
+        view = facts.view(col)
+        mask = _bad_mask(check, view.values)
         if mask is not None:
-            bad, first = count_true(mask), first_true(mask)
+            bad = view.rows(mask)
+            first = view.first_row(mask) if bad else -1
         else:
             bad, first = _pandera_on_sample(col, check, table)
             sampled = True
@@ -357,6 +428,18 @@ def check_not_empty(dataset: str, table: pa.Table) -> CheckResult:
 
 
 # --------------------------------------------------------------------------- references
+def _sorted_membership(values: pa.Array | pa.ChunkedArray, target: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Membership of integer ``values`` in ``target`` by binary search (no hashing)."""
+    wanted = as_array(values).to_numpy(zero_copy_only=False)
+    pool = as_array(target).drop_null().to_numpy()
+    if len(pool) > 1 and not (np.diff(pool) >= 0).all():
+        pool = np.sort(pool)
+    if len(pool) == 0:
+        return np.zeros(len(wanted), dtype=bool)
+    positions = np.minimum(np.searchsorted(pool, wanted), len(pool) - 1)
+    return pool[positions] == wanted
+
+
 def check_reference(
     dataset: str,
     facts: TableFacts,
@@ -374,20 +457,18 @@ def check_reference(
         return None
     if target_table is None or target_column not in target_table.column_names:
         return CheckResult(name, dataset, WARN, {"checked": False}, f"{target} is not available: {column} not checked")
-    value_set = pc.unique(target_table.column(target_column))
     n = table.num_rows
+    target_values = target_table.column(target_column)
     if pa.types.is_string(table.column(column).type):
-        counts = facts.counts(column)  # distinct values: far fewer lookups than rows
-        missing_mask = pc.invert(pc.is_in(counts.column("value"), value_set=value_set))
-        missing_rows = int(pc.sum(pc.filter(counts.column("rows"), missing_mask)).as_py() or 0)
-        missing_values = count_true(missing_mask)
-        first_value = counts.column("value")[first_true(missing_mask)] if missing_values else None
-        example_index = first_true(pc.equal(table.column(column), first_value)) if first_value is not None else -1
+        facts.counts(column)  # distinct values: far fewer lookups than rows (shared with the filters)
+        view = facts.view(column)
+        missing_mask = pc.invert(pc.is_in(view.values, value_set=target_values))
     else:
-        row_mask = pc.invert(pc.is_in(table.column(column), value_set=value_set))
-        missing_rows = count_true(row_mask)
-        missing_values = int(pc.count_distinct(pc.filter(table.column(column), row_mask)).as_py()) if missing_rows else 0
-        example_index = first_true(row_mask)
+        view = facts.view(column)  # sorted ids collapse to one value per page
+        missing_mask = pa.array(~_sorted_membership(view.values, target_values))
+    missing_values = count_true(missing_mask)
+    missing_rows = view.rows(missing_mask) if missing_values else 0
+    example_index = view.first_row(missing_mask) if missing_values else -1
     fraction = missing_rows / n if n else 0.0
     outcome = graded(fraction, tolerated, any_bad=missing_rows > 0)
     metrics = {"missing_rows": missing_rows, "missing_values": missing_values, "rows": n,
@@ -552,14 +633,16 @@ def check_table(
     unique = check_unique(dataset, cast)
     if unique is not None:
         results.append(unique)
-    results.append(check_values(dataset, cast, wiki=wiki))
-    results.append(check_not_empty(dataset, cast))
+    reference_results = []
     for column, target, target_column in REFERENCES.get(dataset, []):
         if references is not None and target in references:
             ref = check_reference(dataset, facts, column, target, references[target], target_column,
                                   tolerated=settings.gate_max_dangling_fraction)
             if ref is not None:
-                results.append(ref)
+                reference_results.append(ref)
+    results.append(check_values(dataset, cast, wiki=wiki, facts=facts))
+    results.append(check_not_empty(dataset, cast))
+    results.extend(reference_results)
     previous_rows = previous_table.num_rows if previous_table is not None else None
     results.append(check_row_count_drift(dataset, cast.num_rows, previous_rows, max_ratio=settings.drift_max_ratio,
                                          snapshot=snapshot, previous=previous))

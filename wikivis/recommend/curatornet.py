@@ -78,19 +78,33 @@ class CuratorNet(nn.Module):
 
     def encode_profile(self, profile: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``profile`` (B, L, d) features, ``mask`` (B, L) true for real items → (B, hidden)."""
-        items = self.encode_items(profile)
+        return self.pool_profile(self.encode_items(profile), mask)
+
+    def pool_profile(self, item_codes: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Profile tower over already-encoded items (B, L, hidden): masked max ‖ masked mean."""
         m = mask.unsqueeze(-1)
-        maxed = items.masked_fill(~m, float("-inf")).max(dim=1).values
-        mean = (items * m).sum(dim=1) / m.sum(dim=1).clamp(min=1)
+        maxed = item_codes.masked_fill(~m, float("-inf")).max(dim=1).values
+        mean = (item_codes * m).sum(dim=1) / m.sum(dim=1).clamp(min=1)
         pooled = torch.cat((maxed, mean), dim=-1)
         return F.selu(self.prof3(F.selu(self.prof2(F.selu(self.prof1(pooled))))))
 
     def forward(
-        self, profile: torch.Tensor, mask: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor
+        self, features: torch.Tensor, profile: torch.Tensor, mask: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor
     ) -> torch.Tensor:
-        """``x_up − x_un`` per triplet."""
-        u = self.encode_profile(profile, mask)
-        return (u * self.encode_items(positive)).sum(-1) - (u * self.encode_items(negative)).sum(-1)
+        """``x_up − x_un`` for index tensors into ``features``: profile (B, L), positive (B,), negative (B, M).
+
+        Every distinct image of the batch goes through the item tower once.
+        """
+        used, inverse = torch.unique(torch.cat((profile.flatten(), positive, negative.flatten())), return_inverse=True)
+        codes = self.encode_items(features[used])
+        b, length = profile.shape
+        n_prof = b * length
+        u = self.pool_profile(codes[inverse[:n_prof]].view(b, length, -1), mask)
+        pos = codes[inverse[n_prof : n_prof + b]]
+        neg = codes[inverse[n_prof + b :]].view(b, negative.shape[1], -1)
+        x_up = (u * pos).sum(-1, keepdim=True)
+        x_un = torch.einsum("bh,bmh->bm", u, neg)
+        return x_up - x_un
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -145,16 +159,18 @@ def sample_triplets(
     config: CuratorNetConfig,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One epoch of triplets: ``(profile_idx (T, L), mask (T, L), positive (T,), negative (T,))``.
+    """One epoch of training examples, shuffled.
 
-    Articles with fewer than two images give no triplet (no profile is left once the
-    positive is taken out).  Negatives are drawn uniformly among the images the article
-    does not use.
+    Returns ``profile_idx (T, L)``, ``mask (T, L)``, ``positive (T,)`` and
+    ``negatives (T, M)`` with ``M = negatives_per_positive``: each row stands for M
+    (profile, positive, negative) triplets sharing one profile.  Articles with fewer than
+    two images give no example (no profile is left once the positive is taken out).
+    Negatives are drawn uniformly among the images the article does not use.
     """
-    length = config.max_profile
+    length, m = config.max_profile, config.negatives_per_positive
     prof_rows: list[np.ndarray] = []
     pos: list[int] = []
-    neg: list[int] = []
+    neg: list[list[int]] = []
     for items in profiles:
         owned_set = set(items)
         owned = np.asarray(sorted(owned_set), dtype=np.int64)
@@ -164,13 +180,14 @@ def sample_triplets(
             rest = owned[owned != p]
             if len(rest) > length:
                 rest = rng.choice(rest, size=length, replace=False)
-            for _ in range(config.negatives_per_positive):
+            negatives: list[int] = []
+            while len(negatives) < m:  # the article uses < n_items images, so this ends
                 n = int(rng.integers(n_items))
-                while n in owned_set:  # the article uses < n_items images, so this ends
-                    n = int(rng.integers(n_items))
-                prof_rows.append(rest)
-                pos.append(int(p))
-                neg.append(n)
+                if n not in owned_set:
+                    negatives.append(n)
+            prof_rows.append(rest)
+            pos.append(int(p))
+            neg.append(negatives)
     t = len(pos)
     idx = np.zeros((t, length), dtype=np.int64)
     mask = np.zeros((t, length), dtype=bool)
@@ -178,7 +195,8 @@ def sample_triplets(
         idx[row, : len(rest)] = rest
         mask[row, : len(rest)] = True
     order = rng.permutation(t)
-    return idx[order], mask[order], np.asarray(pos, dtype=np.int64)[order], np.asarray(neg, dtype=np.int64)[order]
+    negatives_arr = np.asarray(neg, dtype=np.int64).reshape(t, m)
+    return idx[order], mask[order], np.asarray(pos, dtype=np.int64)[order], negatives_arr[order]
 
 
 def train_curatornet(
@@ -197,7 +215,21 @@ def train_curatornet(
     if features.ndim != 2 or len(features) < 2:
         raise InputError(f"need an (N ≥ 2, d) feature matrix, got {features.shape}", source="embeddings")
     dev = resolve_device(device)
-    torch.manual_seed(config.seed)
+    # the index backward (scatter-add) sums in thread order unless deterministic kernels are forced
+    previous = torch.are_deterministic_algorithms_enabled()
+    if dev.type == "cpu":
+        torch.use_deterministic_algorithms(True)
+    try:
+        with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):  # leave the caller's RNG alone
+            torch.manual_seed(config.seed)
+            return _train(features, profiles, config, dev)
+    finally:
+        torch.use_deterministic_algorithms(previous)
+
+
+def _train(
+    features: np.ndarray, profiles: Sequence[Sequence[int]], config: CuratorNetConfig, dev: torch.device
+) -> CuratorNetModel:
     rng = np.random.default_rng(config.seed)
     net = CuratorNet(features.shape[1], config.hidden, config.profile_hidden).to(dev)
     x = torch.from_numpy(l2_normalise(features)).to(dev)
@@ -213,12 +245,12 @@ def train_curatornet(
         total = 0.0
         for start in range(0, len(pos), config.batch_size):
             sl = slice(start, start + config.batch_size)
-            b_idx = torch.from_numpy(idx[sl]).to(dev)
             diff = net(
-                x[b_idx],
+                x,
+                torch.from_numpy(idx[sl]).to(dev),
                 torch.from_numpy(mask[sl]).to(dev),
-                x[torch.from_numpy(pos[sl]).to(dev)],
-                x[torch.from_numpy(neg[sl]).to(dev)],
+                torch.from_numpy(pos[sl]).to(dev),
+                torch.from_numpy(neg[sl]).to(dev),
             )
             if config.loss == "bpr":
                 loss = -F.logsigmoid(diff).mean()
@@ -227,9 +259,9 @@ def train_curatornet(
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
-            total += float(loss.detach()) * len(diff)
-        n_triplets += len(pos)
-        losses.append(total / len(pos))
+            total += float(loss.detach()) * diff.numel()
+        n_triplets += neg.size
+        losses.append(total / neg.size)
     meta = {
         "epoch_losses": losses,
         "triplets_seen": n_triplets,

@@ -9,7 +9,7 @@ producers exist):
   and ``file_metadata`` (optional: without them unillustrated articles get no seeds,
   and the licence filter has nothing to go on);
 * embeddings, ``wikivis.embed.load_embeddings(settings, model_id)``;
-* the index, ``wikivis.index.load_index(settings)``; when no index is published yet an
+* the index, ``wikivis.index.load_index(settings, model_id)``; when no index is published yet an
   exact in-memory index over the embeddings is used (``health()["index"]`` says so);
 * a CuratorNet checkpoint under ``<home>/models/curatornet/`` when one exists.
 
@@ -98,13 +98,23 @@ def load_rec_data(settings: Settings, *, wiki: str | None = None, model_id: str 
     )
 
 
-def load_search(settings: Settings, data: RecData) -> tuple[VectorSearch, str]:
-    """The published index, or an exact in-memory one when none is published."""
-    try:
-        index_module = importlib.import_module("wikivis.index")
-        return index_module.load_index(settings), "published"
-    except (ImportError, NotFoundError, FileNotFoundError):
-        return ExactSearch(data.item_ids, data.vectors), "exact-fallback"
+def load_search(settings: Settings, data: RecData, model_id: str | None = None) -> tuple[VectorSearch, str]:
+    """The published index, or an exact in-memory one when none is published yet."""
+    load_index = None
+    for name in ("wikivis.index", "wikivis.index.store"):
+        try:
+            load_index = getattr(importlib.import_module(name), "load_index", None)
+        except ImportError:
+            continue
+        if load_index is not None:
+            break
+    if load_index is not None:
+        try:
+            index = load_index(settings, model_id)
+            return index, f"published ({getattr(index, 'kind', type(index).__name__)})"
+        except (NotFoundError, FileNotFoundError):
+            pass
+    return ExactSearch(data.item_ids, data.vectors), "exact-fallback"
 
 
 def load_service(settings: Settings, *, wiki: str | None = None, model_id: str | None = None) -> RecommenderService:
@@ -113,7 +123,7 @@ def load_service(settings: Settings, *, wiki: str | None = None, model_id: str |
     wiki = wiki or settings.wikis[0]
     model_id = model_id or settings.model
     data = load_rec_data(settings, wiki=wiki, model_id=model_id)
-    search, kind = load_search(settings, data)
+    search, kind = load_search(settings, data, model_id)
     ckpt = checkpoint_path(settings.home, wiki, model_id)
     curatornet = load_checkpoint(ckpt, device=settings.device) if ckpt.is_file() else None
     if curatornet is not None and curatornet.input_dim != data.dim:  # trained on other features

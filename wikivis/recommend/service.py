@@ -36,7 +36,7 @@ from wikivis.recommend.filters import ImageFilter
 from wikivis.recommend.provenance import Source, Suggestion
 from wikivis.recommend.related import Related, related_articles
 from wikivis.recommend.search import ExactSearch, VectorSearch, neighbours, vector_or_none
-from wikivis.recommend.visrank import Aggregation, Ranked, candidate_pool, vectors_of, visrank_knn
+from wikivis.recommend.visrank import DEFAULT_AGGREGATION, DEFAULT_TOP, Aggregation, Ranked, candidate_pool, vectors_of, visrank_knn
 
 if TYPE_CHECKING:
     from wikivis.config import Settings
@@ -84,8 +84,8 @@ class RecommenderService:
         *,
         curatornet: CuratorNetModel | None = None,
         image_filter: ImageFilter | None = None,
-        method: Aggregation = "max",
-        top: int = 3,
+        method: Aggregation = DEFAULT_AGGREGATION,
+        top: int = DEFAULT_TOP,
         max_seeds: int = 32,
         related_limit: int = 10,
         wiki: str = "",

@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
 from wikivis.recommend.data import RecData
+
+if TYPE_CHECKING:
+    from wikivis.config import Settings
 
 ICON_FILES = ("Flag_of_Samplia.svg", "Commons-logo.svg")
 OVERUSED_FILE = "Wide_panorama.jpg"
@@ -131,3 +135,76 @@ def synthetic_wiki(
         links=links if with_links else None,
     )
     return SyntheticWiki(data, topic_of_page, topic_of_sha1, tuple(unillustrated))
+
+
+def _dataset_table(dataset: str, columns: dict[str, list]) -> pa.Table:
+    """``columns`` as a table of the lake ``dataset`` schema; absent columns are null."""
+    from wikivis.datasets import schema
+
+    s = schema(dataset)
+    n = len(next(iter(columns.values())))
+    return pa.table({f.name: pa.array(columns.get(f.name, [None] * n), f.type) for f in s}, schema=s)
+
+
+def publish_synthetic(
+    settings: Settings, *, wiki: str | None = None, snapshot: str = "20260101", **options: Any
+) -> SyntheticWiki:
+    """Write a :func:`synthetic_wiki` through the real lake and embedding store.
+
+    Publishes ``pages``, ``article_images``, ``article_categories`` (under ``wiki``),
+    ``files`` and ``file_metadata`` (under the Commons wiki) and stores the vectors as
+    embeddings of ``settings.model`` — the inputs :func:`wikivis.recommend.loading.load_service`
+    reads.  For tests, benchmarks and demos without the mirror.
+    """
+    from wikivis.embed.store import write_embeddings
+    from wikivis.lake import Lake
+
+    wiki = wiki or settings.wikis[0]
+    commons = settings.commons_wiki
+    synth = synthetic_wiki(**options)
+    data = synth.data
+    lake = Lake(settings.lake_root)
+    pages = sorted(data.pages.items())
+    links = data.interactions.to_pydict()
+    cats = [(pid, c) for pid, cs in sorted(data.categories.items()) for c in cs]
+    files = sorted(data.file_sha1.items())
+    tables = {
+        ("pages", wiki): {
+            "wiki": [wiki] * len(pages),
+            "page_id": [p for p, _ in pages],
+            "page_namespace": [0] * len(pages),
+            "page_title": [t for _, t in pages],
+            "is_redirect": [False] * len(pages),
+        },
+        ("article_images", wiki): {
+            "wiki": [wiki] * len(links["page_id"]),
+            "page_namespace": [0] * len(links["page_id"]),
+            **links,
+        },
+        ("article_categories", wiki): {
+            "wiki": [wiki] * len(cats),
+            "page_id": [p for p, _ in cats],
+            "category": [c for _, c in cats],
+        },
+        ("files", commons): {
+            "wiki": [commons] * len(files),
+            "file_name": [f for f, _ in files],
+            "size": [1000] * len(files),
+            "width": [640] * len(files),
+            "height": [480] * len(files),
+            "media_type": ["BITMAP"] * len(files),
+            "mime": ["image/jpeg"] * len(files),
+            "sha1": [s for _, s in files],
+            "timestamp": ["20250101000000"] * len(files),
+        },
+        ("file_metadata", commons): {
+            "file_name": [f for f, _ in files],
+            "sha1": [s for _, s in files],
+            "non_free": [f in data.non_free for f, _ in files],
+        },
+    }
+    for (dataset, target), columns in tables.items():
+        lake.write(dataset, target, snapshot, _dataset_table(dataset, columns))
+        lake.publish(dataset, target, snapshot)
+    write_embeddings(settings, settings.model, "synthetic-1", list(data.item_ids), data.vectors)
+    return synth

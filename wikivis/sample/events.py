@@ -153,7 +153,13 @@ class EventFactory:
             self.emit("mediawiki.page-create", ts, domain, uri, dict(body))
         self.emit("mediawiki.revision-create", ts, domain, uri, body)
         self.recentchange(
-            wiki, ts, "new" if created else "edit", page.namespace, page.title, user, comment,
+            wiki,
+            ts,
+            "new" if created else "edit",
+            page.namespace,
+            page.title,
+            user,
+            comment,
             revision={"new": page.rev_id, **({"old": parent_rev} if parent_rev else {})},
             length={"new": page.length},
         )
@@ -179,7 +185,13 @@ class EventFactory:
             body["added_properties"] = added
         if removed:
             body["removed_properties"] = removed
-        self.emit("mediawiki.page-properties-change", ts, wiki_domain(wiki), self._page_uri(wiki, page.namespace, page.title), body)
+        self.emit(
+            "mediawiki.page-properties-change",
+            ts,
+            wiki_domain(wiki),
+            self._page_uri(wiki, page.namespace, page.title),
+            body,
+        )
         return True
 
     def delete(self, wiki: str, ts: int, page: Any, user: dict[str, Any], comment: str) -> None:
@@ -195,7 +207,9 @@ class EventFactory:
             "comment": comment,
             "parsedcomment": comment,
         }
-        self.emit("mediawiki.page-delete", ts, wiki_domain(wiki), self._page_uri(wiki, page.namespace, page.title), body)
+        self.emit(
+            "mediawiki.page-delete", ts, wiki_domain(wiki), self._page_uri(wiki, page.namespace, page.title), body
+        )
         self.recentchange(wiki, ts, "log", page.namespace, page.title, user, comment, log=("delete", "delete", {}))
 
     def undelete(self, wiki: str, ts: int, page: Any, user: dict[str, Any], comment: str) -> None:
@@ -211,11 +225,30 @@ class EventFactory:
             "comment": comment,
             "parsedcomment": comment,
         }
-        self.emit("mediawiki.page-undelete", ts, wiki_domain(wiki), self._page_uri(wiki, page.namespace, page.title), body)
-        self.recentchange(wiki, ts, "log", page.namespace, page.title, user, comment, log=("delete", "restore", {"count": {"revisions": page.rev_count, "files": 0}}))
+        self.emit(
+            "mediawiki.page-undelete", ts, wiki_domain(wiki), self._page_uri(wiki, page.namespace, page.title), body
+        )
+        self.recentchange(
+            wiki,
+            ts,
+            "log",
+            page.namespace,
+            page.title,
+            user,
+            comment,
+            log=("delete", "restore", {"count": {"revisions": page.rev_count, "files": 0}}),
+        )
 
     def move(
-        self, wiki: str, ts: int, page: Any, old_title: str, old_rev: int, redirect: Any | None, user: dict[str, Any], comment: str
+        self,
+        wiki: str,
+        ts: int,
+        page: Any,
+        old_title: str,
+        old_rev: int,
+        redirect: Any | None,
+        user: dict[str, Any],
+        comment: str,
     ) -> None:
         body: dict[str, Any] = {
             "database": wiki,
@@ -224,7 +257,11 @@ class EventFactory:
             "page_namespace": page.namespace,
             "page_is_redirect": page.is_redirect,
             "rev_id": page.rev_id,
-            "prior_state": {"page_title": prefixed(page.namespace, old_title), "page_namespace": page.namespace, "rev_id": old_rev},
+            "prior_state": {
+                "page_title": prefixed(page.namespace, old_title),
+                "page_namespace": page.namespace,
+                "rev_id": old_rev,
+            },
             "performer": self.performer(user),
             "comment": comment,
             "parsedcomment": comment,
@@ -303,7 +340,21 @@ class EventFactory:
 
     # ------------------------------------------------------------------ noise
     def canary(self, stream: str, ts: int) -> None:
-        body: dict[str, Any] = {"database": "canary", "page_id": 1, "page_title": "Canary", "page_namespace": 0, "rev_id": 1}
+        body: dict[str, Any] = {
+            "database": "canary",
+            "page_id": 1,
+            "page_title": "Canary",
+            "page_namespace": 0,
+            "rev_id": 1,
+        }
         if stream == "mediawiki.recentchange":
-            body = {"type": "edit", "namespace": 0, "title": "Canary", "wiki": "canary", "timestamp": ts, "user": "canary", "bot": True}
+            body = {
+                "type": "edit",
+                "namespace": 0,
+                "title": "Canary",
+                "wiki": "canary",
+                "timestamp": ts,
+                "user": "canary",
+                "bot": True,
+            }
         self.emit(stream, ts, "canary", "https://canary/wiki/Canary", body)

@@ -43,30 +43,71 @@ FIRST_DUMP_DATE = "20261101"
 TOPICS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "birds": ("Birds", ("Q5113",), ("Swift", "Heron", "Finch", "Owl", "Kestrel", "Warbler", "Gull", "Ibis", "Wren")),
     "mountains": ("Mountains", ("Q8502",), ("Peak", "Massif", "Ridge", "Summit", "Volcano", "Pass", "Glacier", "Col")),
-    "architecture": ("Buildings", ("Q41176",), ("Tower", "Hall", "Palace", "Cathedral", "Library", "Station", "Arcade", "Villa")),
+    "architecture": (
+        "Buildings",
+        ("Q41176",),
+        ("Tower", "Hall", "Palace", "Cathedral", "Library", "Station", "Arcade", "Villa"),
+    ),
     "ships": ("Ships", ("Q11446",), ("Schooner", "Frigate", "Ketch", "Liner", "Tugboat", "Clipper", "Ferry", "Sloop")),
     "flowers": ("Flowers", ("Q506",), ("Rose", "Orchid", "Tulip", "Daisy", "Poppy", "Iris", "Lily", "Aster", "Peony")),
     "insects": ("Insects", ("Q1390",), ("Beetle", "Moth", "Mantis", "Cicada", "Weevil", "Hornet", "Lacewing", "Aphid")),
-    "paintings": ("Paintings", ("Q3305213",), ("Portrait", "Landscape", "Still_life", "Fresco", "Triptych", "Nocturne", "Study")),
-    "bridges": ("Bridges", ("Q12280",), ("Viaduct", "Aqueduct", "Footbridge", "Causeway", "Span", "Crossing", "Trestle")),
+    "paintings": (
+        "Paintings",
+        ("Q3305213",),
+        ("Portrait", "Landscape", "Still_life", "Fresco", "Triptych", "Nocturne", "Study"),
+    ),
+    "bridges": (
+        "Bridges",
+        ("Q12280",),
+        ("Viaduct", "Aqueduct", "Footbridge", "Causeway", "Span", "Crossing", "Trestle"),
+    ),
     "cars": ("Automobiles", ("Q1420",), ("Roadster", "Coupe", "Sedan", "Wagon", "Cabriolet", "Hatchback", "Tourer")),
     "maps": ("Maps", ("Q4006",), ("Atlas", "Chart", "Survey", "Plan", "Map", "Gazetteer", "Itinerary")),
 }
 ADJECTIVES = (
-    "Alpine", "Common", "Northern", "Great", "Little", "Royal", "Western", "Eastern", "Lesser", "Golden",
-    "Black", "Red", "Old", "New", "Grand", "Silver", "Hidden", "Upper", "Lower", "Crested",
+    "Alpine",
+    "Common",
+    "Northern",
+    "Great",
+    "Little",
+    "Royal",
+    "Western",
+    "Eastern",
+    "Lesser",
+    "Golden",
+    "Black",
+    "Red",
+    "Old",
+    "New",
+    "Grand",
+    "Silver",
+    "Hidden",
+    "Upper",
+    "Lower",
+    "Crested",
 )
 #: titles that exercise SQL escaping and UTF-8 handling (quote, double quote, backslash, non-ASCII)
 SPECIAL_WORDS = ("O'Brien", "Zürich", "Ærø", 'The_"Grand"', "Back\\slash", "Café", "Łódź", "São_Paulo", "Ōsaka")
 MISC_CATEGORIES = (
-    "Articles_with_short_description", "All_stub_articles", "Featured_articles", "Good_articles",
-    "Pages_using_infobox", "Articles_needing_additional_references", "Ørsted_Prize_winners", "Editors'_picks",
+    "Articles_with_short_description",
+    "All_stub_articles",
+    "Featured_articles",
+    "Good_articles",
+    "Pages_using_infobox",
+    "Articles_needing_additional_references",
+    "Ørsted_Prize_winners",
+    "Editors'_picks",
 )
 FLAGS = ("France", "Japan", "Brazil", "Kenya", "Norway", "Peru", "India", "Canada")
 SHARED_ICONS = (
     *(f"Flag_of_{c}.svg" for c in FLAGS),
-    "Map_icon.png", "Noimage.png", "Commons-logo.svg", "Wiki_letter_w.svg", "Question_book-new.svg",
-    "Edit-clear.svg", "Symbol_support_vote.svg",
+    "Map_icon.png",
+    "Noimage.png",
+    "Commons-logo.svg",
+    "Wiki_letter_w.svg",
+    "Question_book-new.svg",
+    "Edit-clear.svg",
+    "Symbol_support_vote.svg",
 )
 FREE_LICENCES = (
     ("CC BY-SA 4.0", "cc-by-sa-4.0", "https://creativecommons.org/licenses/by-sa/4.0", True),
@@ -150,7 +191,9 @@ class SampleWiki:
     @property
     def topics(self) -> dict[int | str, str]:
         """page_id → topic and file name → topic (for evaluation sanity)."""
-        return {**self.page_topics, **self.file_topics}
+        merged: dict[int | str, str] = {k: v for k, v in self.page_topics.items()}  # widens the key type
+        merged.update(self.file_topics)
+        return merged
 
     @property
     def shared_icons(self) -> tuple[str, ...]:
@@ -280,13 +323,27 @@ class _Builder:
         self.versions: dict[str, list[tuple[int, str]]] = {}
         self.changes: list[Change] = []
         self.dates = [
-            (datetime.strptime(FIRST_DUMP_DATE, "%Y%m%d") + timedelta(days=d)).strftime("%Y%m%d") for d in range(n_days + 1)
+            (datetime.strptime(FIRST_DUMP_DATE, "%Y%m%d") + timedelta(days=d)).strftime("%Y%m%d")
+            for d in range(n_days + 1)
         ]
         rng = _rng(seed, "users")
         self.users = [
             {"id": 1000 + i, "name": name, "bot": name.endswith("Bot"), "edits": rng.randint(50, 90000)}
             for i, name in enumerate(
-                ("Alice", "Bjørn", "Chen_Wei", "Dana", "Eve", "FileBot", "Gómez", "Hana", "Ivo", "LinkBot", "Mara", "Noor")
+                (
+                    "Alice",
+                    "Bjørn",
+                    "Chen_Wei",
+                    "Dana",
+                    "Eve",
+                    "FileBot",
+                    "Gómez",
+                    "Hana",
+                    "Ivo",
+                    "LinkBot",
+                    "Mara",
+                    "Noor",
+                )
             )
         ]
         self.rev_id = 2_000_000
@@ -306,7 +363,9 @@ class _Builder:
         self.rev_id += rng_step(self.rev_id)
         return self.rev_id
 
-    def new_file(self, rng: random.Random, topic: str, ts: int, *, day: int, name: str | None = None, fmt: str | None = None) -> FileRec:
+    def new_file(
+        self, rng: random.Random, topic: str, ts: int, *, day: int, name: str | None = None, fmt: str | None = None
+    ) -> FileRec:
         if name is None:
             noun = rng.choice(TOPICS[topic][2])
             adj = rng.choice(ADJECTIVES + SPECIAL_WORDS[:5] if rng.random() < 0.06 else ADJECTIVES)
@@ -326,9 +385,18 @@ class _Builder:
         self.next_commons_page_id += rng.randint(1, 4)
         spec = images.RenderSpec(name, topic, fmt, width, height, _rng(self.seed, "render", name, 1).getrandbits(31))
         f = FileRec(
-            name=name, topic=topic, fmt=fmt, width=width, height=height, size=0, sha1="",
-            timestamp=mw_timestamp(ts), render_seed=spec.seed, actor=self.user(rng)["id"],
-            description_id=self.next_description_id, commons_page_id=commons_page_id,
+            name=name,
+            topic=topic,
+            fmt=fmt,
+            width=width,
+            height=height,
+            size=0,
+            sha1="",
+            timestamp=mw_timestamp(ts),
+            render_seed=spec.seed,
+            actor=self.user(rng)["id"],
+            description_id=self.next_description_id,
+            commons_page_id=commons_page_id,
         )
         self.next_description_id += 1
         self.specs[f"{name}@1"] = spec
@@ -373,11 +441,18 @@ class _Builder:
             "categories": cats,
         }
 
-    def new_page(self, rng: random.Random, namespace: int, title: str, topic: str | None, ts: int, *, initial: bool) -> PageRec:
+    def new_page(
+        self, rng: random.Random, namespace: int, title: str, topic: str | None, ts: int, *, initial: bool
+    ) -> PageRec:
         page = PageRec(
-            page_id=self.next_page_id, namespace=namespace, title=title,
+            page_id=self.next_page_id,
+            namespace=namespace,
+            title=title,
             rev_id=(self.next_page_id * 97 + rng.randint(0, 90)) if initial else self.new_rev(),
-            touched=mw_timestamp(ts), length=rng.randint(800, 40000), random=round(rng.random(), 12), topic=topic,
+            touched=mw_timestamp(ts),
+            length=rng.randint(800, 40000),
+            random=round(rng.random(), 12),
+            topic=topic,
             rev_count=rng.randint(1, 300) if initial else 1,
         )
         self.next_page_id += rng.randint(1, 3)
@@ -491,10 +566,18 @@ class _Builder:
         start = _epoch(self.dates[day - 1])
         scale = max(1, self.n_articles // 30)
         plan = (
-            ["add_image"] * (2 * scale) + ["remove_image"] * scale + ["reorder"] * max(1, scale // 2)
-            + ["plain_edit"] * (scale + 2) + ["category_edit"] * max(1, scale // 2) + ["create"] * 2
-            + ["upload"] * max(2, self.n_files // 50) + ["overwrite"] * max(1, self.n_files // 100)
-            + ["delete"] * 2 + ["move"] * 2 + (["undelete"] if day >= 2 else []) + (["file_delete"] if day % 2 == 0 else [])
+            ["add_image"] * (2 * scale)
+            + ["remove_image"] * scale
+            + ["reorder"] * max(1, scale // 2)
+            + ["plain_edit"] * (scale + 2)
+            + ["category_edit"] * max(1, scale // 2)
+            + ["create"] * 2
+            + ["upload"] * max(2, self.n_files // 50)
+            + ["overwrite"] * max(1, self.n_files // 100)
+            + ["delete"] * 2
+            + ["move"] * 2
+            + (["undelete"] if day >= 2 else [])
+            + (["file_delete"] if day % 2 == 0 else [])
         )
         rng.shuffle(plan)
         times = sorted(rng.sample(range(60, 86400 - 120), len(plan)))
@@ -504,9 +587,23 @@ class _Builder:
             for hour in (0, 6, 12, 18):
                 ev.canary(stream, start + hour * 3600 + 7)
         for _ in range(10 + scale):  # another wiki's edits: consumers must filter on database/wiki
-            noise = PageRec(page_id=rng.randint(1, 10**6), namespace=0, title=f"Noise_{rng.randint(1, 10**6)}",
-                            rev_id=rng.randint(10**7, 10**8), touched="", length=rng.randint(100, 9000), random=0.0)
-            ev.revision(NOISE_WIKI, start + rng.randint(0, 86399), noise, self.user(rng), "noise edit", parent_rev=noise.rev_id - 1)
+            noise = PageRec(
+                page_id=rng.randint(1, 10**6),
+                namespace=0,
+                title=f"Noise_{rng.randint(1, 10**6)}",
+                rev_id=rng.randint(10**7, 10**8),
+                touched="",
+                length=rng.randint(100, 9000),
+                random=0.0,
+            )
+            ev.revision(
+                NOISE_WIKI,
+                start + rng.randint(0, 86399),
+                noise,
+                self.user(rng),
+                "noise edit",
+                parent_rev=noise.rev_id - 1,
+            )
 
     def articles(self, *, with_images: bool | None = None) -> list[PageRec]:
         pages = [p for p in self.model.pages.values() if p.namespace == NS_MAIN and not p.is_redirect]
@@ -514,7 +611,17 @@ class _Builder:
             pages = [p for p in pages if bool([f for f in p.images if f not in SHARED_ICONS]) == with_images]
         return sorted(pages, key=lambda p: p.page_id)
 
-    def edit(self, rng: random.Random, day: int, ts: int, ev: EventFactory, page: PageRec, mutate: Any, comment: str, kind: str = "edit") -> None:
+    def edit(
+        self,
+        rng: random.Random,
+        day: int,
+        ts: int,
+        ev: EventFactory,
+        page: PageRec,
+        mutate: Any,
+        comment: str,
+        kind: str = "edit",
+    ) -> None:
         """One edit: mutate the page, bump revision, emit revision-create (+ props change)."""
         before = self.props(page)
         mutate(page)
@@ -532,7 +639,9 @@ class _Builder:
     def op_add_image(self, rng: random.Random, day: int, ts: int, ev: EventFactory) -> None:
         page = rng.choice(self.articles())
         new = self.pick_images(rng, page.topic or "birds", 1)
-        recent = [f.name for f in self.model.files.values() if f.topic == page.topic and self.versions[f.name][0][0] == day]
+        recent = [
+            f.name for f in self.model.files.values() if f.topic == page.topic and self.versions[f.name][0][0] == day
+        ]
         if recent and rng.random() < 0.5:
             new = [rng.choice(recent)]  # a file uploaded today gets used today
         position = 0 if rng.random() < 0.3 else len(page.images)
@@ -634,7 +743,9 @@ class _Builder:
         ev.move(WIKI, ts, page, old_title, old_rev, redirect, user, "better title")
         ev.revision(WIKI, ts, page, user, f"moved [[{old_title}]] to [[{new_title}]]", parent_rev=old_rev)
         if redirect is not None:
-            ev.revision(WIKI, ts, redirect, user, f"moved [[{old_title}]] to [[{new_title}]]", parent_rev=None, created=True)
+            ev.revision(
+                WIKI, ts, redirect, user, f"moved [[{old_title}]] to [[{new_title}]]", parent_rev=None, created=True
+            )
             self.changes.append(Change(day, iso(ts), WIKI, "create", page_id=redirect.page_id))
         self.changes.append(Change(day, iso(ts), WIKI, "move", page_id=page.page_id))
 
@@ -647,12 +758,23 @@ class _Builder:
         self.changes.append(Change(day, iso(ts), COMMONS_WIKI, "upload", file_name=f.name))
 
     def op_overwrite(self, rng: random.Random, day: int, ts: int, ev: EventFactory) -> None:
-        names = sorted(n for n, f in self.model.files.items() if f.topic != "icons" and f.version == 1 and self.versions[n][0][0] < day)
+        names = sorted(
+            n
+            for n, f in self.model.files.items()
+            if f.topic != "icons" and f.version == 1 and self.versions[n][0][0] < day
+        )
         f = self.model.files[rng.choice(names)]
         f.version += 1
         f.timestamp = mw_timestamp(ts)
         spec = self.specs[f"{f.name}@1"]
-        new_spec = images.RenderSpec(f.name, f.topic, f.fmt, spec.width, spec.height, _rng(self.seed, "render", f.name, f.version).getrandbits(31))
+        new_spec = images.RenderSpec(
+            f.name,
+            f.topic,
+            f.fmt,
+            spec.width,
+            spec.height,
+            _rng(self.seed, "render", f.name, f.version).getrandbits(31),
+        )
         self.specs[f"{f.name}@{f.version}"] = new_spec
         f.render_seed = new_spec.seed
         self.versions[f.name].append((day, ""))
@@ -671,17 +793,43 @@ class _Builder:
         f = self.model.files.pop(name)
         self.model.file_archive[name] = f
         user = self.user(rng, bot=False)
-        page = PageRec(page_id=f.commons_page_id, namespace=NS_FILE, title=name, rev_id=self.commons_rev_id, touched="", length=400, random=0.0)
+        page = PageRec(
+            page_id=f.commons_page_id,
+            namespace=NS_FILE,
+            title=name,
+            rev_id=self.commons_rev_id,
+            touched="",
+            length=400,
+            random=0.0,
+        )
         ev.delete(COMMONS_WIKI, ts, page, user, "Copyright violation")
         self.changes.append(Change(day, iso(ts), COMMONS_WIKI, "file_delete", file_name=name))
         for p in sorted(users_of, key=lambda p: p.page_id):
             if ev.properties_change(WIKI, ts + 30, p, self.user(rng, bot=True), before[p.page_id], self.props(p)):
                 self.changes.append(Change(day, iso(ts + 30), WIKI, "props", page_id=p.page_id))
 
-    def _commons_revision(self, rng: random.Random, ts: int, ev: EventFactory, f: FileRec, user: dict[str, Any], comment: str, *, created: bool) -> None:
+    def _commons_revision(
+        self,
+        rng: random.Random,
+        ts: int,
+        ev: EventFactory,
+        f: FileRec,
+        user: dict[str, Any],
+        comment: str,
+        *,
+        created: bool,
+    ) -> None:
         parent = None if created else self.commons_rev_id
         self.commons_rev_id += rng.randint(1, 50)
-        page = PageRec(page_id=f.commons_page_id, namespace=NS_FILE, title=f.name, rev_id=self.commons_rev_id, touched="", length=400, random=0.0)
+        page = PageRec(
+            page_id=f.commons_page_id,
+            namespace=NS_FILE,
+            title=f.name,
+            rev_id=self.commons_rev_id,
+            touched="",
+            length=400,
+            random=0.0,
+        )
         ev.revision(COMMONS_WIKI, ts, page, user, comment, parent_rev=parent, created=created)
 
     # ------------------------------------------------------------------ rendering
@@ -714,7 +862,7 @@ class _Builder:
     def sync_files(self, model: Model) -> None:
         """Fill size/sha1 of every file in a (copied) model from the rendered versions."""
         for f in (*model.files.values(), *model.file_archive.values()):
-            day, sha1 = self.versions[f.name][f.version - 1]
+            _, sha1 = self.versions[f.name][f.version - 1]
             f.sha1, f.size = sha1, len(self.blobs[sha1])
 
     def build(self) -> SampleWiki:
@@ -729,7 +877,9 @@ class _Builder:
         for m in models:
             self.sync_files(m)
         self._fix_upload_events(ev)
-        page_topics = {p.page_id: p.topic for m in models for p in m.pages.values() if p.topic and p.namespace == NS_MAIN}
+        page_topics = {
+            p.page_id: p.topic for m in models for p in m.pages.values() if p.topic and p.namespace == NS_MAIN
+        }
         return SampleWiki(
             seed=self.seed,
             params={"n_articles": self.n_articles, "n_files": self.n_files, "n_days": self.n_days},

@@ -38,17 +38,39 @@ class TopicStyle:
 
 
 TOPIC_STYLES: dict[str, TopicStyle] = {
-    "birds": TopicStyle(((135, 196, 235), (230, 244, 252), (250, 140, 40), (60, 60, 70), (245, 245, 245)), "flat", "ellipse", (2, 5)),
-    "mountains": TopicStyle(((90, 120, 170), (200, 210, 225), (110, 110, 120), (245, 248, 255), (70, 90, 80)), "noise", "triangle", (3, 7)),
-    "architecture": TopicStyle(((200, 185, 150), (150, 130, 100), (120, 70, 50), (230, 220, 200), (80, 80, 85)), "stripes_v", "rect", (4, 9)),
-    "ships": TopicStyle(((20, 50, 110), (40, 110, 170), (240, 240, 240), (150, 30, 30), (30, 30, 40)), "waves", "hull", (1, 3)),
-    "flowers": TopicStyle(((60, 130, 60), (120, 180, 90), (235, 60, 120), (250, 200, 220), (250, 220, 40)), "dots", "petals", (2, 6)),
-    "insects": TopicStyle(((160, 190, 80), (90, 120, 40), (40, 30, 20), (180, 120, 40), (20, 20, 20)), "noise", "bug", (3, 8)),
-    "paintings": TopicStyle(((110, 60, 30), (60, 30, 20), (200, 160, 60), (150, 20, 30), (230, 200, 140)), "rings", "stroke", (12, 30)),
-    "bridges": TopicStyle(((170, 190, 210), (100, 120, 140), (70, 75, 80), (180, 180, 185), (40, 60, 90)), "stripes_h", "arc", (1, 4)),
-    "cars": TopicStyle(((210, 210, 215), (150, 150, 160), (200, 20, 30), (20, 20, 25), (190, 195, 200)), "checker", "car", (1, 2)),
-    "maps": TopicStyle(((245, 235, 190), (225, 215, 170), (120, 170, 110), (90, 140, 200), (200, 120, 80)), "grid", "region", (3, 7)),
-    "icons": TopicStyle(((255, 255, 255), (255, 255, 255), (51, 102, 204), (200, 30, 40), (40, 40, 40)), "flat", "flag", (1, 1)),
+    "birds": TopicStyle(
+        ((135, 196, 235), (230, 244, 252), (250, 140, 40), (60, 60, 70), (245, 245, 245)), "flat", "ellipse", (2, 5)
+    ),
+    "mountains": TopicStyle(
+        ((90, 120, 170), (200, 210, 225), (110, 110, 120), (245, 248, 255), (70, 90, 80)), "noise", "triangle", (3, 7)
+    ),
+    "architecture": TopicStyle(
+        ((200, 185, 150), (150, 130, 100), (120, 70, 50), (230, 220, 200), (80, 80, 85)), "stripes_v", "rect", (4, 9)
+    ),
+    "ships": TopicStyle(
+        ((20, 50, 110), (40, 110, 170), (240, 240, 240), (150, 30, 30), (30, 30, 40)), "waves", "hull", (1, 3)
+    ),
+    "flowers": TopicStyle(
+        ((60, 130, 60), (120, 180, 90), (235, 60, 120), (250, 200, 220), (250, 220, 40)), "dots", "petals", (2, 6)
+    ),
+    "insects": TopicStyle(
+        ((160, 190, 80), (90, 120, 40), (40, 30, 20), (180, 120, 40), (20, 20, 20)), "noise", "bug", (3, 8)
+    ),
+    "paintings": TopicStyle(
+        ((110, 60, 30), (60, 30, 20), (200, 160, 60), (150, 20, 30), (230, 200, 140)), "rings", "stroke", (12, 30)
+    ),
+    "bridges": TopicStyle(
+        ((170, 190, 210), (100, 120, 140), (70, 75, 80), (180, 180, 185), (40, 60, 90)), "stripes_h", "arc", (1, 4)
+    ),
+    "cars": TopicStyle(
+        ((210, 210, 215), (150, 150, 160), (200, 20, 30), (20, 20, 25), (190, 195, 200)), "checker", "car", (1, 2)
+    ),
+    "maps": TopicStyle(
+        ((245, 235, 190), (225, 215, 170), (120, 170, 110), (90, 140, 200), (200, 120, 80)), "grid", "region", (3, 7)
+    ),
+    "icons": TopicStyle(
+        ((255, 255, 255), (255, 255, 255), (51, 102, 204), (200, 30, 40), (40, 40, 40)), "flat", "flag", (1, 1)
+    ),
 }
 
 
@@ -89,12 +111,21 @@ def _shapes(spec: RenderSpec, rng: random.Random) -> list[Shape]:
         if style.shape == "ellipse":  # birds: body + head + wing
             out.append(("ellipse", (cx - s, cy - s * 0.6, cx + s, cy + s * 0.6), c, None))
             out.append(("ellipse", (cx + s * 0.7, cy - s * 0.9, cx + s * 1.3, cy - s * 0.3), c, None))
-            out.append(("polygon", ((cx - s * 0.5, cy), (cx + s * 0.2, cy), (cx - s * 0.9, cy - s * 1.2)), _jitter(rng, colours[1]), None))
+            out.append(
+                (
+                    "polygon",
+                    ((cx - s * 0.5, cy), (cx + s * 0.2, cy), (cx - s * 0.9, cy - s * 1.2)),
+                    _jitter(rng, colours[1]),
+                    None,
+                )
+            )
         elif style.shape == "triangle":  # mountains with snow caps
             base = h * rng.uniform(0.75, 1.0)
             peak = (cx, cy - s)
             out.append(("polygon", ((cx - 2.2 * s, base), peak, (cx + 2.2 * s, base)), c, None))
-            out.append(("polygon", ((cx - 0.5 * s, cy - 0.55 * s), peak, (cx + 0.5 * s, cy - 0.55 * s)), (245, 248, 255), None))
+            out.append(
+                ("polygon", ((cx - 0.5 * s, cy - 0.55 * s), peak, (cx + 0.5 * s, cy - 0.55 * s)), (245, 248, 255), None)
+            )
         elif style.shape == "rect":  # facades with windows
             x0, y0 = cx - s * 0.6, cy - s * 1.5
             out.append(("rect", (x0, y0, cx + s * 0.6, h), c, None))
@@ -103,21 +134,39 @@ def _shapes(spec: RenderSpec, rng: random.Random) -> list[Shape]:
                 out.append(("rect", (x0 + s * 0.2, wy, x0 + s * 0.5, wy + s * 0.4), _jitter(rng, colours[1]), None))
         elif style.shape == "hull":  # ships: hull + sail
             y = h * rng.uniform(0.55, 0.7)
-            out.append(("polygon", ((cx - 2 * s, y), (cx + 2 * s, y), (cx + 1.5 * s, y + 0.7 * s), (cx - 1.5 * s, y + 0.7 * s)), _jitter(rng, colours[2]), None))
+            out.append(
+                (
+                    "polygon",
+                    ((cx - 2 * s, y), (cx + 2 * s, y), (cx + 1.5 * s, y + 0.7 * s), (cx - 1.5 * s, y + 0.7 * s)),
+                    _jitter(rng, colours[2]),
+                    None,
+                )
+            )
             out.append(("polygon", ((cx, y - 2.2 * s), (cx, y - 0.1 * s), (cx + 1.4 * s, y - 0.1 * s)), c, None))
         elif style.shape == "petals":
             for k in range(6):
                 ang = k * np.pi / 3 + rng.uniform(0, 0.3)
                 px, py = cx + np.cos(ang) * s * 0.7, cy + np.sin(ang) * s * 0.7
                 out.append(("ellipse", (px - s * 0.45, py - s * 0.45, px + s * 0.45, py + s * 0.45), c, None))
-            out.append(("ellipse", (cx - s * 0.35, cy - s * 0.35, cx + s * 0.35, cy + s * 0.35), _jitter(rng, colours[2]), None))
+            out.append(
+                (
+                    "ellipse",
+                    (cx - s * 0.35, cy - s * 0.35, cx + s * 0.35, cy + s * 0.35),
+                    _jitter(rng, colours[2]),
+                    None,
+                )
+            )
         elif style.shape == "bug":
             s *= 0.5
             out.append(("ellipse", (cx - s, cy - s * 1.6, cx + s, cy + s * 1.6), c, None))
-            out.append(("ellipse", (cx - s * 0.6, cy - s * 2.4, cx + s * 0.6, cy - s * 1.4), _jitter(rng, colours[2]), None))
+            out.append(
+                ("ellipse", (cx - s * 0.6, cy - s * 2.4, cx + s * 0.6, cy - s * 1.4), _jitter(rng, colours[2]), None)
+            )
             for k in (-1, 1):
                 out.append(("line", ((cx, cy), (cx + k * s * 2.2, cy - s)), _jitter(rng, colours[2]), 3))
-                out.append(("line", ((cx, cy + s * 0.5), (cx + k * s * 2.2, cy + s * 1.6)), _jitter(rng, colours[2]), 3))
+                out.append(
+                    ("line", ((cx, cy + s * 0.5), (cx + k * s * 2.2, cy + s * 1.6)), _jitter(rng, colours[2]), 3)
+                )
         elif style.shape == "stroke":  # paintings: brush strokes
             x2, y2 = cx + rng.uniform(-2, 2) * s, cy + rng.uniform(-1, 1) * s
             out.append(("line", ((cx, cy), (x2, y2)), c, max(4, int(s * 0.25))))
@@ -132,7 +181,19 @@ def _shapes(spec: RenderSpec, rng: random.Random) -> list[Shape]:
         elif style.shape == "car":
             y = h * rng.uniform(0.5, 0.65)
             out.append(("rect", (cx - 2.2 * s, y - 0.6 * s, cx + 2.2 * s, y + 0.4 * s), c, None))
-            out.append(("polygon", ((cx - 1.2 * s, y - 0.6 * s), (cx - 0.7 * s, y - 1.3 * s), (cx + 0.9 * s, y - 1.3 * s), (cx + 1.4 * s, y - 0.6 * s)), c, None))
+            out.append(
+                (
+                    "polygon",
+                    (
+                        (cx - 1.2 * s, y - 0.6 * s),
+                        (cx - 0.7 * s, y - 1.3 * s),
+                        (cx + 0.9 * s, y - 1.3 * s),
+                        (cx + 1.4 * s, y - 0.6 * s),
+                    ),
+                    c,
+                    None,
+                )
+            )
             for k in (-1, 1):
                 wx = cx + k * 1.3 * s
                 out.append(("ellipse", (wx - 0.5 * s, y + 0.1 * s, wx + 0.5 * s, y + 1.1 * s), (20, 20, 25), None))
@@ -145,7 +206,7 @@ def _shapes(spec: RenderSpec, rng: random.Random) -> list[Shape]:
             out.append(("polygon", tuple(pts), c, (60, 60, 60)))
         elif style.shape == "flag":  # icons: bands + emblem
             bands = rng.randint(2, 3)
-            cols = [_jitter(rng, rng.choice(colours + ((250, 250, 250), (240, 200, 0))), 0) for _ in range(bands)]
+            cols = [_jitter(rng, rng.choice((*colours, (250, 250, 250), (240, 200, 0))), 0) for _ in range(bands)]
             vertical = rng.random() < 0.5
             for k, col in enumerate(cols):
                 if vertical:
@@ -192,7 +253,9 @@ def _background(spec: RenderSpec, rng: random.Random) -> np.ndarray:
     elif tex == "checker":
         mod = np.sign(np.sin(xx / period * np.pi + phase) * np.sin(yy / period * np.pi))
     elif tex == "dots":
-        mod = (np.sin(xx / period * 2 * np.pi + phase) * np.sin(yy / period * 2 * np.pi) > 0.7).astype(np.float32) * 2 - 1
+        mod = (np.sin(xx / period * 2 * np.pi + phase) * np.sin(yy / period * 2 * np.pi) > 0.7).astype(
+            np.float32
+        ) * 2 - 1
     elif tex == "waves":
         mod = np.sin(yy / (period * 0.6) * 2 * np.pi + np.sin(xx / (period * 3) + phase) * 2)
     elif tex == "grid":
@@ -229,7 +292,7 @@ def _draw(draw: ImageDraw.ImageDraw, shapes: list[Shape], scale: float = 1.0) ->
 
 def _svg(spec: RenderSpec, background: RGB, shapes: list[Shape]) -> bytes:
     def hexc(c: RGB) -> str:
-        return "#%02x%02x%02x" % c
+        return "#{:02x}{:02x}{:02x}".format(*c)
 
     parts = [
         '<?xml version="1.0" encoding="UTF-8"?>',
@@ -246,7 +309,9 @@ def _svg(spec: RenderSpec, background: RGB, shapes: list[Shape]) -> bytes:
             )
         elif kind == "rect":
             x0, y0, x1, y1 = coords
-            parts.append(f'<rect x="{x0:g}" y="{y0:g}" width="{x1 - x0:g}" height="{y1 - y0:g}" fill="{hexc(colour)}"/>')
+            parts.append(
+                f'<rect x="{x0:g}" y="{y0:g}" width="{x1 - x0:g}" height="{y1 - y0:g}" fill="{hexc(colour)}"/>'
+            )
         elif kind == "arc":
             x0, y0, x1, y1 = coords
             parts.append(

@@ -11,6 +11,7 @@ key, as ``mysqldump`` writes them.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from wikivis.datasets import hex_to_base36
@@ -19,18 +20,45 @@ from wikivis.datasets import hex_to_base36
 #: categorylinks got cl_target_id last because it was added by ALTER TABLE in 1.44)
 COLUMNS: dict[str, tuple[str, ...]] = {
     "page": (
-        "page_id", "page_namespace", "page_title", "page_is_redirect", "page_is_new", "page_random",
-        "page_touched", "page_links_updated", "page_latest", "page_len", "page_content_model", "page_lang",
+        "page_id",
+        "page_namespace",
+        "page_title",
+        "page_is_redirect",
+        "page_is_new",
+        "page_random",
+        "page_touched",
+        "page_links_updated",
+        "page_latest",
+        "page_len",
+        "page_content_model",
+        "page_lang",
     ),
     "linktarget": ("lt_id", "lt_namespace", "lt_title"),
     "imagelinks": ("il_from", "il_from_namespace", "il_target_id"),
     "page_props": ("pp_page", "pp_propname", "pp_value", "pp_sortkey"),
     "categorylinks": (
-        "cl_from", "cl_sortkey", "cl_timestamp", "cl_sortkey_prefix", "cl_type", "cl_collation_id", "cl_target_id",
+        "cl_from",
+        "cl_sortkey",
+        "cl_timestamp",
+        "cl_sortkey_prefix",
+        "cl_type",
+        "cl_collation_id",
+        "cl_target_id",
     ),
     "image": (
-        "img_name", "img_size", "img_width", "img_height", "img_metadata", "img_bits", "img_media_type",
-        "img_major_mime", "img_minor_mime", "img_description_id", "img_actor", "img_timestamp", "img_sha1",
+        "img_name",
+        "img_size",
+        "img_width",
+        "img_height",
+        "img_metadata",
+        "img_bits",
+        "img_media_type",
+        "img_major_mime",
+        "img_minor_mime",
+        "img_description_id",
+        "img_actor",
+        "img_timestamp",
+        "img_sha1",
     ),
 }
 
@@ -156,19 +184,28 @@ class Model:
         page_rows = sorted(
             (
                 {
-                    "page_id": f.commons_page_id, "page_namespace": NS_FILE, "page_title": f.name,
-                    "page_is_redirect": 0, "page_is_new": int(f.version == 1), "page_random": _unit(f.sha1),
-                    "page_touched": f.timestamp, "page_links_updated": f.timestamp,
-                    "page_latest": f.commons_page_id * 10 + f.version, "page_len": 400 + len(descriptions.get(f.name, "")),
-                    "page_content_model": "wikitext", "page_lang": None,
+                    "page_id": f.commons_page_id,
+                    "page_namespace": NS_FILE,
+                    "page_title": f.name,
+                    "page_is_redirect": 0,
+                    "page_is_new": int(f.version == 1),
+                    "page_random": _unit(f.sha1),
+                    "page_touched": f.timestamp,
+                    "page_links_updated": f.timestamp,
+                    "page_latest": f.commons_page_id * 10 + f.version,
+                    "page_len": 400 + len(descriptions.get(f.name, "")),
+                    "page_content_model": "wikitext",
+                    "page_lang": None,
                 }
-                for f in files
+                for f in sorted(files, key=lambda f: f.commons_page_id)
             ),
-            key=lambda r: r["page_id"],
+            key=lambda r: int(r["page_id"] or 0),
         )
         cl: list[dict] = []
         for f in sorted(files, key=lambda f: f.commons_page_id):
-            cl.extend(_category_rows(f.commons_page_id, f.name, "file", f.categories, f.cat_added, self.commons_linktargets))
+            cl.extend(
+                _category_rows(f.commons_page_id, f.name, "file", f.categories, f.cat_added, self.commons_linktargets)
+            )
         return {
             "image": image_rows,
             "page": page_rows,
@@ -206,7 +243,12 @@ def _linktarget_rows(table: dict[tuple[int, str], int]) -> list[dict]:
 
 
 def _category_rows(
-    page_id: int, title: str, cl_type: str, categories: list[str], added: dict[str, str], targets: dict[tuple[int, str], int]
+    page_id: int,
+    title: str,
+    cl_type: str,
+    categories: list[str],
+    added: dict[str, str],
+    targets: dict[tuple[int, str], int],
 ) -> list[dict]:
     sortkey = title.replace("_", " ").upper()
     rows = [
@@ -227,7 +269,7 @@ def _category_rows(
 def _image_row(f: FileRec) -> dict:
     major, minor, media_type = MIME[f.fmt]
     bits = 0 if f.fmt == "svg" else 8
-    metadata = '{"data":{"width":%d,"height":%d},"blobs":[]}' % (f.width, f.height)
+    metadata = json.dumps({"data": {"width": f.width, "height": f.height}, "blobs": []}, separators=(",", ":"))
     return {
         "img_name": f.name,
         "img_size": f.size,
@@ -243,4 +285,3 @@ def _image_row(f: FileRec) -> dict:
         "img_timestamp": f.timestamp,
         "img_sha1": hex_to_base36(f.sha1),
     }
-

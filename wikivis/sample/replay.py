@@ -45,9 +45,13 @@ def touched_from_events(events: Iterable[dict[str, Any]], wiki: str, commons_wik
             out.pages.add(int(e["page_id"]))
             if "new_redirect_page" in e:
                 out.pages.add(int(e["new_redirect_page"]["page_id"]))
-        elif stream == "mediawiki.recentchange" and e.get("wiki") == commons_wiki and e.get("namespace") == 6:
-            if e.get("log_type") == "upload" or (e.get("log_type") == "delete"):
-                out.files.add(str(e["title"]).removeprefix("File:").replace(" ", "_"))
+        elif (
+            stream == "mediawiki.recentchange"
+            and e.get("wiki") == commons_wiki
+            and e.get("namespace") == 6
+            and e.get("log_type") in ("upload", "delete")
+        ):
+            out.files.add(str(e["title"]).removeprefix("File:").replace(" ", "_"))
     return out
 
 
@@ -63,9 +67,13 @@ def resolve(tables: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     if "page" in tables:
         out["page"] = {r["page_id"]: r for r in tables["page"]}
     if "imagelinks" in tables:
-        out["imagelinks"] = {(r["il_from"], *lt[r["il_target_id"]]): r["il_from_namespace"] for r in tables["imagelinks"]}
+        out["imagelinks"] = {
+            (r["il_from"], *lt[r["il_target_id"]]): r["il_from_namespace"] for r in tables["imagelinks"]
+        }
     if "page_props" in tables:
-        out["page_props"] = {(r["pp_page"], r["pp_propname"]): (r["pp_value"], r["pp_sortkey"]) for r in tables["page_props"]}
+        out["page_props"] = {
+            (r["pp_page"], r["pp_propname"]): (r["pp_value"], r["pp_sortkey"]) for r in tables["page_props"]
+        }
     if "categorylinks" in tables:
         out["categorylinks"] = {
             (r["cl_from"], *lt[r["cl_target_id"]]): {k: v for k, v in r.items() if k != "cl_target_id"}
@@ -84,6 +92,7 @@ def refresh(old: dict[str, Any], new: dict[str, Any], touched: Touched) -> dict[
             keep = {k: v for k, v in rows.items() if k not in touched.files}
             keep.update({k: v for k, v in new[table].items() if k in touched.files})
         else:
+
             def page_of(key: Any) -> int:
                 return key if isinstance(key, int) else key[0]
 

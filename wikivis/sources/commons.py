@@ -56,6 +56,7 @@ from wikivis.config import STANDARD_THUMB_WIDTHS
 from wikivis.errors import PolicyError, SourceError
 from wikivis.sources.http import (
     ConcurrencyLimiter,
+    Cooldown,
     HttpCounters,
     RetryPolicy,
     check_user_agent,
@@ -107,10 +108,19 @@ def file_title(name: str) -> str:
     return FILE_NS + name.replace("_", " ")
 
 
-def file_name(title: str) -> str:
-    """``File:Foo bar.jpg`` → ``Foo_bar.jpg`` (the DB key used in the lake datasets)."""
-    _, sep, rest = title.partition(":")
-    return (rest if sep else title).replace(" ", "_")
+_FILE_PREFIX_RE = re.compile(r"^\s*(?:file|image|media):\s*", re.IGNORECASE)
+
+
+def file_name(title: str, *, namespaced: bool = False) -> str:
+    """``File:Foo bar.jpg`` → ``Foo_bar.jpg`` (the DB key used in the lake datasets).
+
+    Only ``File:``/``Image:``/``Media:`` are stripped (file names may contain colons);
+    ``namespaced=True`` strips any prefix, for titles the API reports in namespace 6 with a
+    localised name (``Datei:``).
+    """
+    if namespaced and ":" in title:
+        return title.split(":", 1)[1].strip().replace(" ", "_")
+    return _FILE_PREFIX_RE.sub("", title, count=1).strip().replace(" ", "_")
 
 
 def category_title(name: str) -> str:
@@ -202,7 +212,7 @@ class FileInfo:
     @property
     def name(self) -> str:
         """The file name as a DB key (underscores, no namespace)."""
-        return file_name(self.title)
+        return file_name(self.title, namespaced=True)
 
 
 @dataclass(frozen=True)
@@ -245,6 +255,7 @@ class ActionApiClient:
         self.maxlag = maxlag
         self.timeout_s = timeout_s
         self.sleep = sleep
+        self.cooldown = Cooldown(sleep=sleep)
 
     @classmethod
     def from_settings(
@@ -282,6 +293,7 @@ class ActionApiClient:
             counters=self.counters,
             limiter=self.limiter,
             sleep=self.sleep,
+            cooldown=self.cooldown,
             params=full,
             timeout=self.timeout_s,
         )
@@ -401,7 +413,9 @@ class ActionApiClient:
                 requested=req,
                 page_id=page.get("pageid"),
                 title=page.get("title", ""),
-                files=tuple(dict.fromkeys(file_name(i["title"]) for i in page["images"] if i.get("title"))),
+                files=tuple(
+                    dict.fromkeys(file_name(i["title"], namespaced=i.get("ns") == 6) for i in page["images"] if i.get("title"))
+                ),
                 lead_image=props.get("page_image"),
                 lead_image_free=props.get("page_image_free"),
                 problem=problem,

@@ -163,6 +163,35 @@ class TokenBucket:
         return wait
 
 
+class Cooldown:
+    """A pause shared by every thread talking to one host.
+
+    A ``Retry-After`` on a 429/503 addresses the *client*, not just the request that got it:
+    servers (and the mirror) count any request arriving before the delay has passed as
+    ignoring it.  :func:`request` blocks the cooldown when it sees one and waits on it
+    before every attempt, so the other threads pause too.
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._until = 0.0
+        self._lock = threading.Lock()
+
+    def block(self, seconds: float) -> None:
+        with self._lock:
+            self._until = max(self._until, self._clock() + seconds)
+
+    def wait(self) -> float:
+        """Sleep until the cooldown has passed; returns the seconds slept."""
+        with self._lock:
+            remaining = self._until - self._clock()
+        if remaining > 0:
+            self._sleep(remaining)
+            return remaining
+        return 0.0
+
+
 def mbps_to_bytes_per_s(mbps: float) -> float:
     return mbps * 1_000_000 / 8
 
@@ -229,6 +258,7 @@ def request(
     limiter: ConcurrencyLimiter | None = None,
     sleep: Callable[[float], None] = time.sleep,
     ok_statuses: tuple[int, ...] = (200, 206),
+    cooldown: Cooldown | None = None,
     **kwargs: Any,
 ) -> requests.Response:
     """Send one request under ``policy``; return a response whose status is in ``ok_statuses``.
@@ -254,6 +284,10 @@ def request(
         return delay
 
     def attempt() -> requests.Response:
+        if cooldown is not None:
+            paused = cooldown.wait()
+            if paused:
+                counters.add(waited_s=paused)
         counters.add(requests=1)
         if limiter is not None:
             with limiter.slot():
@@ -268,6 +302,8 @@ def request(
             elif status >= 500:
                 counters.add(server_errors=1)
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if cooldown is not None and retry_after and policy.honour_retry_after:
+                cooldown.block(retry_after)
             response.close()
             raise RetryableResponse(response, retry_after, throttle or response.reason or "")
         return response

@@ -1,0 +1,79 @@
+"""
+### wikivis_events — EventStreams micro-batches between two nightly runs
+
+Every 30 minutes, for each configured wiki: apply the EventStreams changes (page edits,
+image links, deletions) of the data interval onto the **published** lake snapshot, gate
+the result, and publish it.  The index is not rebuilt here (the nightly run does that);
+`pipeline.publish` gets no index version, so the index pointer stays where it is.
+
+* One run at a time (`max_active_runs=1`): each batch starts from the snapshot the
+  previous one published, and the EventStreams checkpoint (Last-Event-ID) in the catalog
+  moves forward only once.
+* Keyed on the data interval: deltas up to `data_interval_end`; the run id comes from
+  `pipeline.run_id_for(dag, interval start, wiki)`, so a retry rewrites the same delta
+  snapshot.
+* A wiki with nothing published yet is skipped (the nightly DAG makes its first snapshot).
+* A failing `gate_events` stops that wiki's batch; the published snapshot stays.
+
+**Assets**: updates `wikivis://lake/article_images`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import CronDataIntervalTimetable, dag, task
+from airflow.sdk.exceptions import AirflowSkipException
+
+from wikivis_airflow.defaults import LAKE_SNAPSHOT, deadline, default_args
+
+DAG_ID = "wikivis_events"
+
+
+@dag(
+    dag_id=DAG_ID,
+    schedule=CronDataIntervalTimetable("*/30 * * * *", timezone="UTC"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(retries=2, retry_delay=timedelta(minutes=1), max_retry_delay=timedelta(minutes=10)),
+    dagrun_timeout=timedelta(minutes=25),
+    deadline=deadline(DAG_ID, timedelta(minutes=20)),
+    tags=["wikivis", "events"],
+    doc_md=__doc__,
+)
+def wikivis_events() -> None:
+    @task(retries=0)
+    def plan(data_interval_start: Any = None, data_interval_end: Any = None) -> list[dict[str, Any]]:
+        from wikivis import orchestration
+
+        return orchestration.published_items(DAG_ID, data_interval_start, data_interval_end)
+
+    @task(outlets=[LAKE_SNAPSHOT])
+    def events_catchup(item: dict[str, Any]) -> dict[str, Any]:
+        from wikivis import pipeline
+
+        if item["snapshot"] is None:
+            raise AirflowSkipException(f"nothing published for {item['wiki']} yet: wikivis_nightly makes the first snapshot")
+        caught_up = pipeline.events_catchup(item["wiki"], item["snapshot"], until=item["until"], run_id=item["run_id"])
+        return {**item, "snapshot": caught_up["snapshot"]}
+
+    @task
+    def gate_events(item: dict[str, Any]) -> dict[str, Any]:
+        from wikivis import pipeline
+
+        pipeline.gate_events(item["wiki"], item["snapshot"], run_id=item["run_id"])
+        return item
+
+    @task
+    def publish(item: dict[str, Any]) -> None:
+        from wikivis import pipeline
+
+        pipeline.publish(item["wiki"], item["snapshot"], index_version=None, run_id=item["run_id"])
+
+    publish.expand(item=gate_events.expand(item=events_catchup.expand(item=plan())))
+
+
+wikivis_events()

@@ -1,0 +1,193 @@
+"""The pipeline's tasks, shared by ``wikivis_nightly`` and ``wikivis_backfill``.
+
+Each task body is one call into :mod:`wikivis.pipeline` (imported inside the task, so DAG
+parsing never loads pyarrow or torch).  Tasks pass *items* through XCom — small dicts of ids:
+``{"wiki", "run_id", "dump_date", "until", "snapshot", ...}`` — never data.
+
+A backfill item may also carry the form's choices (``stages``, ``force``, ``dry_run``,
+``max_images``); :func:`wikivis.orchestration.stage_selected` turns a stage that was not
+chosen into a pass-through, so the graph is the same for both DAGs.  The cross-wiki tasks
+(embedding gate, index) receive ``run``: ``{"run_id", ...}`` with the same optional keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import XComArg, task
+
+from wikivis_airflow.defaults import (
+    COMMONS_API_POOL,
+    COMMONS_UPLOAD_POOL,
+    DUMP_READY,
+    EMBEDDINGS,
+    GPU_QUEUE,
+    INDEX,
+    LAKE_SNAPSHOT,
+)
+
+Item = dict[str, Any]
+
+
+@task(inlets=[DUMP_READY], outlets=[LAKE_SNAPSHOT])
+def ingest(item: Item) -> Item:
+    from wikivis import orchestration, pipeline
+
+    if not orchestration.stage_selected(item, "ingest"):
+        return {"snapshot": item["dump_date"], **item}
+    ingested = pipeline.ingest(item["wiki"], item["dump_date"], run_id=item["run_id"],
+                               force=item.get("force", False), dry_run=item.get("dry_run", False))
+    return {**item, "snapshot": ingested["snapshot"]}
+
+
+@task
+def gate_tables(item: Item) -> Item:
+    from wikivis import orchestration, pipeline
+
+    if orchestration.stage_selected(item, "ingest", gate=True):
+        pipeline.gate_tables(item["wiki"], item["snapshot"], run_id=item["run_id"])
+    return item
+
+
+@task(outlets=[LAKE_SNAPSHOT], max_active_tis_per_dagrun=1)  # one EventStreams consumer per run
+def events_catchup(item: Item) -> Item:
+    from wikivis import orchestration, pipeline
+
+    if not orchestration.stage_selected(item, "events"):
+        return item
+    caught_up = pipeline.events_catchup(item["wiki"], item["snapshot"], until=item["until"], run_id=item["run_id"])
+    return {**item, "snapshot": caught_up["snapshot"]}
+
+
+@task
+def gate_events(item: Item) -> Item:
+    from wikivis import orchestration, pipeline
+
+    if orchestration.stage_selected(item, "events", gate=True):
+        pipeline.gate_events(item["wiki"], item["snapshot"], run_id=item["run_id"])
+    return item
+
+
+@task
+def plan_media_shards(item: Item) -> list[Item]:
+    from wikivis import orchestration, pipeline
+
+    if not orchestration.stage_selected(item, "media"):
+        return []
+    shards = pipeline.plan_media_shards(item["wiki"], item["snapshot"], run_id=item["run_id"],
+                                        max_images=item.get("max_images", 0))
+    return [{**shard, "run_id": item["run_id"]} for shard in shards]
+
+
+@task
+def flatten(shard_lists: list[list[Item]]) -> list[Item]:
+    return [shard for shards in shard_lists for shard in shards]
+
+
+@task(pool=COMMONS_API_POOL)
+def fetch_metadata(shard: Item) -> Item:
+    from wikivis import pipeline
+
+    pipeline.fetch_metadata_shard(**shard)
+    return shard
+
+
+@task(pool=COMMONS_UPLOAD_POOL)
+def fetch_media(shard: Item) -> Item:
+    from wikivis import pipeline
+
+    pipeline.fetch_media_shard(**shard)
+    return shard
+
+
+@task(trigger_rule="none_failed_min_one_success")  # runs when a wiki has no media shard
+def gate_media(item: Item) -> Item:
+    from wikivis import orchestration, pipeline
+
+    if orchestration.stage_selected(item, "media", gate=True):
+        pipeline.gate_media(item["wiki"], item["snapshot"], run_id=item["run_id"])
+    return item
+
+
+@task(queue=GPU_QUEUE, inlets=[LAKE_SNAPSHOT], outlets=[EMBEDDINGS])
+def embed(item: Item) -> Item:
+    from wikivis import orchestration, pipeline
+
+    if orchestration.stage_selected(item, "embed"):
+        pipeline.embed(item["wiki"], item["snapshot"], run_id=item["run_id"])
+    return item
+
+
+@task
+def gate_embeddings(run: Item) -> Item:
+    from wikivis import orchestration, pipeline
+
+    if orchestration.stage_selected(run, "embed", gate=True):
+        pipeline.gate_embeddings(run_id=run["run_id"])
+    return run
+
+
+@task(inlets=[EMBEDDINGS], outlets=[INDEX])
+def build_index(run: Item) -> str | None:
+    from wikivis import orchestration, pipeline
+
+    if not orchestration.stage_selected(run, "index"):
+        return None
+    return str(pipeline.build_index(run_id=run["run_id"])["version"])
+
+
+@task
+def gate_index(version: str | None, run: Item) -> str | None:
+    from wikivis import pipeline
+
+    if version is not None:
+        pipeline.gate_index(version, run_id=run["run_id"])
+    return version
+
+
+@task
+def newest_per_wiki(items: list[Item]) -> list[Item]:
+    from wikivis import orchestration
+
+    return orchestration.newest_per_wiki(items)
+
+
+@task
+def publish(item: Item, index_version: str | None) -> None:
+    from wikivis import orchestration, pipeline
+
+    if orchestration.stage_selected(item, "publish"):
+        pipeline.publish(item["wiki"], item["snapshot"], index_version=index_version, run_id=item["run_id"])
+
+
+@task(trigger_rule="none_skipped", retries=0)
+def write_report(wikivis_run_id: str) -> None:
+    from wikivis import pipeline
+
+    pipeline.write_report(wikivis_run_id)
+
+
+@task
+def report_run_ids(items: list[Item], run: Item) -> list[str]:
+    return [*dict.fromkeys(item["run_id"] for item in items), run["run_id"]]
+
+
+def wire(items: XComArg, run: XComArg, *, after: Any = None) -> XComArg:
+    """Add the stages for the work ``items`` (a task's list of items); ``run`` is the
+    cross-wiki ``{"run_id", ...}``; ``after`` (a task or mapped task) must finish before
+    ``ingest`` starts.  Returns the ``write_report`` node."""
+    ingested = ingest.expand(item=items)
+    if after is not None:
+        after >> ingested
+    events_gated = gate_events.expand(item=events_catchup.expand(item=gate_tables.expand(item=ingested)))
+    media_fetched = fetch_media.expand(shard=fetch_metadata.expand(shard=flatten(plan_media_shards.expand(item=events_gated))))
+    media_gated = gate_media.expand(item=events_gated)
+    media_fetched >> media_gated
+    embedded = embed.expand(item=media_gated)
+    embeddings_gated = gate_embeddings(run)
+    embedded >> embeddings_gated
+    index_version = gate_index(build_index(embeddings_gated), run)
+    published = publish.partial(index_version=index_version).expand(item=newest_per_wiki(media_gated))
+    reported = write_report.expand(wikivis_run_id=report_run_ids(items, run))
+    published >> reported
+    return reported

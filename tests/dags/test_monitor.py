@@ -1,0 +1,105 @@
+"""The monitoring app (plugins/wikivis_airflow/monitor.py) through FastAPI's TestClient.
+
+Authentication is real in the access tests (Airflow's simple auth manager signs the token;
+the app validates it with the auth manager); the content tests override the user
+dependency.  The same page in a real browser against a real ``airflow api-server`` is in
+tests/integration/airflow/test_monitor_browser.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.dags.monitor_seed import seed_home
+
+pytestmark = pytest.mark.dags
+
+
+@pytest.fixture
+def seeded(settings):
+    return seed_home(settings)
+
+
+@pytest.fixture
+def app(settings):
+    from wikivis_airflow.monitor import create_app
+
+    return create_app(lambda: settings)
+
+
+@pytest.fixture
+def logged_in(app):
+    from wikivis_airflow.monitor import require_user
+
+    app.dependency_overrides[require_user] = lambda: "tester"
+    with TestClient(app) as client:
+        yield client
+
+
+def test_page_shows_stages_gates_failing_reason_freshness_index_and_politeness(logged_in, seeded):
+    page = logged_in.get("/").text
+    failing = page[page.index('id="failing-gates"'):page.index("<h2>Stages</h2>")]
+    assert "dangling_files" in failing
+    assert "12.5% of article_images rows name a missing file" in failing
+    assert seeded.failed_run in failing
+    assert 'id="health">degraded' in page
+    assert f'href="/reports/{seeded.ok_run}/report.html"' in page  # only the run with a report links one
+    assert f"/reports/{seeded.failed_run}/" not in page
+    assert "<td>20261101</td><td>20261102</td>" in page  # published vs newest snapshot
+    assert "v-20261101" in page and "0.97" in page
+    assert "<td>dumps</td><td>4</td><td>1</td><td>1</td>" in page  # requests, retries, 429s
+
+
+def test_status_json_carries_the_same_data(logged_in, seeded):
+    status = logged_in.get("/api/status").json()
+    assert [g["gate"] for g in status["failing_gates"]] == ["dangling_files"]
+    assert status["failing_gates"][0]["message"] == seeded.failing_reason
+    stages = {s["stage"]: s for s in status["stages"]}
+    assert stages["ingest"]["last_status"] == "failed"
+    assert stages["ingest"]["last_success"] is not None
+    assert status["freshness"] == [
+        {"dataset": "article_images", "wiki": "samplewiki", "current": "20261101", "latest": "20261102",
+         "current_age_days": status["freshness"][0]["current_age_days"]}
+    ]
+
+
+def test_reports_are_served_and_paths_cannot_escape(logged_in, seeded, settings):
+    assert "quality report 20261101" in logged_in.get(f"/reports/{seeded.ok_run}/report.html").text
+    (settings.home / "secret.html").write_text("secret")
+    for bad in ("..%2Fsecret.html", "..", "nope"):
+        assert logged_in.get(f"/reports/{bad}/report.html").status_code == 404
+
+
+def test_health_is_public_and_says_only_ok_or_degraded(app, seeded):
+    with TestClient(app) as client:
+        response = client.get("/health")
+    assert response.status_code == 503
+    assert response.json() == {"status": "degraded"}
+
+
+def test_health_is_ok_on_an_empty_home(app):
+    with TestClient(app) as client:
+        assert client.get("/health").json() == {"status": "ok"}
+
+
+@pytest.fixture
+def auth_manager(airflow_db):
+    from airflow.api_fastapi.app import init_auth_manager
+
+    return init_auth_manager()
+
+
+def test_every_route_but_health_needs_an_airflow_token(app, seeded, auth_manager):
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    token = auth_manager.generate_jwt(SimpleAuthManagerUser(username="admin", role="admin"))
+    routes = ["/", "/api/status", f"/reports/{seeded.ok_run}/report.html"]
+    with TestClient(app) as client:
+        for route in routes:
+            assert client.get(route).status_code == 401, route
+            assert client.get(route, headers={"Authorization": "Bearer not-a-jwt"}).status_code == 403, route
+            assert client.get(route, headers={"Authorization": f"Bearer {token}"}).status_code == 200, route
+            client.cookies.set("_token", token)
+            assert client.get(route).status_code == 200, route
+            client.cookies.clear()

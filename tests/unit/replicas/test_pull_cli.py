@@ -1,0 +1,74 @@
+"""``pull`` and ``wikivis replica …`` on SQLite replicas."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.unit.replicas.conftest import COMMONS, WIKI, reference
+from wikivis.cli import _common
+from wikivis.cli.replica import app
+from wikivis.errors import ConfigError
+from wikivis.lake import Lake
+from wikivis.sources.replicas import pull
+
+
+def test_pull_writes_the_four_datasets(replica_settings, tiny):
+    lake = Lake(replica_settings.lake_root)
+    result = pull(replica_settings, WIKI, "20260102")
+    expected = reference(tiny)
+    assert result.rows == {name: len(rows) for name, rows in expected.items()}
+    for dataset in ("pages", "article_images", "article_categories"):
+        assert lake.read(dataset, WIKI, "20260102").to_pylist() == expected[dataset]
+    assert lake.read("files", COMMONS, "20260102").to_pylist() == expected["files"]
+    assert result.files_wiki == COMMONS and result.counters["retries"] == 0
+
+
+def test_pull_is_idempotent_and_defaults_to_today(replica_settings):
+    first = pull(replica_settings, WIKI)
+    second = pull(replica_settings, WIKI)
+    assert first.snapshot == datetime.now(UTC).strftime("%Y%m%d")
+    assert {k: m.content_hash for k, m in first.manifests.items()} == {
+        k: m.content_hash for k, m in second.manifests.items()
+    }
+
+
+def test_pull_accepts_an_injected_engine_factory(replica_settings, tmp_path):
+    import sqlalchemy as sa
+
+    made = []
+
+    def factory(wiki: str) -> sa.Engine:
+        made.append(wiki)
+        return sa.create_engine(replica_settings.replica_url(wiki))
+
+    result = pull(replica_settings, WIKI, "20260103", lake=Lake(tmp_path / "lake"), engine_factory=factory)
+    assert made == [WIKI, COMMONS] and result.rows["article_images"] == 27
+
+
+@pytest.fixture
+def cli(replica_settings, monkeypatch):
+    for key in ("WIKIVIS_REPLICA_URL_TEMPLATE", "WIKIVIS_HOME", "WIKIVIS_CONFIG", "WIKIVIS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setattr(_common, "STATE", _common.State())
+    monkeypatch.setattr(_common.STATE, "_settings", replica_settings)
+    monkeypatch.setattr(_common.STATE, "as_json", True)
+    return CliRunner()
+
+
+def test_cli_pull_and_detect(cli, replica_settings):
+    result = cli.invoke(app, ["pull", "--wiki", WIKI, "--snapshot", "20260104"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["rows"]["article_images"] == 27 and summary["snapshot"] == "20260104"
+    assert Lake(replica_settings.lake_root).exists("files", COMMONS, "20260104")
+    result = cli.invoke(app, ["detect", "--wiki", WIKI])
+    assert result.exit_code == 0 and json.loads(result.output)["schema"]["imagelinks"] == "target_id"
+
+
+def test_cli_rejects_hostile_wiki_names(cli):
+    result = cli.invoke(app, ["pull", "--wiki", "x; DROP TABLE page"])
+    assert isinstance(result.exception, ConfigError)

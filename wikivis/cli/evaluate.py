@@ -1,0 +1,56 @@
+"""``wikivis eval …``: offline evaluation and CuratorNet training.
+
+``run`` holds out one image per article, ranks every usable image with ``random``,
+``popularity``, ``visrank`` and ``curatornet``, prints a Markdown report (``--json``: one
+object ``{model: {metric: value}}``) and stores both under ``<reports>/eval-<wiki>-<time>/``.
+``train`` trains CuratorNet on every link and saves the checkpoint that ``suggest`` and the
+API use.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from wikivis.cli._common import echo_result, settings_from_ctx
+
+app = typer.Typer(help="Offline evaluation of the recommenders.", no_args_is_help=True)
+
+DEFAULT_MODELS = "random,popularity,visrank,curatornet"
+
+
+@app.command("run")
+def run(
+    wiki: Annotated[str | None, typer.Option(help="wiki (default: the first configured)")] = None,
+    models: Annotated[str, typer.Option(help="comma-separated model names")] = DEFAULT_MODELS,
+    seed: Annotated[int, typer.Option(help="split / sampling seed")] = 0,
+    json_output: Annotated[bool, typer.Option("--json", help="print {model: {metric: value}} only")] = False,
+    write: Annotated[bool, typer.Option(help="store report.md and metrics.json under the reports folder")] = True,
+) -> None:
+    """Evaluate the recommenders on held-out article-image links."""
+    from wikivis.evaluation.run import render_markdown, run_evaluation
+
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    result, folder = run_evaluation(settings_from_ctx(None), wiki=wiki, models=names, seed=seed, write=write)
+    human = render_markdown(result) + (f"\nreport: {folder / 'report.md'}\n" if folder else "")
+    echo_result(result.metrics, True if json_output else None, human=human)  # None: the global --json
+
+
+@app.command("train")
+def train(
+    wiki: Annotated[str | None, typer.Option(help="wiki (default: the first configured)")] = None,
+    epochs: Annotated[int | None, typer.Option(min=1, help="training epochs")] = None,
+    seed: Annotated[int, typer.Option(help="initialisation / sampling seed")] = 0,
+) -> None:
+    """Train CuratorNet on every article-image link and save the checkpoint."""
+    from dataclasses import replace
+
+    from wikivis.recommend.curatornet import CuratorNetConfig
+    from wikivis.recommend.training import train_and_save
+
+    config = CuratorNetConfig(seed=seed)
+    if epochs is not None:
+        config = replace(config, epochs=epochs)
+    path = train_and_save(settings_from_ctx(None), wiki=wiki, config=config)
+    echo_result({"checkpoint": str(path)}, human=f"checkpoint: {path}")

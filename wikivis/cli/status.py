@@ -1,0 +1,73 @@
+"""``wikivis status``: what is published, the last runs and their gate results."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from wikivis.cli._common import STATE, echo_result, settings_from_ctx
+
+app = typer.Typer()
+
+
+def collect_status(settings: Any, runs: int = 10) -> dict[str, Any]:
+    """Everything `wikivis status` shows, as plain data (also used by the monitoring page)."""
+    from wikivis.catalog import Catalog
+    from wikivis.lake import Lake
+
+    lake = Lake(settings.lake_root)
+    published = []
+    for dataset in lake.datasets():
+        for wiki in lake.wikis(dataset):
+            published.append(
+                {
+                    "dataset": dataset,
+                    "wiki": wiki,
+                    "current": lake.current(dataset, wiki),
+                    "latest": lake.latest(dataset, wiki),
+                    "snapshots": len(lake.snapshots(dataset, wiki)),
+                }
+            )
+    indexes = []
+    if settings.index_root.is_dir():
+        for pointer in sorted(settings.index_root.glob("*/current.json")):
+            try:
+                indexes.append({"model": pointer.parent.name, **json.loads(pointer.read_text())})
+            except (OSError, ValueError):
+                indexes.append({"model": pointer.parent.name, "error": "unreadable current.json"})
+    catalog = Catalog(settings.resolved_catalog_url)
+    recent = catalog.runs(limit=runs)
+    gates = catalog.gate_results(recent[0]["id"]) if recent else []
+    catalog.dispose()
+    return {"home": str(settings.home), "published": published, "indexes": indexes, "runs": recent, "gates": gates}
+
+
+@app.command("status")
+def status(runs: Annotated[int, typer.Option(help="how many recent runs to show")] = 10) -> None:
+    """Show what is published, the last runs, and the gate results of the latest run."""
+    data = collect_status(settings_from_ctx(), runs)
+    if STATE.as_json:
+        echo_result(data)
+        return
+    lines = [f"home: {data['home']}", "", "published datasets:"]
+    if not data["published"]:
+        lines.append("  (nothing yet — run `wikivis demo` or `wikivis run`)")
+    for p in data["published"]:
+        lines.append(f"  {p['dataset']:<20} {p['wiki']:<14} current={p['current'] or '-':<18} "
+                     f"latest={p['latest'] or '-':<18} snapshots={p['snapshots']}")
+    lines.append("indexes:")
+    for ix in data["indexes"] or [{"model": "(none)"}]:
+        extra = f" version={ix.get('version')} recall@10={ix.get('recall_at_10', ix.get('recall'))}" if "version" in ix else ""
+        lines.append(f"  {ix['model']}{extra}")
+    lines.append("recent runs:")
+    for r in data["runs"]:
+        lines.append(f"  {r['started_at']}  {r['status']:<8} {r['kind']:<16} {r['wiki'] or '-':<12} {r['id']}"
+                     + (f"  — {r['message']}" if r.get("message") else ""))
+    if data["gates"]:
+        lines.append(f"gates of {data['runs'][0]['id']}:")
+        for g in data["gates"]:
+            lines.append(f"  {g['outcome']:<5} {g['stage']:<12} {g['dataset']:<18} {g['gate']}"
+                         + (f"  — {g['message']}" if g.get("message") and g["outcome"] != "pass" else ""))
+    echo_result(data, human="\n".join(lines))

@@ -1,0 +1,32 @@
+"""Nearest-neighbour index over the image embeddings (faiss, inner product on normalised vectors).
+
+Public API::
+
+    build_index(settings, model_id=None, *, index_key=None) -> IndexBuildResult   # full build
+    add_to_index(settings, model_id=None) -> IndexBuildResult                     # incremental
+    load_index(settings, model_id=None) -> LoadedIndex   # .search(vectors, k), .vector_for(sha1)
+    index_info(settings, model_id=None) -> dict
+    plan_index(n, dim, memory_budget_mb=, latency_budget_ms=) -> IndexPlan
+
+Both builders gate on recall@10 against exact search and raise ``GateFailed`` (old index kept)
+below ``Settings.recall_threshold``.  Modules: :mod:`.plan` (type choice), :mod:`.core`
+(faiss, recall, tuning), :mod:`.store` (versions, pointer, loading), :mod:`.build`.
+"""
+
+from wikivis.index.build import IndexBuildResult, add_to_index, build_index, index_info
+from wikivis.index.core import RecallSample, recall_at_k
+from wikivis.index.plan import IndexPlan, plan_index
+from wikivis.index.store import LoadedIndex, load_index
+
+__all__ = [
+    "IndexBuildResult",
+    "IndexPlan",
+    "LoadedIndex",
+    "RecallSample",
+    "add_to_index",
+    "build_index",
+    "index_info",
+    "load_index",
+    "plan_index",
+    "recall_at_k",
+]

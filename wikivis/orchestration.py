@@ -1,0 +1,240 @@
+"""Pure helpers the orchestrator (Airflow DAGs, or anything else) needs around the pipeline.
+
+No Airflow, no I/O beyond reading the settings: the DAG files import this at parse time.
+
+* :func:`interval_keys` — everything a scheduled run is keyed on comes from its *data
+  interval*, never from "now": the dump date is the interval's start day, the EventStreams
+  catch-up runs until the interval's end.  Reruns, retries and Airflow's own backfills of the
+  same interval therefore ask for exactly the same data.
+* :func:`validate_backfill_request` — the cross-field checks of the backfill form that JSON
+  Schema cannot express (start ≤ end, wikis against the *runtime* settings, range size),
+  reported together in one :class:`~wikivis.errors.ConfigError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from wikivis.config import Settings, get_settings
+from wikivis.errors import ConfigError
+
+#: pipeline stages a backfill can select, in execution order
+STAGES: tuple[str, ...] = ("ingest", "events", "media", "embed", "index", "publish")
+#: longest date range one backfill request may cover (one snapshot per day)
+MAX_BACKFILL_DAYS = 366
+#: the ``wiki`` part of the run id of stages that span every wiki (embedding gate, index)
+ALL_WIKIS = "all"
+
+
+def configured_wikis(settings: Settings | None = None) -> list[str]:
+    """The article wikis the settings say to process (cheap: env + optional TOML)."""
+    return list((settings or get_settings()).wikis)
+
+
+@dataclass(frozen=True)
+class IntervalKeys:
+    """What one data interval asks for."""
+
+    #: ISO timestamp of the interval start (what the run id is derived from)
+    logical: str
+    #: dump date YYYYMMDD to ingest (the interval's start day)
+    dump_date: str
+    #: ISO timestamp up to which EventStreams deltas are applied (the interval's end)
+    until: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def _parse_instant(value: str | datetime) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ConfigError(f"not an ISO timestamp: {value!r}") from exc
+
+
+def interval_keys(data_interval_start: str | datetime, data_interval_end: str | datetime) -> IntervalKeys:
+    """Keys of the interval ``[start, end)``; ``end`` must not precede ``start``."""
+    start, end = _parse_instant(data_interval_start), _parse_instant(data_interval_end)
+    if end < start:
+        raise ConfigError(f"data interval ends ({end.isoformat()}) before it starts ({start.isoformat()})")
+    return IntervalKeys(logical=start.isoformat(), dump_date=start.strftime("%Y%m%d"), until=end.isoformat())
+
+
+def interval_items(
+    dag_id: str,
+    data_interval_start: str | datetime,
+    data_interval_end: str | datetime,
+    wikis: Sequence[str] | None = None,
+) -> list[dict[str, str]]:
+    """The work of one data interval, one item per wiki; items carry ids only (they travel
+    through XCom): ``{"wiki", "run_id", "logical", "dump_date", "until"}``."""
+    from wikivis import pipeline
+
+    keys = interval_keys(data_interval_start, data_interval_end)
+    return [
+        {"wiki": wiki, "run_id": pipeline.run_id_for(dag_id, keys.logical, wiki), **keys.as_dict()}
+        for wiki in (configured_wikis() if wikis is None else wikis)
+    ]
+
+
+def published_items(
+    dag_id: str,
+    data_interval_start: str | datetime,
+    data_interval_end: str | datetime,
+    dataset: str = "article_images",
+    settings: Settings | None = None,
+) -> list[dict[str, Any]]:
+    """Like :func:`interval_items`, plus ``snapshot``: the published snapshot of ``dataset``
+    for each wiki (``None`` when nothing is published yet), the base of an events catch-up."""
+    from wikivis.lake import Lake
+
+    settings = settings or get_settings()
+    lake = Lake(settings.lake_root)
+    items = interval_items(dag_id, data_interval_start, data_interval_end, configured_wikis(settings))
+    return [{**item, "snapshot": lake.current(dataset, item["wiki"])} for item in items]
+
+
+def interval_run_id(dag_id: str, data_interval_start: str | datetime) -> str:
+    """Run id of the stages that span every wiki (embedding gate, index build)."""
+    from wikivis import pipeline
+
+    return str(pipeline.run_id_for(dag_id, _parse_instant(data_interval_start).isoformat(), ALL_WIKIS))
+
+
+def dates_between(start: date, end: date) -> list[str]:
+    """Every day from ``start`` to ``end`` inclusive, as ``YYYYMMDD``."""
+    return [(start + timedelta(days=n)).strftime("%Y%m%d") for n in range((end - start).days + 1)]
+
+
+@dataclass(frozen=True)
+class BackfillRequest:
+    """A validated backfill form."""
+
+    wikis: tuple[str, ...]
+    dates: tuple[str, ...]
+    stages: tuple[str, ...]
+    force: bool = False
+    dry_run: bool = False
+    max_images: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+
+
+def _parse_day(name: str, value: Any, problems: list[str]) -> date | None:
+    if value in (None, ""):
+        return None
+    text = str(value)
+    for fmt in ("%Y-%m-%d", "%Y%m%d"):
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    problems.append(f"{name} {text!r} is not a date (YYYY-MM-DD)")
+    return None
+
+
+def validate_backfill_request(params: Mapping[str, Any], configured: Sequence[str]) -> BackfillRequest:
+    """Check a backfill form as a whole; raise one :class:`ConfigError` listing every problem.
+
+    :param params: the form: ``wikis``, ``start``, ``end`` (optional, defaults to ``start``),
+        ``stages``, ``force``, ``dry_run``, ``max_images``.
+    :param configured: the wikis the settings allow.
+    """
+    problems: list[str] = []
+    wikis = [str(w) for w in params.get("wikis") or []]
+    if not wikis:
+        problems.append("choose at least one wiki")
+    unknown = sorted(set(wikis) - set(configured))
+    if unknown:
+        problems.append(f"unknown wiki(s) {', '.join(unknown)}; configured: {', '.join(configured) or 'none'}")
+
+    start = _parse_day("start", params.get("start"), problems)
+    end = _parse_day("end", params.get("end"), problems) or start
+    dates: list[str] = []
+    if start is None and not any(p.startswith("start") for p in problems):
+        problems.append("start date is required")
+    elif start is not None and end is not None:
+        if start > end:
+            problems.append(f"inverted date range: start {start.isoformat()} is after end {end.isoformat()}")
+        elif (end - start).days + 1 > MAX_BACKFILL_DAYS:
+            problems.append(f"date range of {(end - start).days + 1} days exceeds {MAX_BACKFILL_DAYS}")
+        else:
+            dates = dates_between(start, end)
+
+    stages = [str(s) for s in params.get("stages") or []]
+    bad_stages = sorted(set(stages) - set(STAGES))
+    if not stages:
+        problems.append("choose at least one stage")
+    if bad_stages:
+        problems.append(f"unknown stage(s) {', '.join(bad_stages)}; known: {', '.join(STAGES)}")
+
+    max_images = params.get("max_images", 0)
+    if isinstance(max_images, bool) or not isinstance(max_images, int) or max_images < 0:
+        problems.append(f"max_images must be an integer >= 0, not {max_images!r}")
+
+    if problems:
+        raise ConfigError("invalid backfill request: " + "; ".join(problems))
+    return BackfillRequest(
+        wikis=tuple(dict.fromkeys(wikis)),
+        dates=tuple(dates),
+        stages=tuple(s for s in STAGES if s in stages),
+        force=bool(params.get("force", False)),
+        dry_run=bool(params.get("dry_run", False)),
+        max_images=int(max_images),
+    )
+
+
+def stage_selected(item: Mapping[str, Any], stage: str, *, gate: bool = False) -> bool:
+    """Whether ``stage`` (its work, or with ``gate=True`` its gate) runs for this work item.
+
+    Scheduled items carry no choices: every stage runs.  Backfill items carry ``stages``;
+    a ``dry_run`` item runs only the (dry) ingest itself, no gate and no other stage.
+    """
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
+    if item.get("dry_run") and (gate or stage != "ingest"):
+        return False
+    chosen = item.get("stages")
+    return chosen is None or stage in chosen
+
+
+def newest_per_wiki(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The item with the newest snapshot of each wiki (what a run publishes), in wiki order.
+
+    Snapshot ids sort as strings (``YYYYMMDD`` < ``YYYYMMDDTHHMMSSZ`` of a later delta).
+    """
+    newest: dict[str, Mapping[str, Any]] = {}
+    for item in items:
+        wiki = str(item["wiki"])
+        if wiki not in newest or str(item["snapshot"]) > str(newest[wiki]["snapshot"]):
+            newest[wiki] = item
+    return [dict(newest[wiki]) for wiki in sorted(newest)]
+
+
+def backfill_run(dag_id: str, params: Mapping[str, Any], configured: Sequence[str] | None = None) -> dict[str, Any]:
+    """Validate a backfill form and return the cross-wiki ``run``: the request plus a run id
+    keyed on the range's last day (rerunning the same request reuses the same run ids)."""
+    from wikivis import pipeline
+
+    request = validate_backfill_request(params, configured_wikis() if configured is None else configured)
+    last_day = datetime.strptime(request.dates[-1], "%Y%m%d").replace(tzinfo=UTC)
+    return {"run_id": str(pipeline.run_id_for(dag_id, last_day.isoformat(), ALL_WIKIS)), **request.as_dict()}
+
+
+def backfill_items(dag_id: str, run: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One work item per (wiki, date) of a validated backfill ``run``, each keyed on its day
+    as if it were that day's scheduled interval, and carrying the form's choices."""
+    choices = {key: run[key] for key in ("stages", "force", "dry_run", "max_images")}
+    items = []
+    for day in run["dates"]:
+        start = datetime.strptime(day, "%Y%m%d").replace(tzinfo=UTC)
+        items += [{**item, **choices} for item in interval_items(dag_id, start, start + timedelta(days=1), run["wikis"])]
+    return items
