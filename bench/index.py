@@ -12,8 +12,8 @@ single-query latency (p50/p95) are measured on the other half — next to an exa
 ``IndexFlatIP`` search over the same vectors in the same run (the baseline).
 
 Data (embedding-like, because i.i.d. Gaussian vectors understate ANN recall badly):
-``clusters`` centres in a ``latent``-dim space (N(0, I)), points = centre + 0.7·N(0, I) in
-the latent space, projected to ``dim`` with a fixed random Gaussian matrix, plus 0.05·N(0, I)
+``clusters`` centres in a ``latent``-dim space (N(0, I)), points = centre + ``spread``·N(0, I)
+in the latent space (spread 1.0: neighbouring clusters overlap, so IVF cells cut through them), projected to ``dim`` with a fixed random Gaussian matrix, plus 0.05·N(0, I)
 isotropic noise in ``dim``, then L2-normalised.  Queries are fresh points of the same
 distribution (not in the collection).  Generated in chunks; 1M × 256 is 1 GiB of float32.
 
@@ -24,11 +24,14 @@ p95_ms, build_s, exact_p50_ms, speedup_vs_exact) plus ``sizes`` with every size'
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as wikivis.index.core does (shared cores)
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -39,7 +42,9 @@ from wikivis.index import core  # noqa: E402
 from wikivis.index.plan import plan_index  # noqa: E402
 
 
-def embedding_like(n: int, dim: int, *, clusters: int, latent: int, seed: int, chunk: int = 100_000) -> np.ndarray:
+def embedding_like(
+    n: int, dim: int, *, clusters: int, latent: int, spread: float, seed: int, chunk: int = 100_000
+) -> np.ndarray:
     """``n`` clustered, projected, normalised vectors (see the module docstring)."""
     structure = np.random.default_rng(12345)  # same clusters and projection for every call
     centres = structure.standard_normal((clusters, latent)).astype(np.float32)
@@ -48,7 +53,7 @@ def embedding_like(n: int, dim: int, *, clusters: int, latent: int, seed: int, c
     out = np.empty((n, dim), dtype=np.float32)
     for start in range(0, n, chunk):
         m = min(chunk, n - start)
-        points = centres[rng.integers(0, clusters, m)] + 0.7 * rng.standard_normal((m, latent), dtype=np.float32)
+        points = centres[rng.integers(0, clusters, m)] + spread * rng.standard_normal((m, latent), dtype=np.float32)
         block = points @ projection + 0.05 * rng.standard_normal((m, dim), dtype=np.float32)
         out[start : start + m] = block
     return core.normalize(out, copy=False)
@@ -57,8 +62,8 @@ def embedding_like(n: int, dim: int, *, clusters: int, latent: int, seed: int, c
 def run_size(n: int, args: argparse.Namespace) -> dict[str, float | int | str]:
     say(f"--- n={n:,} dim={args.dim}")
     with timer() as t:
-        vectors = embedding_like(n, args.dim, clusters=args.clusters, latent=args.latent, seed=1)
-        queries = embedding_like(args.queries, args.dim, clusters=args.clusters, latent=args.latent, seed=2)
+        vectors = embedding_like(n, args.dim, clusters=args.clusters, latent=args.latent, spread=args.spread, seed=1)
+        queries = embedding_like(args.queries, args.dim, clusters=args.clusters, latent=args.latent, spread=args.spread, seed=2)
     say(f"data generated in {t['s']:.1f} s")
 
     flat = faiss.IndexFlatIP(args.dim)
@@ -117,6 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--dim", type=int, default=256)
     ap.add_argument("--clusters", type=int, default=1000)
     ap.add_argument("--latent", type=int, default=48)
+    ap.add_argument("--spread", type=float, default=1.0, help="within-cluster std in the latent space")
     ap.add_argument("--queries", type=int, default=1000, help="held-out queries (half tune, half measure)")
     ap.add_argument("--latency-queries", type=int, default=200)
     ap.add_argument("--memory-budget-mb", type=float, default=4096)
@@ -126,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     if args.threads:
         faiss.omp_set_num_threads(args.threads)
-    say(f"faiss {faiss.__version__}, {faiss.omp_get_max_threads()} OpenMP threads")
+    say(f"faiss {faiss.__version__}, {faiss.omp_get_max_threads()} OpenMP threads, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}")
     started = time.perf_counter()
     rows = [run_size(int(s), args) for s in args.sizes.split(",") if s.strip()]
     largest = rows[-1]

@@ -33,10 +33,10 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import Param, dag, task
-
-from wikivis.orchestration import STAGES, configured_wikis
 from wikivis_airflow import stages
 from wikivis_airflow.defaults import deadline, default_args
+
+from wikivis.orchestration import STAGES, configured_wikis
 
 DAG_ID = "wikivis_backfill"
 WIKIS = configured_wikis()  # cheap: settings from env/TOML; the run re-checks on the worker

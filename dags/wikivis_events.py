@@ -26,7 +26,6 @@ from typing import Any
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 from airflow.sdk.exceptions import AirflowSkipException
-
 from wikivis_airflow.defaults import LAKE_SNAPSHOT, deadline, default_args
 
 DAG_ID = "wikivis_events"

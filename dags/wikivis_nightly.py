@@ -33,7 +33,6 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, task
-
 from wikivis_airflow import stages
 from wikivis_airflow.defaults import DUMP_READY, deadline, default_args
 from wikivis_airflow.sensors import DumpReadySensor

@@ -175,7 +175,8 @@ class Settings:
         """Policy-shaped User-Agent: ``name/version (contact) library/version``."""
         import requests
 
-        contact = self.contact or "local mirror; no contact set"
+        # the local sandbox identifies itself like any polite client (the mirror enforces the policy too)
+        contact = self.contact or "local sandbox; https://wikivis.invalid/local"
         if self.profile == "live" and not self.contact:
             raise PolicyError(
                 "the live profile needs a contact for the User-Agent (Wikimedia answers generic "

@@ -18,20 +18,23 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from wikivis.config import Settings, get_settings
+from wikivis.config import Settings
 from wikivis.errors import ConfigError
 
 #: pipeline stages a backfill can select, in execution order
 STAGES: tuple[str, ...] = ("ingest", "events", "media", "embed", "index", "publish")
 #: longest date range one backfill request may cover (one snapshot per day)
 MAX_BACKFILL_DAYS = 366
-#: the ``wiki`` part of the run id of stages that span every wiki (embedding gate, index)
-ALL_WIKIS = "all"
 
 
 def configured_wikis(settings: Settings | None = None) -> list[str]:
-    """The article wikis the settings say to process (cheap: env + optional TOML)."""
-    return list((settings or get_settings()).wikis)
+    """The article wikis to process: of ``settings``, else of the pipeline's settings (cheap:
+    environment + optional TOML, no I/O beyond that)."""
+    if settings is not None:
+        return list(settings.wikis)
+    from wikivis import pipeline
+
+    return pipeline.configured_wikis()
 
 
 @dataclass(frozen=True)
@@ -92,9 +95,10 @@ def published_items(
 ) -> list[dict[str, Any]]:
     """Like :func:`interval_items`, plus ``snapshot``: the published snapshot of ``dataset``
     for each wiki (``None`` when nothing is published yet), the base of an events catch-up."""
+    from wikivis import pipeline
     from wikivis.lake import Lake
 
-    settings = settings or get_settings()
+    settings = settings or pipeline.settings()
     lake = Lake(settings.lake_root)
     items = interval_items(dag_id, data_interval_start, data_interval_end, configured_wikis(settings))
     return [{**item, "snapshot": lake.current(dataset, item["wiki"])} for item in items]
@@ -104,7 +108,7 @@ def interval_run_id(dag_id: str, data_interval_start: str | datetime) -> str:
     """Run id of the stages that span every wiki (embedding gate, index build)."""
     from wikivis import pipeline
 
-    return str(pipeline.run_id_for(dag_id, _parse_instant(data_interval_start).isoformat(), ALL_WIKIS))
+    return pipeline.run_id_for(dag_id, _parse_instant(data_interval_start).isoformat())
 
 
 def dates_between(start: date, end: date) -> list[str]:
@@ -222,11 +226,11 @@ def newest_per_wiki(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 def backfill_run(dag_id: str, params: Mapping[str, Any], configured: Sequence[str] | None = None) -> dict[str, Any]:
     """Validate a backfill form and return the cross-wiki ``run``: the request plus a run id
     keyed on the range's last day (rerunning the same request reuses the same run ids)."""
+    request = validate_backfill_request(params, configured_wikis() if configured is None else configured)
     from wikivis import pipeline
 
-    request = validate_backfill_request(params, configured_wikis() if configured is None else configured)
     last_day = datetime.strptime(request.dates[-1], "%Y%m%d").replace(tzinfo=UTC)
-    return {"run_id": str(pipeline.run_id_for(dag_id, last_day.isoformat(), ALL_WIKIS)), **request.as_dict()}
+    return {"run_id": pipeline.run_id_for(dag_id, last_day.isoformat()), **request.as_dict()}
 
 
 def backfill_items(dag_id: str, run: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -5,8 +5,8 @@ is broken), no metadata-DB access (Airflow 3 forbids it from task code), no netw
 
 * :func:`task_failed` (``on_failure_callback``) runs in the task's process after the last
   try failed.  It logs one structured line that names the DAG, run, task, map index, try and
-  the exception, and bumps the StatsD/OpenTelemetry counter ``wikivis.task_failed``
-  (documented in ``docs/monitoring.md``).  A failed gate arrives here as ``GateFailed``;
+  the exception, and bumps the StatsD/OpenTelemetry counter ``wikivis.task_failed`` (and
+  ``wikivis.gate_failed`` for a failed gate; both documented in ``docs/monitoring.md``).  A failed gate arrives here as ``GateFailed``;
   its message carries the gate's reason, which is also in the catalog and on the monitoring
   page.
 * :func:`deadline_missed` is the :class:`~airflow.sdk.DeadlineAlert` callback.  Airflow runs
@@ -23,6 +23,7 @@ log = logging.getLogger("wikivis.airflow")
 
 #: metric names (also listed in docs/monitoring.md)
 METRIC_TASK_FAILED = "wikivis.task_failed"
+METRIC_GATE_FAILED = "wikivis.gate_failed"
 METRIC_DEADLINE_MISSED = "wikivis.deadline_missed"
 
 
@@ -32,7 +33,7 @@ def _incr(metric: str, tags: dict[str, str]) -> None:
         from airflow.sdk.observability.stats import incr
 
         incr(metric, tags=tags)
-    except Exception:  # noqa: BLE001 - a metrics backend problem must not mask the task failure
+    except Exception:
         log.debug("could not emit %s", metric, exc_info=True)
 
 
@@ -62,6 +63,8 @@ def task_failed(context: dict[str, Any]) -> None:
         info,
     )
     _incr(METRIC_TASK_FAILED, {"dag_id": str(info["dag_id"]), "task_id": str(info["task_id"])})
+    if info["error_type"] == "GateFailed":
+        _incr(METRIC_GATE_FAILED, {"dag_id": str(info["dag_id"]), "gate": str(info["gate"])})
 
 
 async def deadline_missed(dag_id: str = "", deadline: str = "", context: Any = None, **_: Any) -> None:

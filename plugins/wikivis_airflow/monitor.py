@@ -2,7 +2,8 @@
 
 What it shows (all read from wikivis' own records, never from Airflow's metadata DB):
 
-* per stage (catalog ``runs.kind``): last success, last status, last and mean duration;
+* per stage (the pipeline's child runs ``stage:<name>``, shards folded together) and per
+  parent run kind: last success, last status, last and mean duration;
 * gate results of the recent runs, failing ones first, with the reason readable;
 * quality-report links (``<reports_root>/<run_id>/report.html``, served by this app);
 * per dataset × wiki: published (``current``) and newest snapshot, and the published one's age;
@@ -42,6 +43,10 @@ if TYPE_CHECKING:
 VIEW_RESOURCE = "wikivis"
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:+=-]{0,254}$")
 _SNAPSHOT_DATE_RE = re.compile(r"^(\d{8})(?:T(\d{6})Z)?$")
+#: ``wikivis.pipeline`` records each stage as a child run of kind ``stage:<name>`` (``<name>_<shard>``
+#: for mapped shards); the parent run's kind is the DAG (or CLI) that started it
+STAGE_KIND_PREFIX = "stage:"
+_SHARD_SUFFIX_RE = re.compile(r"_\d+$")
 #: politeness counters shown per run (keys of ``wikivis.sources.http.HttpCounters``)
 HTTP_COUNTERS = ("requests", "retries", "throttled", "server_errors", "bytes", "waited_s")
 
@@ -78,11 +83,23 @@ def _age_days(snapshot: str | None, now: datetime) -> float | None:
     return None if when is None else round((now - when).total_seconds() / 86400, 2)
 
 
+def stage_name(kind: str | None) -> str:
+    """``stage:metadata_3`` → ``metadata``; a parent run's kind (its DAG) stays as it is."""
+    kind = str(kind or "?")
+    if kind.startswith(STAGE_KIND_PREFIX):
+        return _SHARD_SUFFIX_RE.sub("", kind.removeprefix(STAGE_KIND_PREFIX))
+    return kind
+
+
+def is_stage_run(run: Mapping[str, Any]) -> bool:
+    return str(run.get("kind") or "").startswith(STAGE_KIND_PREFIX)
+
+
 def stage_summary(runs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Per run kind: last run, last success and durations (runs newest first)."""
+    """Per stage (or parent run kind): last run, last success and durations (runs newest first)."""
     stages: dict[str, dict[str, Any]] = {}
     for run in runs:
-        kind = str(run.get("kind") or "?")
+        kind = stage_name(run.get("kind"))
         entry = stages.setdefault(
             kind, {"stage": kind, "last_status": run.get("status"), "last_started": run.get("started_at"),
                    "last_success": None, "last_success_duration_s": None, "durations": []},
@@ -139,7 +156,7 @@ def _open_catalog(settings: Settings) -> Any | None:
     return Catalog(url, migrate=False)
 
 
-def collect_status(settings: Settings, *, runs_limit: int = 50, now: datetime | None = None) -> dict[str, Any]:
+def collect_status(settings: Settings, *, runs_limit: int = 500, now: datetime | None = None) -> dict[str, Any]:
     """Everything the page shows, as JSON-able data."""
     from wikivis.lake import Lake
 
@@ -155,7 +172,7 @@ def collect_status(settings: Settings, *, runs_limit: int = 50, now: datetime | 
                 gates = catalog.gate_results(limit=500)
             finally:
                 catalog.dispose()
-    except Exception as exc:  # noqa: BLE001 - an unreadable catalog is shown, not raised
+    except Exception as exc:
         status["catalog_error"] = f"{type(exc).__name__}: {exc}"
     reports_root = settings.reports_root
     status["stages"] = stage_summary(runs)
@@ -163,11 +180,16 @@ def collect_status(settings: Settings, *, runs_limit: int = 50, now: datetime | 
         {
             **{k: run.get(k) for k in ("id", "kind", "wiki", "status", "started_at", "ended_at", "duration_s", "message")},
             "report": (reports_root / str(run["id"]) / "report.html").is_file(),
-            "http": http_counters(run.get("metrics")),
         }
         for run in runs
+        if not is_stage_run(run)
     ]
-    recent_ids = {run["id"] for run in runs}
+    status["http"] = [
+        {"run": run["id"], "stage": stage_name(run.get("kind")), "client": client, **counters}
+        for run in runs
+        for client, counters in http_counters(run.get("metrics")).items()
+    ]
+    recent_ids = {str(run["id"]).split(".", 1)[0] for run in runs}
     shown = [g for g in gates if not recent_ids or g.get("run_id") in recent_ids]
     status["gates"] = sorted(shown, key=lambda g: (g.get("outcome") != "fail", g.get("outcome") != "warn"))
     status["failing_gates"] = [g for g in shown if g.get("outcome") == "fail"]
@@ -250,7 +272,7 @@ def render_page(status: Mapping[str, Any], prefix: str = "") -> str:
 
     parts.append("<h2>Stages</h2>")
     parts.append(_table(
-        ["stage", "last status", "last started", "last success", "its duration (s)", "mean duration (s)"],
+        ["stage or run kind", "last status", "last started", "last success", "its duration (s)", "mean duration (s)"],
         ([s["stage"], s["last_status"], s["last_started"], s["last_success"], s["last_success_duration_s"],
           s["mean_duration_s"]] for s in status.get("stages", [])),
     ))
@@ -264,7 +286,7 @@ def render_page(status: Mapping[str, Any], prefix: str = "") -> str:
         raw_columns=(5,), row_class=lambda row: str(row[4]),
     ))
 
-    parts.append("<h2>Runs and quality reports</h2>")
+    parts.append("<h2>Runs and quality reports</h2>")  # parent runs; their stages are above
     parts.append(_table(
         ["run", "stage", "wiki", "status", "started", "duration (s)", "report", "message"],
         ([r["id"], r["kind"], r["wiki"], r["status"], r["started_at"], r["duration_s"],
@@ -288,11 +310,10 @@ def render_page(status: Mapping[str, Any], prefix: str = "") -> str:
          for p in status.get("index", [])),
     ))
 
-    parts.append("<h2>Politeness (HTTP counters per run)</h2>")
+    parts.append("<h2>Politeness (HTTP counters per stage run)</h2>")
     parts.append(_table(
-        ["run", "client", *HTTP_COUNTERS],
-        ([r["id"], client, *(c.get(k) for k in HTTP_COUNTERS)]
-         for r in status.get("runs", []) for client, c in r["http"].items()),
+        ["run", "stage", "client", *HTTP_COUNTERS],
+        ([h["run"], h["stage"], h["client"], *(h.get(k) for k in HTTP_COUNTERS)] for h in status.get("http", [])),
         empty="no HTTP counters recorded",
     ))
     parts.append("</body></html>")

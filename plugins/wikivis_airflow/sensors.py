@@ -18,7 +18,7 @@ from typing import Any
 from airflow.sdk import BaseSensorOperator, Context
 from airflow.sdk.exceptions import AirflowException
 
-from wikivis_airflow.triggers import DumpReadyTrigger, poke_dump
+from wikivis_airflow import triggers
 
 
 class DumpReadySensor(BaseSensorOperator):
@@ -39,7 +39,7 @@ class DumpReadySensor(BaseSensorOperator):
         self.deferrable = deferrable
 
     def poke(self, context: Context) -> bool:
-        return poke_dump(self.wiki, self.dump_date)
+        return triggers.poke_dump(self.wiki, self.dump_date)
 
     def execute(self, context: Context) -> None:
         if not self.deferrable:
@@ -48,7 +48,7 @@ class DumpReadySensor(BaseSensorOperator):
         if self.poke(context):
             return
         self.defer(
-            trigger=DumpReadyTrigger(self.wiki, self.dump_date, poll_interval_s=self.poke_interval),
+            trigger=triggers.DumpReadyTrigger(self.wiki, self.dump_date, poll_interval_s=self.poke_interval),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),
         )

@@ -74,7 +74,6 @@ def migrate() -> None:
     if result.returncode != 0:
         raise RuntimeError(f"airflow db migrate failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     from airflow.models.pool import Pool
-
     from wikivis_airflow.defaults import POOLS
 
     for name, (slots, description) in POOLS.items():

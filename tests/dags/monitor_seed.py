@@ -23,13 +23,23 @@ def seed_home(settings) -> Seeded:
     from wikivis.lake import Lake
 
     catalog = Catalog(settings.resolved_catalog_url)
-    ok_run, failed_run = "wikivis_nightly-20261101-samplewiki", "wikivis_nightly-20261102-samplewiki"
-    catalog.start_run("ingest", "samplewiki", {"date": "20261101"}, run_id=ok_run)
+    ok_run, failed_run = "wikivis_nightly__samplewiki__20261101T000000Z", "wikivis_nightly__samplewiki__20261102T000000Z"
+    # the shape wikivis.pipeline records: a parent run per DAG run and wiki, a child run per stage
+    catalog.start_run("wikivis_nightly", "samplewiki", {}, run_id=ok_run)
+    catalog.start_run("stage:ingest", "samplewiki", {"parent": ok_run}, run_id=f"{ok_run}.ingest")
+    catalog.finish_run(f"{ok_run}.ingest", "success")
+    catalog.start_run("stage:metadata_0", "samplewiki", {"parent": ok_run}, run_id=f"{ok_run}.metadata_0")
+    catalog.finish_run(f"{ok_run}.metadata_0", "success",
+                       metrics={"http": {"requests": 4, "retries": 1, "throttled": 1, "bytes": 52_000}})
     catalog.record_gate(ok_run, "ingest", "article_images", "row_count", "pass", {"rows": 1200}, None)
-    catalog.finish_run(ok_run, "success", metrics={"http": {"dumps": {"requests": 4, "retries": 1, "throttled": 1, "bytes": 52_000}}})
-    catalog.start_run("ingest", "samplewiki", {"date": "20261102"}, run_id=failed_run)
+    catalog.finish_run(ok_run, "success")
+    catalog.start_run("wikivis_nightly", "samplewiki", {}, run_id=failed_run)
+    catalog.start_run("stage:ingest", "samplewiki", {"parent": failed_run}, run_id=f"{failed_run}.ingest")
+    catalog.finish_run(f"{failed_run}.ingest", "success")
+    catalog.start_run("stage:gate_tables", "samplewiki", {"parent": failed_run}, run_id=f"{failed_run}.gate_tables")
     catalog.record_gate(failed_run, "ingest", "article_images", "dangling_files", "fail", {"fraction": 0.125}, FAILING_REASON)
-    catalog.finish_run(failed_run, "failed", message=f"gate failed: {FAILING_REASON}")
+    catalog.finish_run(f"{failed_run}.gate_tables", "failed", message=f"gate_tables: {FAILING_REASON}")
+    catalog.finish_run(failed_run, "failed", message=f"gate_tables: {FAILING_REASON}")
     catalog.dispose()
 
     report = settings.reports_root / ok_run / "report.html"

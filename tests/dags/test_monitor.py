@@ -47,8 +47,9 @@ def test_page_shows_stages_gates_failing_reason_freshness_index_and_politeness(l
     assert f'href="/reports/{seeded.ok_run}/report.html"' in page  # only the run with a report links one
     assert f"/reports/{seeded.failed_run}/" not in page
     assert "<td>20261101</td><td>20261102</td>" in page  # published vs newest snapshot
-    assert "v-20261101" in page and "0.97" in page
-    assert "<td>dumps</td><td>4</td><td>1</td><td>1</td>" in page  # requests, retries, 429s
+    assert "v-20261101" in page
+    assert "0.97" in page
+    assert "<td>metadata</td><td>all</td><td>4</td><td>1</td><td>1</td>" in page  # requests, retries, 429s
 
 
 def test_status_json_carries_the_same_data(logged_in, seeded):
@@ -56,8 +57,11 @@ def test_status_json_carries_the_same_data(logged_in, seeded):
     assert [g["gate"] for g in status["failing_gates"]] == ["dangling_files"]
     assert status["failing_gates"][0]["message"] == seeded.failing_reason
     stages = {s["stage"]: s for s in status["stages"]}
-    assert stages["ingest"]["last_status"] == "failed"
-    assert stages["ingest"]["last_success"] is not None
+    assert set(stages) == {"wikivis_nightly", "ingest", "metadata", "gate_tables"}  # shards folded
+    assert stages["gate_tables"]["last_status"] == "failed"
+    assert stages["wikivis_nightly"]["last_status"] == "failed"
+    assert stages["wikivis_nightly"]["last_success"] is not None
+    assert [r["id"] for r in status["runs"]] == [seeded.failed_run, seeded.ok_run]  # parent runs only
     assert status["freshness"] == [
         {"dataset": "article_images", "wiki": "samplewiki", "current": "20261101", "latest": "20261102",
          "current_age_days": status["freshness"][0]["current_age_days"]}

@@ -13,11 +13,9 @@ from typing import Annotated
 import typer
 
 from wikivis.cli._common import STATE, echo_result, settings_from_ctx
+from wikivis.gates import MEDIA_DATASETS, TABLE_DATASETS
 
 app = typer.Typer(no_args_is_help=True)
-
-TABLE_DATASETS = ("pages", "article_images", "article_categories", "files")
-MEDIA_DATASETS = ("file_metadata", "media")
 
 
 @app.command("check")

@@ -24,12 +24,16 @@ app = typer.Typer(help="Wiki Replicas over MariaDB (or SQLite).", no_args_is_hel
 def pull_command(
     wiki: Annotated[str, typer.Option(help="wiki database name, e.g. enwiki")],
     snapshot: Annotated[str | None, typer.Option(help="snapshot id YYYYMMDD (default: today, UTC)")] = None,
+    files: Annotated[str, typer.Option(help="Commons image rows: all (like the dumps), used, or none")] = "all",
 ) -> None:
     """Pull one wiki's datasets from its replica into the lake."""
+    from wikivis.errors import InputError
     from wikivis.sources.replicas import pull
 
+    if files not in ("all", "used", "none"):
+        raise InputError(f"--files must be all, used or none, not {files!r}")
     settings = settings_from_ctx(None)
-    result = pull(settings, wiki, snapshot)
+    result = pull(settings, wiki, snapshot, files=files)  # type: ignore[arg-type]
     summary = {
         "wiki": result.wiki,
         "files_wiki": result.files_wiki,

@@ -72,7 +72,7 @@ def _indices(start: int, stop: int, step: int) -> pa.Array:
     idx = np.arange(start, stop, step, dtype=np.int64)
     return pa.Array.from_buffers(pa.int64(), len(idx), [None, pa.py_buffer(idx)])
 _QUOTED_RE = re.compile(rb"'((?:[^'\\]++|\\.)*+)'", re.S)
-_BARE_RE = re.compile(rb"[^,()';\\\s]*")
+_BARE_RE = re.compile(rb"[^,()';\\]*")
 _ESC_RE = re.compile(rb"\\(.)", re.S)
 
 
@@ -113,6 +113,9 @@ class Region:
     field_offset: Callable[[int], int]  # field index → byte offset relative to the region start
     fast: bool
     arrays: list[pa.Array] | None = None  # already converted selected columns (CSV path)
+    #: the exact path stopped at this structural error after ``nrows`` good rows; it is raised
+    #: once those rows are converted, so that the first error *in file order* is the one reported
+    error: InputError | None = None
 
 
 @dataclass
@@ -388,14 +391,17 @@ def slow_region(
     nrows = 0
     ended = False
 
+    row_start = start
+
     def need(p: int, what: str, at: int | None = None) -> None:
         if p >= stop:
             if eof:
-                raise fail(f"the file ends inside an INSERT statement (expected {what})", p if at is None else at)
+                raise fail(f"the file ends inside an INSERT statement (expected {what})", row_start if at is None else at)
             raise _Incomplete
 
     try:
         while True:
+            row_start = pos
             need(pos, "'('")
             if buf[pos] != 40:
                 raise fail(f"expected '(' to start a row, found {buf[pos : pos + 20]!r}", pos)
@@ -469,8 +475,14 @@ def slow_region(
     except _Incomplete:
         if nrows == 0:
             return NEED_MORE
+    except InputError as exc:
+        if nrows == 0:
+            raise
+        error = exc
+    else:
+        error = None
     fields = pa.array(tokens, type=pa.binary())
-    return Region(fields, nrows, consumed - start, ended, lambda k: offsets[k] - start, fast=False)
+    return Region(fields, nrows, consumed - start, ended, lambda k: offsets[k] - start, fast=False, error=error)
 
 
 # --------------------------------------------------------------------------- conversion
@@ -490,20 +502,37 @@ def convert_region(
     ncols = layout.ncols
     columns = layout.spec.columns
     out: dict[int, pa.Array] = {}
+    errors: list[_BadValue] = []
     int_cols = [j for j in layout.selected if columns[j].kind == "int"]
     if int_cols:
-        out.update(_convert_ints(region, layout, int_cols, fail_at))
+        try:
+            out.update(_convert_ints(region, layout, int_cols))
+        except _BadValue as bad:
+            errors.append(bad)
     n = len(region.fields)
     for j in layout.selected:
         if j in out:
             continue
         values = region.fields if ncols == 1 else region.fields.take(_indices(j, n, ncols))
 
-        def fail_row(message: str, row: int, j: int = j) -> InputError:
-            return fail_at(message, row * ncols + j)
+        def bad_row(message: str, row: int, j: int = j) -> _BadValue:
+            return _BadValue(message, row * ncols + j)
 
-        out[j] = convert_column(values, columns[j], conv, fail_row)
+        try:
+            out[j] = convert_column(values, columns[j], conv, bad_row)
+        except _BadValue as bad:
+            errors.append(bad)
+    if errors:  # report the first bad value in file order
+        first = min(errors, key=lambda e: e.field_index)
+        raise fail_at(first.message, first.field_index)
     return [out[j] for j in layout.selected]
+
+
+class _BadValue(Exception):
+    def __init__(self, message: str, field_index: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field_index = field_index
 
 
 def _validity(arr: pa.Array) -> np.ndarray:
@@ -521,9 +550,7 @@ _INT_TARGETS = {
 }
 
 
-def _convert_ints(
-    region: Region, layout: Layout, int_cols: list[int], fail_at: Callable[[str, int], InputError]
-) -> dict[int, pa.Array]:
+def _convert_ints(region: Region, layout: Layout, int_cols: list[int]) -> dict[int, pa.Array]:
     fields = region.fields
     n, ncols, nrows = len(fields), layout.ncols, region.nrows
     if fields.offset or not n:
@@ -543,7 +570,7 @@ def _convert_ints(
         if len(hexes):
             k = int(hexes[0])
             col = layout.spec.columns[k % ncols]
-            raise fail_at(f"invalid {col.sql_type} value {fields[k].as_py()[:40]!r} in column `{col.name}`", k)
+            raise _BadValue(f"invalid {col.sql_type} value {fields[k].as_py()[:40]!r} in column `{col.name}`", k)
     masked = pa.Array.from_buffers(
         pa.binary(), n, [pa.py_buffer(np.packbits(mask, bitorder="little")), offsets_buf, data_buf]
     )
@@ -587,7 +614,7 @@ def convert_column(
     values: pa.BinaryArray,
     column: Column,
     conv: Conversion,
-    fail_at: Callable[[str, int], InputError],
+    fail_at: Callable[[str, int], Exception],
 ) -> pa.Array:
     """Convert one binary column to its Arrow type.  ``fail_at(message, row)`` builds errors."""
     if column.kind == "binary":

@@ -32,7 +32,7 @@ import re
 import shutil
 import uuid
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -466,6 +466,8 @@ class DumpParser:
             region_start = self._base + self._pos
             if convert:
                 yield self._convert(region, layout, region_start)
+            if region.error is not None:
+                raise region.error
             self._pos += region.consumed
             if region.ended:
                 return
@@ -529,9 +531,15 @@ def parse_to_parquet(
     *,
     rows_per_file: int = ROWS_PER_FILE,
     compression: str = "zstd",
+    batch_filter: Callable[[pa.RecordBatch], pa.RecordBatch] | None = None,
+    meta: Mapping[str, Any] | None = None,
     **options: Any,
 ) -> ParseResult:
     """Parse ``path`` into a Parquet dataset at ``out_dir`` (``part-NNNNN.parquet`` + ``_dump.json``).
+
+    ``options`` go to :class:`DumpParser`; ``batch_filter`` may drop rows of each batch
+    before it is written (``rows`` then counts the rows kept; ``stats.rows`` all rows);
+    ``meta`` is added to ``_dump.json``.
 
     Atomic: the dataset is written into a staging directory beside ``out_dir`` and renamed
     into place only when the whole file parsed; on any error nothing appears (an existing
@@ -542,6 +550,7 @@ def parse_to_parquet(
     staging = out_dir.parent / f".{out_dir.name}.staging-{uuid.uuid4().hex}"
     staging.mkdir()
     files: list[str] = []
+    kept = 0
     try:
         with DumpParser(path, **options) as parser:
             schema = parser.schema
@@ -555,12 +564,18 @@ def parse_to_parquet(
 
             try:
                 for batch in parser:
-                    if writer is None or in_file >= rows_per_file:
-                        if writer is not None:
-                            writer.close()
-                        writer, in_file = new_writer(), 0
-                    writer.write_batch(batch)
-                    in_file += batch.num_rows
+                    if batch_filter is not None:
+                        batch = batch_filter(batch)
+                    kept += batch.num_rows
+                    while batch.num_rows:
+                        if writer is None or in_file >= rows_per_file:
+                            if writer is not None:
+                                writer.close()
+                            writer, in_file = new_writer(), 0
+                        part = batch.slice(0, rows_per_file - in_file)
+                        writer.write_batch(part)
+                        in_file += part.num_rows
+                        batch = batch.slice(part.num_rows)
                 if writer is None:
                     writer = new_writer()  # an empty table still gets a file carrying the schema
             finally:
@@ -569,14 +584,14 @@ def parse_to_parquet(
             spec = parser.spec
             result = ParseResult(
                 table=spec.name,
-                rows=parser.stats.rows,
+                rows=kept,
                 out_dir=out_dir,
                 files=files,
                 columns={c.name: c.sql_type for c in spec.columns if c.name in schema.names},
                 stats=parser.stats,
             )
-        meta = result.as_dict() | {"source": str(path)}
-        (staging / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
+        info = result.as_dict() | {"source": str(path)} | dict(meta or {})
+        (staging / META_FILE).write_text(json.dumps(info, indent=2, sort_keys=True), encoding="utf-8")
         if out_dir.exists():
             trash = out_dir.parent / f".{out_dir.name}.trash-{uuid.uuid4().hex}"
             os.rename(out_dir, trash)
@@ -590,9 +605,14 @@ def parse_to_parquet(
         raise
 
 
+def parsed_meta(out_dir: str | Path) -> dict[str, Any]:
+    """The ``_dump.json`` of a dataset written by :func:`parse_to_parquet`."""
+    return dict(json.loads((Path(out_dir) / META_FILE).read_text(encoding="utf-8")))
+
+
 def read_parsed(out_dir: str | Path, columns: list[str] | None = None) -> pa.Table:
     """Read a dataset written by :func:`parse_to_parquet` (its files, in order)."""
     out_dir = Path(out_dir)
-    meta = json.loads((out_dir / META_FILE).read_text(encoding="utf-8"))
+    meta = parsed_meta(out_dir)
     tables = [pq.read_table(out_dir / name, columns=columns) for name in meta["files"]]
     return pa.concat_tables(tables) if len(tables) > 1 else tables[0]

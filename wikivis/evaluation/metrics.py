@@ -90,8 +90,9 @@ def ranks_from_scores(
     if scores.shape != relevant.shape or scores.ndim != 1:
         raise ValueError(f"scores {scores.shape} and relevant {relevant.shape} must be equal 1-d shapes")
     keyed = np.where(np.isnan(scores), -np.inf, scores)
+    tie_key: np.ndarray
     if ties == "pessimistic":
-        tie_key = relevant.astype(np.int8)
+        tie_key = relevant.astype(np.int64)
     elif ties == "random":
         tie_key = (rng or np.random.default_rng(0)).permutation(scores.size)
     else:

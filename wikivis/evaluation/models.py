@@ -104,9 +104,7 @@ class CuratorNetScorer:
 MODEL_NAMES: tuple[str, ...] = ("random", "popularity", "visrank", "curatornet")
 
 
-def make_scorer(
-    name: str, *, seed: int = 0, config: CuratorNetConfig | None = None, device: str = "auto"
-) -> Scorer:
+def make_scorer(name: str, *, seed: int = 0, config: CuratorNetConfig | None = None, device: str = "auto") -> Scorer:
     factories: dict[str, Callable[[], Scorer]] = {
         "random": lambda: RandomScorer(seed),
         "popularity": PopularityScorer,

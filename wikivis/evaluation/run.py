@@ -213,7 +213,13 @@ def render_markdown(result: EvalResult) -> str:
     ]
     for model, values in result.metrics.items():
         lines.append(f"| {model} | " + " | ".join(_fmt(values[n]) for n in names) + " |")
-    lines += ["", "Scoring latency per article (ms) and fit time (s):", "", "| model | p50 | p95 | fit s |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "Scoring latency per article (ms) and fit time (s):",
+        "",
+        "| model | p50 | p95 | fit s |",
+        "|---|---|---|---|",
+    ]
     for model, lat in result.latency_ms.items():
         lines.append(f"| {model} | {lat['p50']:.3f} | {lat['p95']:.3f} | {lat['fit_s']:.3f} |")
     for model, meta in result.training.items():
@@ -221,7 +227,9 @@ def render_markdown(result: EvalResult) -> str:
         lines += [
             "",
             f"{model}: {meta.get('triplets_seen', 0)} triplets over {len(losses)} epochs on {meta.get('device')}, "
-            f"loss {losses[0]:.4f} → {losses[-1]:.4f}" if losses else f"{model}: trained",
+            f"loss {losses[0]:.4f} → {losses[-1]:.4f}"
+            if losses
+            else f"{model}: trained",
         ]
     return "\n".join(lines) + "\n"
 

@@ -102,14 +102,16 @@ def _svg(fig: Any) -> str:
 def plot_row_counts(counts: dict[str, list[tuple[str, int]]]) -> str | None:
     if not counts:
         return None
-    fig, ax = plt.subplots(figsize=(7, 3.2))
+    snapshots = sorted({s for series in counts.values() for s, _ in series})
+    position = {s: i for i, s in enumerate(snapshots)}
+    fig, ax = plt.subplots(figsize=(8, 3.2))
     for label, series in sorted(counts.items()):
-        ax.plot([s for s, _ in series], [n for _, n in series], marker="o", label=label)
+        ax.plot([position[s] for s, _ in series], [n for _, n in series], marker="o", label=label)
+    ax.set_xticks(range(len(snapshots)), snapshots, rotation=30, ha="right")
     ax.set_ylabel("rows")
     ax.set_xlabel("snapshot")
     ax.set_title("Row counts across snapshots")
-    ax.tick_params(axis="x", labelrotation=30)
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(alpha=0.3)
     return _svg(fig)
 
@@ -161,6 +163,15 @@ def _drift_rows(gates: list[dict[str, Any]]) -> list[list[Any]]:
     return rows
 
 
+def _detail(gate: dict[str, Any]) -> str:
+    """The stored message without its "<dataset>: check '<name>' <verb>: " prefix."""
+    message = gate.get("message") or ""
+    head = f"{gate['dataset']}: check {gate['gate']!r} "
+    if message.startswith(head) and ": " in message[len(head):]:
+        return message[len(head):].split(": ", 1)[1]
+    return message
+
+
 def _short(value: Any) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k} {v:.0%}" for k, v in list(value.items())[:3])
@@ -209,8 +220,8 @@ def write_report(settings: Settings, catalog: Any, run_id: str) -> tuple[Path, P
         ("snapshot", snapshot or ""), ("started", (run or {}).get("started_at", "")), ("ended", (run or {}).get("ended_at", "")),
         ("checks", f"{outcome_counts['pass']} pass, {outcome_counts['warn']} warn, {outcome_counts['fail']} fail"),
     ]
-    gate_rows = [[g["stage"], g["dataset"], g["gate"], g["outcome"], g.get("message") or ""] for g in gates]
-    problem_rows = [[g["stage"], g["dataset"], g["gate"], g["outcome"], g.get("message") or ""] for g in gates if g["outcome"] != "pass"]
+    gate_rows = [[g["stage"], g["dataset"], g["gate"], g["outcome"], _detail(g)] for g in gates]
+    problem_rows = [row for row in gate_rows if row[3] != "pass"]
     count_rows = [[label, s, n] for label, series in sorted(counts.items()) for s, n in series]
     quarantine_rows = [[d, c, n] for (d, c), n in quarantined.most_common()]
     drift_rows = _drift_rows(gates)

@@ -13,8 +13,10 @@ Entry points (each returns a :class:`~wikivis.gates.results.GateReport` and rais
 Where data lives: the article wiki's datasets are read at ``(wiki, snapshot)``.  ``files``
 and ``file_metadata`` describe Commons files, so they are looked up under the wiki first and
 then under ``Settings.commons_wiki``, at the same snapshot or else the newest one before it
-(Commons is dumped on its own schedule).  The previous snapshot for drift is ``previous`` when
-given, else the newest snapshot of that dataset older than the one checked.
+(Commons is dumped on its own schedule); ``pages`` for references and the wiki size likewise
+come from the newest snapshot at or before (an event snapshot may carry only article_images).
+The previous snapshot for drift is ``previous`` when given, else the newest snapshot of that
+dataset older than the one checked.
 
 Quarantine rows are written to the lake's ``quarantine`` dataset at ``(wiki, snapshot)``;
 each gate replaces only the rows of the datasets it checked, so reruns are idempotent and
@@ -35,6 +37,7 @@ import pyarrow.compute as pc
 from wikivis.config import Settings
 from wikivis.datasets import schema as dataset_schema
 from wikivis.errors import GateFailed, NotFoundError
+from wikivis.gates import MEDIA_DATASETS, TABLE_DATASETS
 from wikivis.gates.filters import BLACKLISTED, OVERUSED, article_link_counts, icon_threshold, wikimedia_filters
 from wikivis.gates.images import check_media
 from wikivis.gates.results import PASS, CheckResult, GateReport, apply_warn_only
@@ -44,9 +47,6 @@ from wikivis.lake import Lake
 
 log = logging.getLogger(__name__)
 
-#: the datasets each lake gate checks, in order
-TABLE_DATASETS = ("pages", "article_images", "article_categories", "files")
-MEDIA_DATASETS = ("file_metadata", "media")
 #: datasets describing Commons files (looked up under the commons wiki too)
 COMMONS_DATASETS = frozenset({"files", "file_metadata"})
 
@@ -215,8 +215,8 @@ def gate_tables(
     tables: dict[str, pa.Table] = {}
     facts: dict[str, TableFacts] = {}
     references: dict[str, pa.Table | None] = {"files": _read_files(lake, settings, wiki, snapshot)}
-    has_pages = lake.exists("pages", wiki, snapshot)
-    references["pages"] = lake.read("pages", wiki, snapshot, columns=["page_id", "is_redirect"]) if has_pages else None
+    pages_at = _at_or_before(lake, "pages", wiki, snapshot)  # an event snapshot may carry no pages
+    references["pages"] = lake.read("pages", wiki, pages_at, columns=["page_id", "is_redirect"]) if pages_at else None
     for dataset in wanted:
         where = located[dataset]
         if where is None:
@@ -349,7 +349,7 @@ def gate_index(
     ids: Sequence[Any] | None = None,
     index_size: int | None = None,
     k: int = 10,
-    metric: Metric = "ip",
+    metric: Metric = "cosine",
     model_id: str | None = None,
     catalog: Any = None,
     run_id: str | None = None,
@@ -362,7 +362,8 @@ def gate_index(
         ``(distances, labels)``; labels are positions in ``vectors`` or values of ``ids``.
     :param vectors: the exact vectors the index was built from.
     :param index_size: the number of vectors the index holds (``index.ntotal``).
-    :param metric: ``ip`` (inner product / cosine on unit vectors) or ``l2``.
+    :param metric: ``cosine`` (the default: stored embeddings are not normalised, the index
+        normalises), ``ip`` or ``l2``.
     """
     dataset = f"index/{model_id}" if model_id else "index"
     results = check_index(

@@ -20,10 +20,13 @@ Checks and names (what ``Settings.gate_warn_only`` refers to):
                       ``Settings.gate_max_distribution_drift`` of the previous snapshot
 ``freshness``         snapshot no older than ``Settings.gate_max_snapshot_age_days``
 
-Speed: the lake writes rows sorted by the key, so uniqueness is an adjacent-row comparison
-(a hash group-by is the fallback for unsorted input), and distinct counts of sorted integer
-columns come from ``numpy.diff``.  String-column lookups (``file_exists``) run on the distinct
-values of the column (one hash group-by, shared with the Wikimedia filters), not on every row.
+Speed (``bench/gates.py``): the lake writes rows sorted by the key, so uniqueness is an
+adjacent-row comparison (a hash group-by is the fallback for unsorted input).  Element-wise
+rules and references run on a :class:`ColumnView` of the column rather than on every row:
+its distinct values when they are counted anyway (``file_name``: one hash group-by, shared
+with ``file_exists`` and the Wikimedia filters), else its runs of equal adjacent values (a
+page's title and id repeat on each of its rows), weighted back to row counts.  Integer
+references use binary search on the sorted target instead of hashing.
 """
 
 from __future__ import annotations
@@ -218,6 +221,9 @@ def check_schema(dataset: str, table: pa.Table) -> tuple[CheckResult, pa.Table]:
         col = table.column(f.name)
         if col.type == f.type:
             columns[f.name] = col
+            continue
+        if pa.types.is_dictionary(col.type) and col.type.value_type == f.type:
+            columns[f.name] = col.cast(f.type)  # the same values, only encoded (e.g. read from Parquet)
             continue
         bad = _first_uncastable(as_array(col), f.type)
         if bad is None:
@@ -430,12 +436,13 @@ def check_not_empty(dataset: str, table: pa.Table) -> CheckResult:
 # --------------------------------------------------------------------------- references
 def _sorted_membership(values: pa.Array | pa.ChunkedArray, target: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """Membership of integer ``values`` in ``target`` by binary search (no hashing)."""
-    wanted = as_array(values).to_numpy(zero_copy_only=False)
+    array = as_array(values)
     pool = as_array(target).drop_null().to_numpy()
     if len(pool) > 1 and not (np.diff(pool) >= 0).all():
         pool = np.sort(pool)
     if len(pool) == 0:
-        return np.zeros(len(wanted), dtype=bool)
+        return np.zeros(len(array), dtype=bool)
+    wanted = array.fill_null(pool[0]).to_numpy() if array.null_count else array.to_numpy()
     positions = np.minimum(np.searchsorted(pool, wanted), len(pool) - 1)
     return pool[positions] == wanted
 
@@ -462,10 +469,12 @@ def check_reference(
     if pa.types.is_string(table.column(column).type):
         facts.counts(column)  # distinct values: far fewer lookups than rows (shared with the filters)
         view = facts.view(column)
-        missing_mask = pc.invert(pc.is_in(view.values, value_set=target_values))
+        found = pc.is_in(view.values, value_set=target_values)
     else:
         view = facts.view(column)  # sorted ids collapse to one value per page
-        missing_mask = pa.array(~_sorted_membership(view.values, target_values))
+        found = pa.array(_sorted_membership(view.values, target_values))
+    # a null is the not_null check's business, not a dangling reference
+    missing_mask = pc.and_(pc.invert(found), pc.is_valid(view.values))
     missing_values = count_true(missing_mask)
     missing_rows = view.rows(missing_mask) if missing_values else 0
     example_index = view.first_row(missing_mask) if missing_values else -1
@@ -493,7 +502,8 @@ def check_row_count_drift(
         return CheckResult("row_count_drift", dataset, PASS, summary, "no previous snapshot to compare with")
     change = (rows - previous_rows) / max(previous_rows, 1)
     metrics = {**summary, "change": round(change, 6), "max_ratio": max_ratio}
-    text = f"{rows} row(s) vs {previous_rows} in snapshot {previous} ({change:+.1%}; bound ±{max_ratio:.0%})"
+    where = f"snapshot {previous}" if previous else "the previous snapshot"
+    text = f"{rows} row(s) vs {previous_rows} in {where} ({change:+.1%}; bound ±{max_ratio:.0%})"
     if abs(change) > max_ratio:
         return CheckResult("row_count_drift", dataset, FAIL, metrics, text, summary)
     return CheckResult("row_count_drift", dataset, PASS, metrics, text)

@@ -20,9 +20,9 @@ concurrency of at most 2, and … 25 Mbps (as measured over 10 second intervals)
   hence fixed ones too) stays under the cap: a bucket of rate ``r`` and burst ``b·r`` lets
   ``r·(W+b)`` through any window W, so the rate is ``cap·W/(W+b)`` (b = 0.5 s → 95 % of the
   cap).  429/503 are retried after ``max(Retry-After, backoff)``, and a Retry-After pauses
-  *every* worker (:class:`~wikivis.sources.http.Cooldown`): it addresses the client.  A 403 (User-Agent
-  refused) or a 429 that outlasts the retries stops the run: continuing would hammer a
-  server that asked us to stop.
+  *every* worker (:class:`~wikivis.sources.http.Cooldown`): it addresses the client.  A 403
+  (User-Agent refused) or a 429 that outlasts the retries stops the run: continuing would
+  hammer a server that asked us to stop.
 * *Saturation.*  More worker threads than connections: a worker releases its connection slot
   as soon as the body is read, then decodes and stores the image while another worker uses
   the slot, so both connections stay busy.
@@ -398,6 +398,8 @@ class ThumbnailFetcher:
         self.max_bytes = max_bytes
         self.sleep = sleep
         self.cooldown = Cooldown(sleep=sleep)
+        #: set by the first structural failure (403, persistent 429): no worker sends another request
+        self.abort: SourceError | None = None
 
     def present_row(self, item: WorkItem, path: Path) -> dict[str, Any]:
         try:
@@ -412,6 +414,15 @@ class ThumbnailFetcher:
 
     def fetch(self, item: WorkItem) -> dict[str, Any]:
         """Fetch one item → a ``media`` row (plus ``_fetched``/``_present`` flags)."""
+        try:
+            return self._fetch(item)
+        except SourceError as exc:
+            self.abort = self.abort or exc
+            raise
+
+    def _fetch(self, item: WorkItem) -> dict[str, Any]:
+        if self.abort is not None:
+            raise self.abort
         existing = self.store.find(item.sha1)
         if existing is not None:
             row = self.present_row(item, existing)
@@ -459,6 +470,8 @@ class ThumbnailFetcher:
 
     def _download(self, url: str) -> bytes:
         with self.limiter.slot():
+            if self.abort is not None:  # another worker was told to stop while this one waited
+                raise self.abort
             response = request(
                 self.session,
                 "GET",

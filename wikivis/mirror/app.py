@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import Any
 
 from wikivis.config import Settings, load_settings
+from wikivis.errors import ConfigError
 from wikivis.mirror.api import ApiService
 from wikivis.mirror.base import RunningServer, Service
 from wikivis.mirror.dumps import DumpsService
@@ -65,15 +66,23 @@ class Mirror:
         self.upload.latency_s = upload_latency_s
         self.streams = StreamsService(sample, profile("streams"), end_after_s=stream_end_after_s, keepalive_s=stream_keepalive_s)
         self._servers: dict[str, RunningServer] = {}
-        self._bind("dumps", self.dumps)
-        self._bind("upload", self.upload)
-        self.api = ApiService(sample, profile("api"), upload_url=self._servers["upload"].url, day=day)
-        self._bind("api", self.api)
-        self._bind("streams", self.streams)
         self._started = False
+        try:
+            self._bind("dumps", self.dumps)
+            self._bind("upload", self.upload)
+            self.api = ApiService(sample, profile("api"), upload_url=self._servers["upload"].url, day=day)
+            self._bind("api", self.api)
+            self._bind("streams", self.streams)
+        except BaseException:
+            self.close()
+            raise
 
     def _bind(self, name: str, service: Service) -> None:
-        self._servers[name] = RunningServer(service, self.host, self._ports.get(name, 0))
+        port = self._ports.get(name, 0)
+        try:
+            self._servers[name] = RunningServer(service, self.host, port)
+        except OSError as exc:
+            raise ConfigError(f"mirror {name} server: cannot listen on {self.host}:{port}: {exc.strerror or exc}") from exc
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> Mirror:
@@ -136,6 +145,9 @@ class Mirror:
             "contact": TEST_CONTACT,
             "wikis": (self.sample.wiki,),
             "commons_wiki": self.sample.commons_wiki,
+            # the sample wiki's dump dates are fixed (20261101…), so wall-clock freshness
+            # would fail a sandbox run some weeks later: the freshness check is off here
+            "gate_max_snapshot_age_days": 0,
         }
         values.update(extra)
         return load_settings(env={}, **values)

@@ -396,7 +396,9 @@ class RunningServer:
 
     def stop(self) -> None:
         self.service.stopping.set()
-        self.httpd.shutdown()
+        if self.thread.is_alive():
+            self.httpd.shutdown()  # blocks forever when serve_forever never ran
         self.httpd.server_close()
         self.httpd.close_all()
-        self.thread.join(timeout=5)
+        if self.thread.is_alive():
+            self.thread.join(timeout=5)

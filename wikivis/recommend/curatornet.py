@@ -49,7 +49,7 @@ class CuratorNetConfig:
     hidden: int = 200
     profile_hidden: int = 300
     max_profile: int = 10
-    epochs: int = 20
+    epochs: int = 12
     batch_size: int = 256
     lr: float = 1e-3
     weight_decay: float = 1e-5
@@ -89,7 +89,12 @@ class CuratorNet(nn.Module):
         return F.selu(self.prof3(F.selu(self.prof2(F.selu(self.prof1(pooled))))))
 
     def forward(
-        self, features: torch.Tensor, profile: torch.Tensor, mask: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor
+        self,
+        features: torch.Tensor,
+        profile: torch.Tensor,
+        mask: torch.Tensor,
+        positive: torch.Tensor,
+        negative: torch.Tensor,
     ) -> torch.Tensor:
         """``x_up − x_un`` for index tensors into ``features``: profile (B, L), positive (B,), negative (B, M).
 
@@ -252,10 +257,7 @@ def _train(
                 torch.from_numpy(pos[sl]).to(dev),
                 torch.from_numpy(neg[sl]).to(dev),
             )
-            if config.loss == "bpr":
-                loss = -F.logsigmoid(diff).mean()
-            else:
-                loss = F.relu(config.margin - diff).mean()
+            loss = -F.logsigmoid(diff).mean() if config.loss == "bpr" else F.relu(config.margin - diff).mean()
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
@@ -267,7 +269,7 @@ def _train(
         "triplets_seen": n_triplets,
         "train_seconds": round(time.perf_counter() - started, 3),
         "device": str(dev),
-        "n_items": int(len(features)),
+        "n_items": len(features),
         "n_profiles": sum(1 for p in profiles if len(set(p)) >= 2),
     }
     net.eval()
@@ -308,7 +310,7 @@ def load_checkpoint(path: Path, *, device: str = "auto") -> CuratorNetModel:
     dev = resolve_device(device)
     try:
         payload = torch.load(path, map_location=dev, weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure is a corrupt file
+    except Exception as exc:
         raise InputError(f"cannot read checkpoint: {exc}", source=str(path)) from exc
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise InputError(f"not a {CHECKPOINT_FORMAT} checkpoint", source=str(path))

@@ -122,7 +122,7 @@ class RecData:
         files: dict[int, dict[str, bool]] = defaultdict(dict)
         for page_id, _title, file_name, is_lead in self._interaction_rows:
             files[page_id][file_name] = files[page_id].get(file_name, False) or bool(is_lead)
-        return {p: sorted(f, key=lambda n, f=f: (not f[n], n)) for p, f in files.items()}
+        return {p: sorted(f, key=lambda n, lead=f: (not lead[n], n)) for p, f in files.items()}  # type: ignore[misc]
 
     @cached_property
     def page_items(self) -> dict[int, list[str]]:

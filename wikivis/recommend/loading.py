@@ -5,9 +5,9 @@ producers exist):
 
 * lake datasets, ``wikivis.lake.Lake(settings.lake_root).read(dataset, wiki)`` (the
   published ``current`` snapshot): ``article_images`` (required), ``files`` (required;
-  read under the Commons wiki, then the article wiki), ``article_categories``, ``pages``
-  and ``file_metadata`` (optional: without them unillustrated articles get no seeds,
-  and the licence filter has nothing to go on);
+  Commons' and the wiki's own, local names shadowing Commons ones), ``article_categories``,
+  ``pages`` and ``file_metadata`` (optional: without them unillustrated articles get no
+  seeds, and the licence filter has nothing to go on);
 * embeddings, ``wikivis.embed.load_embeddings(settings, model_id)``;
 * the index, ``wikivis.index.load_index(settings, model_id)``; when no index is published yet an
   exact in-memory index over the embeddings is used (``health()["index"]`` says so);
@@ -66,15 +66,28 @@ def embedding_matrix(obj: Any) -> tuple[list[str], np.ndarray]:
     return [str(i) for i in ids], np.asarray(vectors, dtype=np.float32)
 
 
-def _read(lake: Any, dataset: str, wikis: tuple[str, ...], *, required: bool) -> pa.Table | None:
-    for wiki in dict.fromkeys(wikis):
-        try:
-            return lake.read(dataset, wiki)
-        except (WikivisError, FileNotFoundError, KeyError):
-            continue
-    if required:
-        raise NotFoundError(f"no published {dataset!r} dataset for {'/'.join(dict.fromkeys(wikis))}")
-    return None
+def _read(lake: Any, dataset: str, wiki: str, *, required: bool) -> pa.Table | None:
+    try:
+        return lake.read(dataset, wiki)
+    except (WikivisError, FileNotFoundError):
+        if required:
+            raise
+        return None
+
+
+def _read_visible(lake: Any, dataset: str, wikis: tuple[str, ...], *, required: bool) -> pa.Table | None:
+    """``dataset`` of every wiki in ``wikis`` that has one, concatenated in that order.
+
+    A wiki sees Commons files *and* its own local uploads; with Commons first, a local file
+    shadows a Commons file of the same name (later rows win when building lookups), as on
+    the wiki itself.
+    """
+    parts = [t for w in dict.fromkeys(wikis) if (t := _read(lake, dataset, w, required=False)) is not None]
+    if not parts:
+        if required:
+            raise NotFoundError(f"no published {dataset!r} dataset for {' or '.join(dict.fromkeys(wikis))}")
+        return None
+    return pa.concat_tables(parts) if len(parts) > 1 else parts[0]
 
 
 def load_rec_data(settings: Settings, *, wiki: str | None = None, model_id: str | None = None) -> RecData:
@@ -82,19 +95,20 @@ def load_rec_data(settings: Settings, *, wiki: str | None = None, model_id: str 
     wiki = wiki or settings.wikis[0]
     model_id = model_id or settings.model
     lake = _module("wikivis.lake", "the lake").Lake(settings.lake_root)
-    article_images = _read(lake, "article_images", (wiki,), required=True)
-    files = _read(lake, "files", (settings.commons_wiki, wiki), required=True)
+    article_images = _read(lake, "article_images", wiki, required=True)
+    files = _read_visible(lake, "files", (settings.commons_wiki, wiki), required=True)
     embed = _module("wikivis.embed", "the embedding store")
     ids, vectors = embedding_matrix(embed.load_embeddings(settings, model_id))
-    assert article_images is not None and files is not None
+    assert article_images is not None
+    assert files is not None
     return RecData.from_tables(
         article_images,
         files,
         ids,
         vectors,
-        article_categories=_read(lake, "article_categories", (wiki,), required=False),
-        pages=_read(lake, "pages", (wiki,), required=False),
-        file_metadata=_read(lake, "file_metadata", (settings.commons_wiki, wiki), required=False),
+        article_categories=_read(lake, "article_categories", wiki, required=False),
+        pages=_read(lake, "pages", wiki, required=False),
+        file_metadata=_read_visible(lake, "file_metadata", (settings.commons_wiki, wiki), required=False),
     )
 
 

@@ -57,7 +57,4 @@ def related_articles(
         via[other].append("link")
     usable = has_images or (lambda pid: bool(data.page_items.get(pid)))
     ranked = sorted((pid for pid in weight if usable(pid)), key=lambda pid: (-weight[pid], pid))
-    return [
-        Related(pid, data.titles.get(pid, str(pid)), weight[pid], tuple(via[pid])) for pid in ranked[:limit]
-    ]
-
+    return [Related(pid, data.titles.get(pid, str(pid)), weight[pid], tuple(via[pid])) for pid in ranked[:limit]]

@@ -36,7 +36,15 @@ from wikivis.recommend.filters import ImageFilter
 from wikivis.recommend.provenance import Source, Suggestion
 from wikivis.recommend.related import Related, related_articles
 from wikivis.recommend.search import ExactSearch, VectorSearch, neighbours, vector_or_none
-from wikivis.recommend.visrank import DEFAULT_AGGREGATION, DEFAULT_TOP, Aggregation, Ranked, candidate_pool, vectors_of, visrank_knn
+from wikivis.recommend.visrank import (
+    DEFAULT_AGGREGATION,
+    DEFAULT_TOP,
+    Aggregation,
+    Ranked,
+    candidate_pool,
+    vectors_of,
+    visrank_knn,
+)
 
 if TYPE_CHECKING:
     from wikivis.config import Settings
@@ -105,7 +113,9 @@ class RecommenderService:
         self.index_kind = index_kind or ("exact" if search is None else type(search).__name__)
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, wiki: str | None = None, model_id: str | None = None) -> RecommenderService:
+    def from_settings(
+        cls, settings: Settings, *, wiki: str | None = None, model_id: str | None = None
+    ) -> RecommenderService:
         """Load lake datasets, embeddings, index and any CuratorNet checkpoint (see loading)."""
         from wikivis.recommend.loading import load_service
 
@@ -147,15 +157,19 @@ class RecommenderService:
         own = [s for s in own_all if self.filter.allowed(s)][: self.max_seeds]
         related: list[Related] = []
         owner: dict[str, list[str]] = {}
+        source: Source
         if own:
-            seeds, source = own, "visrank"
+            seeds = own
+            source = "visrank"
         else:
             related = related_articles(self.data, page_id, limit=self.related_limit, has_images=self._has_usable_images)
             seeds, owner = self._seeds_from(related)
             source = "category_seed"
         model_name = "curatornet" if use_net else "visrank"
         if not seeds:
-            why = "no related article with usable images" if not own_all else "all of its images are filtered out"
+            why = "no related article with usable images"
+            if own_all:
+                why = f"its own images are all filtered out (Wikimedia filters) and {why}"
             return SuggestResult(title, page_id, bool(own_all), model_name, [], related, note=why)
         if use_net:
             ranked = self._curatornet_rank(seeds, k, exclude=own_all)
@@ -197,7 +211,9 @@ class RecommenderService:
 
     def _curatornet_rank(self, seeds: Sequence[str], k: int, *, exclude: Sequence[str]) -> list[Ranked]:
         assert self.curatornet is not None
-        pool, seed_ids = candidate_pool(self.search, seeds, max(100, 5 * k), exclude=exclude, allowed=self.filter.allowed)
+        pool, seed_ids = candidate_pool(
+            self.search, seeds, max(100, 5 * k), exclude=exclude, allowed=self.filter.allowed
+        )
         if not pool:
             return []
         seed_ids, seed_vecs = vectors_of(self.search, seed_ids)

@@ -137,7 +137,7 @@ def synthetic_wiki(
     return SyntheticWiki(data, topic_of_page, topic_of_sha1, tuple(unillustrated))
 
 
-def _dataset_table(dataset: str, columns: dict[str, list]) -> pa.Table:
+def lake_table(dataset: str, columns: dict[str, list]) -> pa.Table:
     """``columns`` as a table of the lake ``dataset`` schema; absent columns are null."""
     from wikivis.datasets import schema
 
@@ -204,7 +204,7 @@ def publish_synthetic(
         },
     }
     for (dataset, target), columns in tables.items():
-        lake.write(dataset, target, snapshot, _dataset_table(dataset, columns))
+        lake.write(dataset, target, snapshot, lake_table(dataset, columns))
         lake.publish(dataset, target, snapshot)
     write_embeddings(settings, settings.model, "synthetic-1", list(data.item_ids), data.vectors)
     return synth

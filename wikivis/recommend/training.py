@@ -24,13 +24,16 @@ def article_profiles(data: RecData, image_filter: ImageFilter | None = None) -> 
     """page_id → rows of ``data.vectors`` for the article's allowed images (lead first)."""
     allowed = image_filter.allowed if image_filter is not None else (lambda _s: True)
     return {
-        page_id: [data.row_of[s] for s in items if allowed(s)]
-        for page_id, items in sorted(data.page_items.items())
+        page_id: [data.row_of[s] for s in items if allowed(s)] for page_id, items in sorted(data.page_items.items())
     }
 
 
 def train_on_profiles(
-    data: RecData, profiles: Mapping[int, Iterable[int]], config: CuratorNetConfig | None = None, *, device: str = "auto"
+    data: RecData,
+    profiles: Mapping[int, Iterable[int]],
+    config: CuratorNetConfig | None = None,
+    *,
+    device: str = "auto",
 ) -> Any:
     """Train CuratorNet on ``profiles`` (page_id → rows); returns a ``CuratorNetModel``."""
     return train_curatornet(data.vectors, [list(p) for p in profiles.values()], config, device=device)

@@ -39,7 +39,9 @@ DEFAULT_TOP = 3
 _CHUNK_ROWS = 65_536
 
 
-def aggregate(similarities: np.ndarray, method: Aggregation = DEFAULT_AGGREGATION, top: int = DEFAULT_TOP) -> np.ndarray:
+def aggregate(
+    similarities: np.ndarray, method: Aggregation = DEFAULT_AGGREGATION, top: int = DEFAULT_TOP
+) -> np.ndarray:
     """Collapse ``(n_candidates, n_seeds)`` similarities into one score per candidate."""
     sims = np.asarray(similarities, dtype=np.float32)
     if sims.ndim != 2 or sims.shape[1] == 0:
@@ -103,9 +105,7 @@ def visrank_knn(
     scores = aggregate(sims, method, top)
     order = np.lexsort((np.arange(len(cand_ids)), -scores))[:k]
     best_seeds = np.argsort(-sims, axis=1, kind="stable")[:, :explain]
-    return [
-        Ranked(cand_ids[i], float(scores[i]), tuple(seed_ids[j] for j in best_seeds[i])) for i in order
-    ]
+    return [Ranked(cand_ids[i], float(scores[i]), tuple(seed_ids[j] for j in best_seeds[i])) for i in order]
 
 
 def candidate_pool(

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import random
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -182,6 +183,7 @@ class SampleWiki:
     _specs: dict[str, images.RenderSpec] = field(default_factory=dict, repr=False)  # sha1 -> spec
     _versions: dict[str, list[tuple[int, str]]] = field(default_factory=dict, repr=False)  # name -> [(day, sha1)]
     _state_cache: dict[int, WikiState] = field(default_factory=dict, repr=False)
+    _state_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     # ------------------------------------------------------------------ tables
     @property
@@ -261,6 +263,11 @@ class SampleWiki:
 
 
 def _state(sample: SampleWiki, day: int) -> WikiState:
+    with sample._state_lock:  # the mirror's server threads ask concurrently
+        return _state_locked(sample, day)
+
+
+def _state_locked(sample: SampleWiki, day: int) -> WikiState:
     hit = sample._state_cache.get(day)
     if hit is None:
         model = sample._models[day]

@@ -65,11 +65,12 @@ def is_loopback(host: str) -> bool:
 
 def token_required(settings: Settings, require_token: bool | None = None) -> bool:
     """Whether requests need ``Authorization: Bearer <serve_token>`` (see module doc)."""
-    required = (bool(settings.serve_token) or not is_loopback(settings.serve_host)) if require_token is None else require_token
+    required = (
+        (bool(settings.serve_token) or not is_loopback(settings.serve_host)) if require_token is None else require_token
+    )
     if required and not settings.serve_token:
         raise ConfigError(
-            f"serving on {settings.serve_host} needs a bearer token: set WIKIVIS_SERVE_TOKEN "
-            "(or bind to 127.0.0.1)"
+            f"serving on {settings.serve_host} needs a bearer token: set WIKIVIS_SERVE_TOKEN (or bind to 127.0.0.1)"
         )
     return required
 
@@ -125,7 +126,11 @@ class _Latency:
         with self._lock:
             snap = {p: list(v) for p, v in self._samples.items()}
         return {
-            p: {"n": len(v), "p50_ms": round(float(np.percentile(v, 50)), 3), "p95_ms": round(float(np.percentile(v, 95)), 3)}
+            p: {
+                "n": len(v),
+                "p50_ms": round(float(np.percentile(v, 50)), 3),
+                "p95_ms": round(float(np.percentile(v, 95)), 3),
+            }
             for p, v in snap.items()
             if v
         }
@@ -164,6 +169,7 @@ def create_app(
     holder = _ServiceHolder(settings, service)
     latency = _Latency()
     app = FastAPI(title="wikivis recommendations", version=__version__)
+
     def authorise(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]) -> None:
         if not needs_token:
             return
@@ -230,7 +236,12 @@ def create_app(
         svc = current_service()
         results = svc.similar(file, k)
         sha1 = svc.data.resolve_file(file) or ""
-        return {"file": svc.data.display_name(sha1) or file, "sha1": sha1, "k": k, "results": [r.to_dict() for r in results]}
+        return {
+            "file": svc.data.display_name(sha1) or file,
+            "sha1": sha1,
+            "k": k,
+            "results": [r.to_dict() for r in results],
+        }
 
     @app.get("/suggest", response_model=SuggestOut, dependencies=[Depends(authorise)])
     def suggest(

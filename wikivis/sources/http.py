@@ -283,8 +283,12 @@ def request(
         counters.add(retries=1, waited_s=delay)
         return delay
 
+    attempts = 0
+
     def attempt() -> requests.Response:
-        if cooldown is not None:
+        nonlocal attempts
+        attempts += 1
+        if cooldown is not None and attempts == 1:  # retries already waited ≥ their Retry-After
             paused = cooldown.wait()
             if paused:
                 counters.add(waited_s=paused)

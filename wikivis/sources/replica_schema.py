@@ -42,8 +42,6 @@ MEDIA_TYPES = (
 )
 MAJOR_MIMES = ("unknown", "application", "audio", "image", "text", "video", "message", "model", "multipart", "chemical")
 
-#: MariaDB table options of every Wikimedia table ($wgDBTableOptions)
-_TABLE_OPTIONS = {"mysql_engine": "InnoDB", "mysql_charset": "binary"}
 
 
 # --------------------------------------------------------------------------- column types
@@ -101,8 +99,13 @@ def _col(name: str, type_: sa.types.TypeEngine, *, default: object = None, nulla
 
 
 # --------------------------------------------------------------------------- tables
+def _table(name: str, md: sa.MetaData, *items: sa.schema.SchemaItem) -> sa.Table:
+    """A table with the options of every Wikimedia table ($wgDBTableOptions)."""
+    return sa.Table(name, md, *items, mysql_engine="InnoDB", mysql_charset="binary")
+
+
 def _page(md: sa.MetaData) -> sa.Table:
-    return sa.Table(
+    return _table(
         "page", md,
         sa.Column("page_id", _int(), primary_key=True, autoincrement=True),
         _col("page_namespace", _int(unsigned=False)),
@@ -120,18 +123,16 @@ def _page(md: sa.MetaData) -> sa.Table:
         sa.Index("page_random", "page_random"),
         sa.Index("page_len", "page_len"),
         sa.Index("page_redirect_namespace_len", "page_is_redirect", "page_namespace", "page_len"),
-        **_TABLE_OPTIONS,
     )
 
 
 def _linktarget(md: sa.MetaData) -> sa.Table:
-    return sa.Table(
+    return _table(
         "linktarget", md,
         sa.Column("lt_id", _bigint(), primary_key=True, autoincrement=True),
         _col("lt_namespace", _int(unsigned=False)),
         _col("lt_title", _varbinary(255)),
         sa.Index("lt_namespace_title", "lt_namespace", "lt_title", unique=True),
-        **_TABLE_OPTIONS,
     )
 
 
@@ -146,19 +147,18 @@ def _imagelinks(md: sa.MetaData, *, legacy: bool) -> sa.Table:
             sa.Index("il_backlinks_namespace_target_id", "il_from_namespace", "il_target_id", "il_from"),
         ]
     )
-    return sa.Table(
+    return _table(
         "imagelinks", md,
         _col("il_from", _int(), default=0),
         _col("il_from_namespace", _int(unsigned=False), default=0),
         target,
         sa.PrimaryKeyConstraint("il_from", key),
         *indexes,
-        **_TABLE_OPTIONS,
     )
 
 
 def _page_props(md: sa.MetaData) -> sa.Table:
-    return sa.Table(
+    return _table(
         "page_props", md,
         _col("pp_page", _int()),
         _col("pp_propname", _varbinary(60)),
@@ -167,7 +167,6 @@ def _page_props(md: sa.MetaData) -> sa.Table:
         sa.PrimaryKeyConstraint("pp_page", "pp_propname"),
         sa.Index("pp_propname_page", "pp_propname", "pp_page", unique=True),
         sa.Index("pp_propname_sortkey_page", "pp_propname", "pp_sortkey", "pp_page", unique=True),
-        **_TABLE_OPTIONS,
     )
 
 
@@ -195,24 +194,23 @@ def _categorylinks(md: sa.MetaData, *, legacy: bool) -> sa.Table:
             sa.Index("cl_sortkey_id", "cl_target_id", "cl_type", "cl_sortkey", "cl_from"),
             sa.Index("cl_timestamp_id", "cl_target_id", "cl_timestamp"),
         ]
-    return sa.Table("categorylinks", md, *common, *specific, **_TABLE_OPTIONS)
+    return _table("categorylinks", md, *common, *specific)
 
 
 def _target_links(md: sa.MetaData, name: str, prefix: str) -> sa.Table:
     """pagelinks / templatelinks: only needed so the replica ``linktarget`` view has its inputs."""
-    return sa.Table(
+    return _table(
         name, md,
         _col(f"{prefix}_from", _int(), default=0),
         _col(f"{prefix}_target_id", _bigint()),
         _col(f"{prefix}_from_namespace", _int(unsigned=False), default=0),
         sa.PrimaryKeyConstraint(f"{prefix}_from", f"{prefix}_target_id"),
         sa.Index(f"{prefix}_target_id", f"{prefix}_target_id", f"{prefix}_from"),
-        **_TABLE_OPTIONS,
     )
 
 
 def _image(md: sa.MetaData) -> sa.Table:
-    return sa.Table(
+    return _table(
         "image", md,
         _col("img_name", _varbinary(255), default=""),
         _col("img_size", _bigint(), default=0),
@@ -233,7 +231,6 @@ def _image(md: sa.MetaData) -> sa.Table:
         sa.Index("img_timestamp", "img_timestamp"),
         sa.Index("img_sha1", "img_sha1", mysql_length=10),
         sa.Index("img_media_mime", "img_media_type", "img_major_mime", "img_minor_mime"),
-        **_TABLE_OPTIONS,
     )
 
 

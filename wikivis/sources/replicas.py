@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -102,10 +103,16 @@ RETRYABLE_DB_ERRORS: frozenset[int] = frozenset(
 )
 
 
+def _driver_error(exc: BaseException) -> BaseException | None:
+    """The DB-API exception behind ``exc`` (SQLAlchemy-wrapped or raw PyMySQL/MySQLdb)."""
+    if isinstance(exc, sa.exc.DBAPIError):
+        return exc.orig
+    return exc if type(exc).__module__.split(".")[0] in ("pymysql", "MySQLdb") else None
+
+
 def db_error_code(exc: BaseException) -> int | None:
     """The MariaDB error number behind a SQLAlchemy or PyMySQL exception, if any."""
-    orig = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
-    args = getattr(orig, "args", ())
+    args = getattr(_driver_error(exc), "args", ())
     return args[0] if args and isinstance(args[0], int) else None
 
 
@@ -141,6 +148,8 @@ class ReplicaCounters:
     queries: int = 0
     rows: int = 0
     retries: int = 0
+    #: retries that kept the rows of a half-read batch and resumed after its last key
+    partial_resumes: int = 0
     last_error: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -277,6 +286,23 @@ def _column(batch: pa.RecordBatch | pa.Table, name: str) -> list[Any]:
     return batch.column(name).to_pylist()
 
 
+def articles_only(raw: pa.RecordBatch | pa.Table, target_namespace: int) -> Any:
+    """Rows from an article to a target in ``target_namespace``.
+
+    An article is a page in namespace 0, and for imagelinks also a link row whose
+    ``il_from_namespace`` is 0 — exactly what the dump path keeps.  The keyset queries LEFT
+    JOIN page and linktarget so that a batch holds every scanned link row (a short batch
+    then reliably means the end); the filter happens here.  Rows whose page or target is
+    missing have nulls and are dropped too.
+    """
+    mask = pc.and_(
+        pc.equal(raw.column("page_namespace"), NS_MAIN), pc.equal(raw.column("target_namespace"), target_namespace)
+    )
+    if "from_namespace" in raw.schema.names:
+        mask = pc.and_(mask, pc.equal(raw.column("from_namespace"), NS_MAIN))
+    return raw.filter(mask)
+
+
 def _abandon_stream(dbapi_cursor: Any) -> None:
     """Forget a half-read server-side result whose connection is about to be discarded.
 
@@ -383,13 +409,16 @@ class ReplicaClient:
             return self.policy.retrying(sleep=self._sleep, before_sleep=self._before_sleep(lease))(fn)
         except pa.ArrowInvalid as exc:
             raise SourceError(f"{what}: undecodable value (not UTF-8?): {exc}", url=self.where) from exc
-        except sa.exc.DBAPIError as exc:
+        except Exception as exc:
+            driver_error = _driver_error(exc)
+            if driver_error is None:
+                raise
             lease.discard()
             if self.policy.is_retryable(exc):
                 raise RetriesExceeded(
-                    f"{what}: gave up after {self.policy.max_attempts} attempts: {exc.orig!r}", url=self.where
+                    f"{what}: gave up after {self.policy.max_attempts} attempts: {driver_error!r}", url=self.where
                 ) from exc
-            raise SourceError(f"{what}: {exc.orig!r}", url=self.where) from exc
+            raise SourceError(f"{what}: {driver_error!r}", url=self.where) from exc
 
     @contextmanager
     def _leased(self) -> Iterator[_Lease]:
@@ -424,6 +453,8 @@ class ReplicaClient:
                 self.counters.add(rows=len(rows))
         except BaseException:
             _abandon_stream(dbapi_cursor)
+            if got:
+                self.counters.add(partial_resumes=1)
             raise
         if got < limit:
             state.done = True
@@ -578,7 +609,8 @@ class ReplicaClient:
         schema = self.detect_schema()
         keyset = self._target_keyset("imagelinks")
         with self._leased() as lease:
-            for raw in self.scan(schema.query("article_images"), keyset, lease=lease):
+            for scanned in self.scan(schema.query("article_images"), keyset, lease=lease):
+                raw = articles_only(scanned, NS_FILE)
                 if raw.num_rows:
                     leads = self.lead_images(_column(raw, "page_id"), lease=lease)
                     yield self._article_image_batch(raw, leads)
@@ -589,6 +621,7 @@ class ReplicaClient:
         ids = list(page_ids)
         with self._leased() as lease:
             raw = self.lookup(schema.query("images_of_pages"), "page_ids", ids, lease=lease)
+            raw = articles_only(raw, NS_FILE) if raw.num_rows else raw
             if not raw.num_rows:
                 return dataset_schema("article_images").empty_table()
             leads = self.lead_images(ids, lease=lease)
@@ -598,7 +631,8 @@ class ReplicaClient:
         """``article_categories`` batches: categorylinks ⋈ linktarget(ns 14) ⋈ page(ns 0)."""
         schema = self.detect_schema()
         target = dataset_schema("article_categories")
-        for raw in self.scan(schema.query("article_categories"), self._target_keyset("categorylinks")):
+        for scanned in self.scan(schema.query("article_categories"), self._target_keyset("categorylinks")):
+            raw = articles_only(scanned, NS_CATEGORY)
             yield pa.RecordBatch.from_arrays(
                 [
                     pa.array([self.wiki] * raw.num_rows, pa.string()),
@@ -737,12 +771,15 @@ def pull(
     lake: Lake | None = None,
     engine_factory: EngineFactory | None = None,
     run_id: str | None = None,
+    files: Literal["all", "used", "none"] = "all",
 ) -> PullResult:
     """Write the pages / article_images / article_categories / files datasets of ``wiki``
-    from the replicas — the same datasets, byte for byte, as the dump path.
+    from the replicas — the same datasets, row for row, as the dump path.
 
-    Files come from ``settings.commons_wiki``'s ``image`` table, restricted to the names the
-    wiki's articles use (the cross-wiki join, done here).
+    ``files`` comes from ``settings.commons_wiki``'s ``image`` table (another section, so
+    the join with the wiki's imagelinks happens here): ``all`` rows, like the dump path;
+    ``used`` only the names the wiki's articles use (far fewer queries on the live Commons
+    replica); ``none`` skips it.  Every dataset is written under ``snapshot``.
     """
     from wikivis.lake import Lake
 
@@ -763,12 +800,16 @@ def pull(
         manifests["article_categories"] = lake.write(
             "article_categories", wiki, snapshot, client.article_categories(), run_id=run_id, inputs=inputs
         )
-        used = lake.read("article_images", wiki, snapshot, columns=["file_name"]).column("file_name")
-        files_client = source.client(files_wiki)
-        manifests["files"] = lake.write(
-            "files", files_wiki, snapshot, files_client.files_by_name(used.unique().to_pylist()),
-            run_id=run_id, inputs=(f"replica:{files_client.where}",),
-        )
+        if files != "none":
+            files_client = source.client(files_wiki)
+            if files == "used":
+                used = lake.read("article_images", wiki, snapshot, columns=["file_name"]).column("file_name")
+                file_batches = files_client.files_by_name(used.unique().to_pylist())
+            else:
+                file_batches = files_client.files()
+            manifests["files"] = lake.write(
+                "files", files_wiki, snapshot, file_batches, run_id=run_id, inputs=(f"replica:{files_client.where}",)
+            )
         counters = source.counters.as_dict()
     return PullResult(
         wiki=wiki,

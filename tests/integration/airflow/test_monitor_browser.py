@@ -36,7 +36,8 @@ def browser():
 def test_anonymous_visitors_get_401_and_health_stays_public(api_server, browser):
     page = browser.new_page()
     response = page.goto(f"{api_server.url}/wikivis/")
-    assert response is not None and response.status == 401
+    assert response is not None
+    assert response.status == 401
     assert "Not authenticated" in page.content()
     page.close()
     with pytest.raises(urllib.error.HTTPError) as answer:  # degraded (a gate failed) → 503
@@ -51,7 +52,8 @@ def test_logged_in_user_sees_gate_results_and_the_failing_reason(api_server, bro
                           "path": "/"}])
     page = context.new_page()
     response = page.goto(f"{api_server.url}/wikivis/")
-    assert response is not None and response.status == 200
+    assert response is not None
+    assert response.status == 200
     assert page.locator("#health").inner_text() == "degraded"
     failing = page.locator("#failing-gates + table")
     assert "dangling_files" in failing.inner_text()

@@ -45,7 +45,8 @@ def test_failed_and_in_progress_runs(mirror, sample_wiki, http) -> None:
     dates = [line.split('"')[1].rstrip("/") for line in http.get(f"{mirror.urls['dumps']}/{wiki}/").text.splitlines() if 'href="2' in line]
     assert dates == sorted(dates)
     old, new = dates[0], dates[-1]
-    assert old < sample_wiki.dates[0] and new > sample_wiki.dates[-1]
+    assert old < sample_wiki.dates[0]
+    assert new > sample_wiki.dates[-1]
     failed = http.get(f"{mirror.urls['dumps']}/{wiki}/{old}/dumpstatus.json").json()["jobs"]
     assert failed["imagelinkstable"] == {"status": "failed", "updated": failed["imagelinkstable"]["updated"], "files": {}}
     assert failed["pagetable"]["status"] == "done"
@@ -134,6 +135,6 @@ def test_checksum_fault_publishes_wrong_sums(mirror_factory, sample_wiki, http) 
     running = mirror_factory(faults="checksum")
     wiki, date = sample_wiki.wiki, sample_wiki.dates[0]
     entry = http.get(f"{running.urls['dumps']}/{wiki}/{date}/dumpstatus.json").json()["jobs"]["imagelinkstable"]["files"]
-    (name, info), = entry.items()
+    ((_, info),) = entry.items()
     data = http.get(running.urls["dumps"] + info["url"]).content
     assert hashlib.md5(data).hexdigest() != info["md5"]

@@ -40,12 +40,15 @@ def load(mariadb, db_prefix) -> Iterator[Callable[..., LoadedReplica]]:
         drop_replica(item)
 
 
+def replica_url_template(db_prefix: str) -> str:
+    """``<server>/<db_prefix>{db}``: what ``Settings.replica_url(wiki)`` formats."""
+    server = make_url(mysql_url())
+    base = sa.URL.create(server.drivername, server.username, server.password, server.host, server.port)
+    query = "&".join(f"{k}={v}" for k, v in server.query.items())
+    return f"{base.render_as_string(hide_password=False)}/{db_prefix}{{db}}" + (f"?{query}" if query else "")
+
+
 @pytest.fixture
 def mariadb_settings(settings, db_prefix):
     """Settings whose replica_url(wiki) is ``<prefix><wiki>_p`` on the loopback server."""
-    server = make_url(mysql_url())
-    base = sa.URL.create(server.drivername, server.username, server.password, server.host, server.port)
-    base = base.render_as_string(hide_password=False)
-    query = "&".join(f"{k}={v}" for k, v in server.query.items())
-    template = f"{base}/{db_prefix}{{db}}" + (f"?{query}" if query else "")
-    return settings.replace(replica_url_template=template)
+    return settings.replace(replica_url_template=replica_url_template(db_prefix))

@@ -3,15 +3,19 @@ and parity with SQLite on the sample wiki."""
 
 from __future__ import annotations
 
-import threading
+import socket
+import uuid
 
 import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from tests.integration.replicas.conftest import replica_url_template
+from wikivis.config import load_settings
 from wikivis.lake import Lake
-from wikivis.mirror.replica_loader import load_replica
+from wikivis.mirror.replica_loader import drop_replica, load_replica
+from wikivis.sources import replicas
 from wikivis.sources.replicas import (
     LinktargetViewError,
     ReplicaRetryPolicy,
@@ -20,6 +24,7 @@ from wikivis.sources.replicas import (
     db_error_code,
     pull,
 )
+from wikivis.testing import mysql_url
 
 pytestmark = pytest.mark.integration
 
@@ -31,19 +36,36 @@ def no_sleep(_seconds: float) -> None:
 
 
 def synthetic(n_pages: int = 1500, per_page: int = 12, n_files: int = 4000) -> dict[str, list[dict]]:
-    """A larger wiki than the sample, so a KILL can land while rows are still streaming."""
+    """A wiki larger than the sample, with long titles: one batch of its article_images is
+    ~9 MB, more than the socket buffers hold, so a KILL lands while rows still stream."""
     pages = [
-        {"page_id": p, "page_namespace": 0, "page_title": f"Page_{p}", "page_random": 0.5,
+        {"page_id": p, "page_namespace": 0, "page_title": f"Page_{p}_".ljust(240, "p"), "page_random": 0.5,
          "page_touched": "20260101000000", "page_latest": p, "page_len": 10}
         for p in range(1, n_pages + 1)
     ]
-    targets = [{"lt_id": i, "lt_namespace": 6, "lt_title": f"File_{i:05d}_{'x' * 40}.jpg"} for i in range(1, n_files + 1)]
+    targets = [{"lt_id": i, "lt_namespace": 6, "lt_title": f"File_{i:05d}_".ljust(236, "f") + ".jpg"}
+               for i in range(1, n_files + 1)]
     links = [
         {"il_from": p, "il_from_namespace": 0, "il_target_id": t}
         for p in range(1, n_pages + 1)
         for t in sorted({(p * 7919 + j * 104729) % n_files + 1 for j in range(per_page)})
     ]
     return {"page": pages, "linktarget": targets, "imagelinks": links, "categorylinks": []}
+
+
+@pytest.fixture(scope="module")
+def big(mariadb, tmp_path_factory):
+    """The synthetic wiki loaded once for this module: (loaded replica, settings, expected keys)."""
+    prefix = f"wvtest_{uuid.uuid4().hex[:8]}_"
+    loaded = load_replica(synthetic(), mysql_url(), WIKI, db_prefix=prefix)
+    settings = load_settings(env={}, home=tmp_path_factory.mktemp("home"),
+                             replica_url_template=replica_url_template(prefix))
+    try:
+        with ReplicaSource(settings, batch_rows=100_000) as source:
+            expected = keys(table_of(source.client(WIKI).article_images()))
+        yield loaded, settings, expected
+    finally:
+        drop_replica(loaded)
 
 
 def table_of(batches) -> pa.Table:
@@ -73,26 +95,24 @@ def test_session_statement_limit_and_pool_bound(load, mariadb_settings):
     settings = mariadb_settings.replace(replica_statement_timeout_s=0.25, replica_max_connections=3)
     engine = create_replica_engine(settings.replica_url(WIKI), max_connections=3, statement_timeout_s=0.25)
     try:
-        assert engine.pool.size() == 3 and engine.pool._max_overflow == 0
+        assert engine.pool.size() == 3
+        assert engine.pool._max_overflow == 0
         with engine.connect() as conn:
             assert float(conn.exec_driver_sql("SELECT @@max_statement_time").scalar()) == pytest.approx(0.25)
             with pytest.raises(sa.exc.OperationalError) as err:
                 conn.exec_driver_sql("SELECT SLEEP(2)").all()
-        assert db_error_code(err.value) == 1969 and ReplicaRetryPolicy().is_retryable(err.value)
+        assert db_error_code(err.value) == 1969
+        assert ReplicaRetryPolicy().is_retryable(err.value)
     finally:
         engine.dispose()
 
 
 # ---------------------------------------------------------------------------- kills
 @pytest.mark.parametrize("query_only", [False, True])
-def test_connection_killed_between_batches_resumes_without_duplicates_or_gaps(load, mariadb, mariadb_settings,
-                                                                              query_only):
-    loaded = load(synthetic(), WIKI)
-    with ReplicaSource(mariadb_settings, batch_rows=997) as source:
-        expected = keys(table_of(source.client(WIKI).article_images()))
+def test_connection_killed_between_batches_resumes_without_duplicates_or_gaps(big, mariadb, query_only):
+    loaded, settings, expected = big
     assert len(expected) == len(set(expected)) > 10_000
-
-    with ReplicaSource(mariadb_settings, batch_rows=997, chunk_rows=250, sleep=no_sleep) as source:
+    with ReplicaSource(settings, batch_rows=997, chunk_rows=250, sleep=no_sleep) as source:
         got: list[pa.RecordBatch] = []
         for i, batch in enumerate(source.client(WIKI).article_images()):
             got.append(batch)
@@ -106,28 +126,37 @@ def test_connection_killed_between_batches_resumes_without_duplicates_or_gaps(lo
         assert retries >= 3  # the next batch found its connection dead and resumed on a new one
 
 
-def test_connection_killed_while_rows_stream_resumes(load, mariadb, mariadb_settings):
-    loaded = load(synthetic(), WIKI)
-    with ReplicaSource(mariadb_settings, batch_rows=100_000) as source:
-        expected = keys(table_of(source.client(WIKI).article_images()))
+def test_connection_killed_while_rows_stream_resumes_mid_batch(big, mariadb, monkeypatch):
+    loaded, settings, expected = big
+    source = ReplicaSource(settings, batch_rows=100_000, chunk_rows=200, sleep=no_sleep)
+    engine = source.engine(WIKI)
+    current: dict[str, int] = {}
 
-    source = ReplicaSource(mariadb_settings, batch_rows=6000, chunk_rows=200, sleep=no_sleep)
-    executions = {"n": 0}
+    @event.listens_for(engine, "connect")
+    def small_receive_buffer(dbapi_connection, _record):
+        # loopback buffers can hold a whole batch; a smaller one keeps the server mid-send
+        dbapi_connection._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 256 * 1024)
 
-    def kill_after_execute(conn, cursor, statement, parameters, context, executemany):
-        if "FROM imagelinks" in statement and "JOIN" in statement:
-            executions["n"] += 1
-            if executions["n"] in (1, 3):  # the server is streaming this batch: kill it now
-                thread_id = conn.connection.dbapi_connection.thread_id()
-                threading.Thread(target=kill, args=(mariadb, thread_id)).start()
+    @event.listens_for(engine, "after_cursor_execute")
+    def remember_thread(conn, cursor, statement, parameters, context, executemany):
+        current["thread_id"] = conn.connection.dbapi_connection.thread_id()
 
-    event.listen(source.engine(WIKI), "after_cursor_execute", kill_after_execute)
+    chunks = {"n": 0}
+    convert = replicas.rows_to_batch
+
+    def kill_while_streaming(keys_, rows_):
+        chunks["n"] += 1
+        if chunks["n"] == 2:  # two chunks converted, thousands of rows still on the wire
+            kill(mariadb, current["thread_id"])
+        return convert(keys_, rows_)
+
+    monkeypatch.setattr(replicas, "rows_to_batch", kill_while_streaming)
     try:
         result = keys(table_of(source.client(WIKI).article_images()))
     finally:
         source.close()
     assert result == expected
-    assert source.counters.retries >= 1
+    assert source.counters.partial_resumes >= 1  # resumed after the last converted chunk
     assert scan_connections(mariadb, loaded.database) == []  # nothing left open
 
 
@@ -138,7 +167,8 @@ def test_legacy_schema_and_hidden_linktargets_on_mariadb(load, mariadb_settings,
     with ReplicaSource(mariadb_settings) as source:
         schema = source.client(WIKI).detect_schema()
         legacy_rows = table_of(source.client(WIKI).article_images()).num_rows
-    assert (schema.imagelinks, schema.categorylinks) == ("legacy", "legacy") and legacy_rows > 0
+    assert (schema.imagelinks, schema.categorylinks) == ("legacy", "legacy")
+    assert legacy_rows > 0
 
     load(tables, WIKI, hide_imagelinks_only_linktargets=True)
     with ReplicaSource(mariadb_settings) as source, pytest.raises(LinktargetViewError, match="analytics"):
@@ -153,7 +183,8 @@ def test_mariadb_and_sqlite_replicas_give_identical_datasets(load, mariadb_setti
         load_replica(tables, mariadb_settings.replace(replica_url_template="").replica_url(wiki), wiki)
     on_mariadb = pull(mariadb_settings, WIKI, state.date, lake=Lake(tmp_path / "m"))
     on_sqlite = pull(mariadb_settings.replace(replica_url_template=""), WIKI, state.date, lake=Lake(tmp_path / "s"))
-    assert on_mariadb.rows == on_sqlite.rows and on_mariadb.rows["article_images"] > 0
+    assert on_mariadb.rows == on_sqlite.rows
+    assert on_mariadb.rows["article_images"] > 0
     assert {k: m.content_hash for k, m in on_mariadb.manifests.items()} == {
         k: m.content_hash for k, m in on_sqlite.manifests.items()
     }

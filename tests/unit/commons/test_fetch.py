@@ -264,3 +264,21 @@ def test_stored_images_decode(settings, fake_upload):
     (record,) = summary.records
     with Image.open(io.BytesIO((settings.media_root / record["path"]).read_bytes())) as img:
         assert img.size == (330, 100)
+
+
+def test_retry_after_pauses_the_other_workers_too():
+    """A Retry-After addresses the client: the next request of *any* worker waits for it."""
+    from wikivis.sources.http import Cooldown
+
+    clock = [100.0]
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        clock[0] += seconds
+
+    cooldown = Cooldown(clock=lambda: clock[0], sleep=sleep)
+    cooldown.block(3)
+    assert cooldown.wait() == 3.0
+    assert cooldown.wait() == 0.0
+    assert sleeps == [3.0]

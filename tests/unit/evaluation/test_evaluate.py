@@ -26,7 +26,8 @@ def test_content_models_beat_popularity_on_recall_at_10(result) -> None:
     assert all(list(values) == METRICS for values in m.values())
     assert m["visrank"]["recall_at_10"] > m["popularity"]["recall_at_10"]
     assert m["curatornet"]["recall_at_10"] > m["popularity"]["recall_at_10"]
-    assert m["visrank"]["auc"] > 0.8 and m["curatornet"]["auc"] > 0.8
+    assert m["visrank"]["auc"] > 0.8
+    assert m["curatornet"]["auc"] > 0.8
     assert abs(m["random"]["auc"] - 0.5) < 0.1
     for values in m.values():
         for name, value in values.items():
@@ -36,7 +37,8 @@ def test_content_models_beat_popularity_on_recall_at_10(result) -> None:
 def test_report_and_json(result, tmp_path) -> None:
     text = render_markdown(result)
     assert "| model | auc | recall_at_10" in text
-    assert "| visrank |" in text and "curatornet:" in text
+    assert "| visrank |" in text
+    assert "curatornet:" in text
     assert "Wikimedia filters applied: yes" in text
     folder = write_report(result, tmp_path)
     assert (folder / "report.md").read_text() == text
@@ -51,7 +53,8 @@ def test_metric_names_follow_ks() -> None:
 def test_without_filters_and_unknown_model() -> None:
     data = synthetic_wiki(seed=2, dim=16, n_articles=100, n_images=120).data
     r = evaluate_data(data, models=("random", "popularity"), ks=(5,), apply_filters=False)
-    assert r.filters_applied is False and r.filter_drops == {}
+    assert r.filters_applied is False
+    assert r.filter_drops == {}
     assert not math.isnan(r.metrics["popularity"]["recall_at_5"])
     with pytest.raises(ValueError, match="unknown model"):
         evaluate_data(data, models=("vbpr",))

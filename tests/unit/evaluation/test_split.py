@@ -15,12 +15,14 @@ def test_one_held_out_image_per_article_deterministic() -> None:
     a = holdout_split(data, image_filter=f, seed=0)
     b = holdout_split(data, image_filter=f, seed=0)
     c = holdout_split(data, image_filter=f, seed=1)
-    assert a.test == b.test and a.train == b.train
+    assert a.test == b.test
+    assert a.train == b.train
     assert a.test != c.test
     assert a.method == "random"
     for page_id, held in a.test.items():
         usable = [data.row_of[s] for s in data.page_items[page_id] if f.allowed(s)]
-        assert len(held) == 1 and len(usable) >= 2
+        assert len(held) == 1
+        assert len(usable) >= 2
         assert sorted(a.train[page_id] + held) == sorted(usable)
         assert a.catalogue[held[0]]
     # articles with a single usable image stay in training only

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
-import pytest
 from PIL import Image
 
 from wikivis.datasets import schema
@@ -99,9 +98,3 @@ def replace_column(table: pa.Table, name: str, values: list, type_: pa.DataType 
     field = table.schema.field(name)
     array = pa.array(values, type=type_ or field.type)
     return table.set_column(index, pa.field(name, array.type, nullable=True), array)
-
-
-@pytest.fixture
-def gate_settings(settings):
-    """Test settings: freshness measured from NOW in the tests that need it."""
-    return settings

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
@@ -14,7 +11,7 @@ from tests.unit.gates.conftest import NOW, PREVIOUS, SNAPSHOT, WIKI, all_file_na
 from tests.unit.gates.test_stages import fill_lake
 from wikivis.catalog import Catalog
 from wikivis.datasets import schema
-from wikivis.errors import GateFailed
+from wikivis.errors import GateFailed, NotFoundError
 from wikivis.gates import gate_tables
 from wikivis.gates.report import write_report
 
@@ -52,17 +49,27 @@ def test_report_has_every_section(settings, lake):
     assert "![Row counts across snapshots](plots/row_counts.svg)" in md
     page = html_path.read_text()
     assert page.count("<svg") == 3
-    assert "check &#x27;row_count_drift&#x27; failed" in page
+    assert "30 row(s) vs 120 in snapshot 20240301 (-75.0%; bound ±50%)" in page
 
 
-def cli(home, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "WIKIVIS_HOME": str(home)}
-    env.pop("WIKIVIS_CONFIG", None)
-    return subprocess.run([sys.executable, "-c", "from wikivis.cli import main; main()", *args],
-                          capture_output=True, text=True, env=env, timeout=120)
+@pytest.fixture
+def cli(monkeypatch):
+    """Invoke the `wikivis` app in-process with fresh global options each time."""
+    from typer.testing import CliRunner
+
+    from wikivis.cli import app
+    from wikivis.cli._common import STATE
+
+    def invoke(home, *args: str):
+        monkeypatch.setattr(STATE, "_settings", None)
+        monkeypatch.setattr(STATE, "overrides", {})
+        monkeypatch.setattr(STATE, "as_json", False)
+        return CliRunner().invoke(app, ["--home", str(home), *args])
+
+    return invoke
 
 
-def test_cli_gates_check_and_report(settings, lake):
+def test_cli_gates_check_and_report(settings, lake, cli):
     today = datetime.now(UTC)
     snap, prev = today.strftime("%Y%m%d"), (today - timedelta(days=7)).strftime("%Y%m%d")
     images = article_images_table()
@@ -71,19 +78,21 @@ def test_cli_gates_check_and_report(settings, lake):
     lake.write("files", "commonswiki", prev, files_table(all_file_names(images)))
 
     ok = cli(settings.home, "gates", "check", "--dataset", "article_images", "--wiki", WIKI)
-    assert ok.returncode == 0, ok.stderr
-    assert "gate 'tables' (samplewiki, snapshot " in ok.stdout
-    run_id = ok.stdout.split()[1]
+    assert ok.exit_code == 0, ok.output
+    assert "gate 'tables' (samplewiki, snapshot " in ok.output
+    run_id = ok.output.split()[1]
 
     shown = cli(settings.home, "report", run_id)
-    assert shown.returncode == 0, shown.stderr
-    assert shown.stdout.startswith(f"# wikivis quality report — run {run_id}")
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.startswith(f"# wikivis quality report — run {run_id}")
     as_html = cli(settings.home, "report", run_id, "--html")
-    assert as_html.stdout.strip().endswith(f"{run_id}/report.html")
+    assert as_html.output.strip().endswith(f"{run_id}/report.html")
 
     lake.write("article_images", WIKI, snap, pa.concat_tables([images, images.slice(0, 1)]))
     failed = cli(settings.home, "gates", "check", "--dataset", "article_images", "--wiki", WIKI, "--snapshot", snap)
-    assert failed.returncode == 6
-    assert "article_images: check 'unique' failed" in failed.stderr
+    assert isinstance(failed.exception, GateFailed)
+    assert failed.exception.exit_code == 6
+    assert "article_images: check 'unique' failed" in str(failed.exception)
+    assert "[fail] article_images: check 'unique' failed" in failed.output  # the summary is printed first
     missing = cli(settings.home, "gates", "check", "--dataset", "pages", "--wiki", WIKI)
-    assert missing.returncode == 5
+    assert isinstance(missing.exception, NotFoundError)

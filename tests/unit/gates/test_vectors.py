@@ -153,3 +153,23 @@ def test_size_mismatch_and_l2_metric():
     size = results["index_size"]
     assert size.outcome == "fail"
     assert "holds 150 vectors, the embeddings 200" in size.describe()
+
+
+def test_default_metric_is_cosine_like_an_index_that_normalises():
+    rng = np.random.default_rng(5)
+    raw = unit_vectors(500) * rng.uniform(0.1, 10, size=(500, 1)).astype(np.float32)  # unnormalised, as stored
+    ids = ids_for(500)
+    normalised = raw / np.linalg.norm(raw, axis=1, keepdims=True)
+    index = faiss.IndexFlatIP(raw.shape[1])
+    index.add(normalised)
+
+    def search(queries, k):  # like wikivis.index: normalises queries, returns (scores, ids or None)
+        q = queries / np.linalg.norm(queries, axis=1, keepdims=True)
+        scores, positions = index.search(np.ascontiguousarray(q, dtype=np.float32), k)
+        labels = np.full(positions.shape, None, dtype=object)
+        labels[positions >= 0] = np.array(ids, dtype=object)[positions[positions >= 0]]
+        return scores, labels
+
+    assert by_name(check_index(search, raw, ids=ids, sample_size=100))["recall"].metrics["recall_at_10"] == 1.0
+    raw_ip = by_name(check_index(search, raw, ids=ids, sample_size=100, metric="ip"))["recall"]
+    assert raw_ip.metrics["recall_at_10"] < 0.9  # inner product on raw vectors ranks by length too

@@ -51,9 +51,9 @@ def test_ivf_with_hnsw_quantizer_and_pq_with_rerank(index_settings, add_vectors)
     add_vectors(0, 3000)
     ivf = build_index(index_settings.replace(index_latency_budget_ms=0.01), hnsw_max_n=1000, **FAST)
     assert ivf.key == "IVF64_HNSW32,Flat" and "nprobe" in ivf.params and ivf.recall >= 0.9
-    tight = index_settings.replace(index_latency_budget_ms=0.01, index_memory_budget_mb=0.1)
+    tight = index_settings.replace(index_latency_budget_ms=0.01, index_memory_budget_mb=0.08)  # → PQ8
     pq_result = build_index(tight, hnsw_max_n=1000, **FAST)
-    assert pq_result.kind == "ivf_pq" and pq_result.rerank == 10 and pq_result.recall >= 0.9
+    assert pq_result.key == "IVF64_HNSW32,PQ8x8" and pq_result.rerank == 10 and pq_result.recall >= 0.9
 
 
 def test_recall_gate_refuses_a_bad_index_and_keeps_the_current_one(index_settings, add_vectors):

@@ -28,12 +28,14 @@ def test_similar_and_suggest(published) -> None:
     name = published.data.display_name(published.data.item_ids[0])
     result = run("similar", name, "--k", "3")
     assert result.exit_code == 0, result.output
-    assert result.output.count("\n") == 3 and "[similar:" in result.output
+    assert result.output.count("\n") == 3
+    assert "[similar:" in result.output
     title = published.data.titles[published.unillustrated[0]]
     result = run("--json", "suggest", title, "-k", "2")
     assert result.exit_code == 0, result.output
     body = json.loads(result.output)
-    assert body["article"] == title and body["suggestions"][0]["source"] == "category_seed"
+    assert body["article"] == title
+    assert body["suggestions"][0]["source"] == "category_seed"
 
 
 def test_bad_k_is_a_usage_error(published) -> None:
@@ -47,11 +49,13 @@ def test_eval_run_json_and_train(published, settings) -> None:
     assert set(metrics) == {"random", "popularity", "visrank"}
     assert set(metrics["visrank"]) == {"auc", "recall_at_10", "ndcg_at_10", "recall_at_20", "ndcg_at_20", "mrr"}
     markdown = run("eval", "run", "--models", "popularity", "--no-write")
-    assert markdown.exit_code == 0 and markdown.output.startswith("# Offline evaluation")
+    assert markdown.exit_code == 0
+    assert markdown.output.startswith("# Offline evaluation")
     trained = run("eval", "train", "--epochs", "1")
-    assert trained.exit_code == 0 and "checkpoint:" in trained.output
-    assert run("suggest", published.data.titles[published.unillustrated[0]]).output.split("\n")[0].endswith(
-        "curatornet)"
+    assert trained.exit_code == 0
+    assert "checkpoint:" in trained.output
+    assert (
+        run("suggest", published.data.titles[published.unillustrated[0]]).output.split("\n")[0].endswith("curatornet)")
     )
 
 

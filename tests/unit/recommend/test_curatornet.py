@@ -30,7 +30,8 @@ def test_triplets_respect_the_articles() -> None:
     for row in range(5):
         items = owner[int(pos[row])]
         profile = set(idx[row][mask[row]].tolist())
-        assert profile and profile <= items - {int(pos[row])}
+        assert profile
+        assert profile <= items - {int(pos[row])}
         assert not set(neg[row].tolist()) & items
 
 
@@ -82,7 +83,7 @@ def test_checkpoint_errors(tmp_path) -> None:
         load_checkpoint(tmp_path / "missing.pt")
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
-    with pytest.raises(InputError, match="bad.pt"):
+    with pytest.raises(InputError, match=r"bad\.pt"):
         load_checkpoint(bad)
     torch.save({"format": "something-else"}, tmp_path / "other.pt")
     with pytest.raises(InputError, match="not a wikivis-curatornet"):

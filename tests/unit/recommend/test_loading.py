@@ -18,7 +18,8 @@ SMALL = {"dim": 16, "n_articles": 80, "n_images": 120, "n_topics": 4}
 
 def test_embedding_matrix_adapters() -> None:
     ids, vectors = embedding_matrix((["a", "b"], np.eye(2)))
-    assert ids == ["a", "b"] and vectors.dtype == np.float32
+    assert ids == ["a", "b"]
+    assert vectors.dtype == np.float32
     table = pa.table({"sha1": ["a", "b"], "vector": pa.array([[1.0, 0.0], [0.0, 1.0]], pa.list_(pa.float32(), 2))})
     ids, vectors = embedding_matrix(table)
     np.testing.assert_array_equal(vectors, np.eye(2))
@@ -50,7 +51,8 @@ def test_service_from_published_data(settings) -> None:
     assert service.data.non_free == synth.data.non_free
     page = synth.unillustrated[0]
     result = service.suggest(synth.data.titles[page], 3)
-    assert result.suggestions and result.suggestions[0].source == "category_seed"
+    assert result.suggestions
+    assert result.suggestions[0].source == "category_seed"
 
     path = train_and_save(settings, config=CuratorNetConfig(epochs=2, hidden=16, profile_hidden=16))
     assert path == checkpoint_path(settings.home, settings.wikis[0], settings.model)
@@ -67,3 +69,27 @@ def test_published_index_is_used_when_present(settings) -> None:
     service = RecommenderService.from_settings(settings)
     assert service.index_kind.startswith("published")
     assert len(service.similar(service.data.display_name(service.data.item_ids[0]), 5)) == 5
+
+
+def test_local_files_are_visible_and_shadow_commons(settings, lake) -> None:
+    from wikivis.recommend.synthetic import lake_table
+
+    synth = publish_synthetic(settings, **SMALL)
+    wiki = settings.wikis[0]
+    shadowed = synth.data.display_name(synth.data.item_ids[0])
+    other_sha1 = synth.data.item_ids[1]
+    local = {
+        "wiki": [wiki, wiki],
+        "file_name": ["Local_upload.jpg", shadowed],
+        "size": [1, 1],
+        "width": [1, 1],
+        "height": [1, 1],
+        "mime": ["image/jpeg"] * 2,
+        "sha1": [other_sha1, other_sha1],
+        "timestamp": ["20250101000000"] * 2,
+    }
+    lake.write("files", wiki, "20260101", lake_table("files", local))
+    lake.publish("files", wiki, "20260101")
+    data = load_rec_data(settings)
+    assert data.file_sha1["Local_upload.jpg"] == other_sha1
+    assert data.file_sha1[shadowed] == other_sha1

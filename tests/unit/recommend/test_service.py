@@ -26,7 +26,8 @@ def test_similar_excludes_query_dedupes_and_filters(service, synth) -> None:
     query = data.display_name(data.page_items[illustrated(service)][0])
     results = service.similar(f"File:{query}", 15)
     sha1s = [r.sha1 for r in results]
-    assert len(results) == 15 and len(set(sha1s)) == 15
+    assert len(results) == 15
+    assert len(set(sha1s)) == 15
     assert data.resolve_file(query) not in sha1s
     assert all(service.filter.allowed(s) for s in sha1s)
     assert [r.rank for r in results] == list(range(1, 16))
@@ -48,13 +49,16 @@ def test_suggest_for_illustrated_article(service, synth) -> None:
     page = illustrated(service)
     own = set(synth.data.page_items[page])
     result = service.suggest(synth.data.titles[page].replace("_", " "), 10)
-    assert result.illustrated and result.model == "visrank" and result.page_id == page
+    assert result.illustrated
+    assert result.model == "visrank"
+    assert result.page_id == page
     assert len(result.suggestions) == 10
     assert not {s.sha1 for s in result.suggestions} & own
     own_names = {synth.data.display_name(s) for s in own}
     for s in result.suggestions:
         assert s.source == "visrank"
-        assert s.seed_images and set(s.seed_images) <= own_names
+        assert s.seed_images
+        assert set(s.seed_images) <= own_names
         assert service.filter.allowed(s.sha1)
     topic = synth.topic_of_page[page]
     assert sum(synth.topic_of_sha1[s.sha1] == topic for s in result.suggestions) >= 8
@@ -64,20 +68,23 @@ def test_suggest_for_unillustrated_article_uses_category_seeds(service, synth) -
     page = synth.unillustrated[0]
     result = service.suggest(synth.data.titles[page], 5)
     assert not result.illustrated
-    assert result.seed_articles and result.note == ""
+    assert result.seed_articles
+    assert result.note == ""
     assert all(s.source == "category_seed" and s.seed_articles and s.seed_images for s in result.suggestions)
     related_titles = {r.title for r in result.seed_articles}
     assert all(set(s.seed_articles) <= related_titles for s in result.suggestions)
     topic = synth.topic_of_page[page]
     assert sum(synth.topic_of_sha1[s.sha1] == topic for s in result.suggestions) >= 4
     d = result.to_dict()
-    assert d["suggestions"][0]["rank"] == 1 and isinstance(d["seed_articles"][0]["via"], list)
+    assert d["suggestions"][0]["rank"] == 1
+    assert isinstance(d["seed_articles"][0]["via"], list)
 
 
 def test_article_without_any_usable_seed_gets_a_note(synth) -> None:
     strict = RecommenderService(synth.data, image_filter=ImageFilter.for_data(synth.data, threshold=-1))
     result = strict.suggest(synth.data.titles[synth.unillustrated[0]])
-    assert result.suggestions == [] and "no related article" in result.note
+    assert result.suggestions == []
+    assert "no related article" in result.note
 
 
 def test_curatornet_reranks_with_provenance(synth) -> None:
@@ -98,4 +105,6 @@ def test_curatornet_reranks_with_provenance(synth) -> None:
 
 def test_health(service) -> None:
     h = service.health()
-    assert h["status"] == "ok" and h["images"] == len(service.data.item_ids) and h["index"] == "exact"
+    assert h["status"] == "ok"
+    assert h["images"] == len(service.data.item_ids)
+    assert h["index"] == "exact"

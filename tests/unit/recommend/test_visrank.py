@@ -53,7 +53,8 @@ def test_exclusions_filters_and_unknown_seeds(synth) -> None:
     assert not ({r.sha1 for r in found} & (banned | {seed}))
     assert visrank_knn(search, ["unknown"], 5) == []
     pool, used = candidate_pool(search, [seed, "unknown"], 5)
-    assert used == [seed] and len(pool) == len(set(pool))
+    assert used == [seed]
+    assert len(pool) == len(set(pool))
 
 
 def test_candidates_are_mostly_from_the_seed_topic(synth) -> None:

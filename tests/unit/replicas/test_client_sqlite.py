@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from tests.unit.replicas.conftest import COMMONS, GALLERY, HOSTILE_FILE, HOSTILE_TITLE, WIKI, no_sleep, reference
+from tests.unit.replicas.conftest import COMMONS, HOSTILE_FILE, HOSTILE_TITLE, WIKI, no_sleep, reference
 from wikivis.config import load_settings
 from wikivis.errors import ConfigError, NotFoundError, RetriesExceeded, SourceError
 from wikivis.lake import Lake
@@ -54,7 +54,8 @@ def test_keyset_pagination_gives_every_row_once(replica_settings, tiny, batch_ro
 def test_batches_are_bounded(replica_settings):
     with ReplicaSource(replica_settings, batch_rows=4, chunk_rows=3) as source:
         sizes = [b.num_rows for b in source.client(WIKI).article_images()]
-    assert max(sizes) <= 4 and sum(sizes) == 27
+    assert max(sizes) <= 4
+    assert sum(sizes) == 27
 
 
 def test_hostile_titles_are_data_not_sql(replica_settings):
@@ -129,7 +130,10 @@ def test_hidden_linktargets_raise_a_typed_error(settings, tiny):
         with pytest.raises(LinktargetViewError) as err:
             client.detect_schema()
         message = str(err.value)
-        assert "imagelinks" in message and "analytics" in message and "dumps" in message and "widen" in message
+        assert "imagelinks" in message
+        assert "analytics" in message
+        assert "dumps" in message
+        assert "widen" in message
         assert client.detect_schema(check_views=False).linktarget_is_view is True
         with pytest.raises(LinktargetViewError):
             list(client.article_images())
@@ -171,7 +175,9 @@ def test_missing_table_is_a_source_error_naming_the_replica(replica_settings):
     engine.dispose()
     with ReplicaSource(replica_settings) as source, pytest.raises(SourceError) as err:
         source.client(WIKI).detect_schema()
-    assert "samplewiki" not in str(err.value) and WIKI in str(err.value) and "categorylinks" in str(err.value)
+    assert "samplewiki" not in str(err.value)
+    assert WIKI in str(err.value)
+    assert "categorylinks" in str(err.value)
 
 
 def test_missing_sqlite_replica_is_not_found(settings):
@@ -238,12 +244,14 @@ def test_resumes_mid_batch_from_the_last_converted_chunk(faulty, tiny):
     assert source.counters.retries == 4
 
 
-def test_gives_up_per_policy_with_a_typed_error(replica_settings):
+@pytest.mark.parametrize("wrapped", [True, False])
+def test_gives_up_per_policy_with_a_typed_error(replica_settings, wrapped):
     attempts = []
     source = ReplicaSource(replica_settings, policy=ReplicaRetryPolicy(max_attempts=3), sleep=attempts.append)
 
     def always_fail(*_args):
-        raise sa.exc.OperationalError("SELECT", {}, pymysql.err.OperationalError(2013, "Lost connection"))
+        lost = pymysql.err.OperationalError(2013, "Lost connection")
+        raise sa.exc.OperationalError("SELECT", {}, lost) if wrapped else lost
 
     event.listen(source.engine(WIKI), "before_cursor_execute", always_fail)
     with pytest.raises(RetriesExceeded, match="3 attempts"):
@@ -261,7 +269,8 @@ def test_non_retryable_errors_are_not_retried(replica_settings):
     event.listen(source.engine(WIKI), "before_cursor_execute", syntax_error)
     with pytest.raises(SourceError) as err:
         list(source.client(WIKI).pages())
-    assert not isinstance(err.value, RetriesExceeded) and source.counters.retries == 0
+    assert not isinstance(err.value, RetriesExceeded)
+    assert source.counters.retries == 0
     source.close()
 
 
@@ -269,7 +278,8 @@ def test_retry_policy_is_data():
     policy = ReplicaRetryPolicy()
     lost = sa.exc.OperationalError("s", {}, pymysql.err.OperationalError(2013, "lost"))
     syntax = sa.exc.ProgrammingError("s", {}, pymysql.err.ProgrammingError(1064, "bad"))
-    assert policy.is_retryable(lost) and not policy.is_retryable(syntax)
+    assert policy.is_retryable(lost)
+    assert not policy.is_retryable(syntax)
     assert {2006, 2013, 1317, 1969, 3024} <= policy.error_codes
     assert not ReplicaRetryPolicy(error_codes=frozenset()).is_retryable(lost)
 
@@ -298,7 +308,8 @@ def test_live_url_uses_the_analytics_host_and_cnf_credentials(tmp_path: Path):
     cnf.write_text("[client]\nuser=u42\npassword=s3cr%t@/\n", encoding="utf-8")
     settings = load_settings(env={}, profile="live", contact="t@example.org", home=tmp_path, replica_cnf=str(cnf))
     url = replica_url(settings, "enwiki")
-    assert url.host == "enwiki.analytics.db.svc.wikimedia.cloud" and url.database == "enwiki_p"
+    assert url.host == "enwiki.analytics.db.svc.wikimedia.cloud"
+    assert url.database == "enwiki_p"
     assert (url.username, url.password) == ("u42", "s3cr%t@/")
     assert "s3cr" not in replicas.redacted(url)
 
@@ -308,4 +319,5 @@ def test_url_template_and_embedded_default(tmp_path: Path):
     url = replica_url(settings, "dewiki")
     assert (url.host, url.port, url.database, url.username) == ("127.0.0.1", 3307, "dewiki_p", "me")
     local = replica_url(load_settings(env={}, home=tmp_path), "dewiki")
-    assert local.get_backend_name() == "sqlite" and local.database.endswith("replica/dewiki_p.sqlite")
+    assert local.get_backend_name() == "sqlite"
+    assert local.database.endswith("replica/dewiki_p.sqlite")

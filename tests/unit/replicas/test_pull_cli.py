@@ -24,7 +24,8 @@ def test_pull_writes_the_four_datasets(replica_settings, tiny):
     for dataset in ("pages", "article_images", "article_categories"):
         assert lake.read(dataset, WIKI, "20260102").to_pylist() == expected[dataset]
     assert lake.read("files", COMMONS, "20260102").to_pylist() == expected["files"]
-    assert result.files_wiki == COMMONS and result.counters["retries"] == 0
+    assert result.files_wiki == COMMONS
+    assert result.counters["retries"] == 0
 
 
 def test_pull_is_idempotent_and_defaults_to_today(replica_settings):
@@ -46,7 +47,8 @@ def test_pull_accepts_an_injected_engine_factory(replica_settings, tmp_path):
         return sa.create_engine(replica_settings.replica_url(wiki))
 
     result = pull(replica_settings, WIKI, "20260103", lake=Lake(tmp_path / "lake"), engine_factory=factory)
-    assert made == [WIKI, COMMONS] and result.rows["article_images"] == 27
+    assert made == [WIKI, COMMONS]
+    assert result.rows["article_images"] == 27
 
 
 @pytest.fixture
@@ -63,10 +65,12 @@ def test_cli_pull_and_detect(cli, replica_settings):
     result = cli.invoke(app, ["pull", "--wiki", WIKI, "--snapshot", "20260104"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
-    assert summary["rows"]["article_images"] == 27 and summary["snapshot"] == "20260104"
+    assert summary["rows"]["article_images"] == 27
+    assert summary["snapshot"] == "20260104"
     assert Lake(replica_settings.lake_root).exists("files", COMMONS, "20260104")
     result = cli.invoke(app, ["detect", "--wiki", WIKI])
-    assert result.exit_code == 0 and json.loads(result.output)["schema"]["imagelinks"] == "target_id"
+    assert result.exit_code == 0
+    assert json.loads(result.output)["schema"]["imagelinks"] == "target_id"
 
 
 def test_cli_rejects_hostile_wiki_names(cli):

@@ -18,8 +18,10 @@ def test_current_schema_has_linktarget_columns_only():
     il, cl = CURRENT.tables["imagelinks"], CURRENT.tables["categorylinks"]
     assert list(il.columns.keys()) == ["il_from", "il_from_namespace", "il_target_id"]
     assert [c.name for c in il.primary_key] == ["il_from", "il_target_id"]
-    assert "cl_to" not in cl.columns and list(cl.columns.keys())[-1] == "cl_target_id"
-    assert "il_to" in LEGACY.tables["imagelinks"].columns and "cl_to" in LEGACY.tables["categorylinks"].columns
+    assert "cl_to" not in cl.columns
+    assert list(cl.columns.keys())[-1] == "cl_target_id"
+    assert "il_to" in LEGACY.tables["imagelinks"].columns
+    assert "cl_to" in LEGACY.tables["categorylinks"].columns
 
 
 def test_mariadb_ddl_keeps_mediawiki_types():

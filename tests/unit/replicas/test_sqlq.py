@@ -50,7 +50,8 @@ def test_check_identifier_accepts_allowed_names():
 
 def test_identifier_placeholders_are_checked_and_required():
     sql = str(load_query("link_target_sample", table="categorylinks", column="cl_target_id", from_column="cl_from"))
-    assert "FROM categorylinks" in sql and "{" not in sql
+    assert "FROM categorylinks" in sql
+    assert "{" not in sql
     with pytest.raises(ConfigError):
         load_query("link_target_sample", table="page", column="il_target_id", from_column="il_from")
     with pytest.raises(ConfigError, match="needs identifiers"):

@@ -24,13 +24,16 @@ def test_suggest_and_similar(client, synth) -> None:
     r = client.get("/suggest", params={"article": title.replace("_", " "), "k": 3})
     assert r.status_code == 200
     body = r.json()
-    assert body["article"] == title and body["k"] == 3 and len(body["suggestions"]) <= 3
+    assert body["article"] == title
+    assert body["k"] == 3
+    assert len(body["suggestions"]) <= 3
     first = body["suggestions"][0]
     assert {"sha1", "file_name", "score", "rank", "source", "seed_images", "seed_articles"} <= set(first)
     name = synth.data.display_name(synth.data.page_items[body["page_id"]][0])
     r = client.get("/similar", params={"file": f"File:{name}", "k": 4})
     assert r.status_code == 200
-    assert r.json()["file"] == name and len(r.json()["results"]) == 4
+    assert r.json()["file"] == name
+    assert len(r.json()["results"]) == 4
 
 
 def test_unknown_title_is_404_with_reason(client) -> None:
@@ -38,7 +41,8 @@ def test_unknown_title_is_404_with_reason(client) -> None:
     assert r.status_code == 404
     assert r.json() == {"error": "not_found", "reason": "unknown article 'No such article'"}
     r = client.get("/similar", params={"file": "Nothing.jpg"})
-    assert r.status_code == 404 and "unknown file" in r.json()["reason"]
+    assert r.status_code == 404
+    assert "unknown file" in r.json()["reason"]
 
 
 @pytest.mark.parametrize(
@@ -57,12 +61,15 @@ def test_invalid_parameters_are_422(client, path: str, params: dict) -> None:
     r = client.get(path, params=params)
     assert r.status_code == 422
     body = r.json()
-    assert body["error"] == "invalid_request" and body["reason"] and body["detail"]
+    assert body["error"] == "invalid_request"
+    assert body["reason"]
+    assert body["detail"]
 
 
 def test_model_unavailable_is_503(client, synth) -> None:
     r = client.get("/suggest", params={"article": some_article(synth), "model": "curatornet"})
-    assert r.status_code == 503 and r.json()["error"] == "model_unavailable"
+    assert r.status_code == 503
+    assert r.json()["error"] == "model_unavailable"
 
 
 def test_token_required_when_not_loopback(settings, service, synth) -> None:
@@ -71,7 +78,8 @@ def test_token_required_when_not_loopback(settings, service, synth) -> None:
     params = {"article": some_article(synth)}
     assert client.get("/suggest", params=params).status_code == 401
     wrong = client.get("/suggest", params=params, headers={"Authorization": "Bearer nope"})
-    assert wrong.status_code == 401 and wrong.headers["www-authenticate"] == "Bearer"
+    assert wrong.status_code == 401
+    assert wrong.headers["www-authenticate"] == "Bearer"
     assert wrong.json()["error"] == "unauthorized"
     assert client.get("/suggest", params=params, headers={"Authorization": "Bearer s3cret"}).status_code == 200
     assert client.get("/healthz").json()["auth"] is True
@@ -89,8 +97,17 @@ def test_loopback_needs_no_token_unless_one_is_set(settings, service) -> None:
 
 @pytest.mark.parametrize(
     ("host", "loopback"),
-    [("127.0.0.1", True), ("127.1.2.3", True), ("::1", True), ("[::1]", True), ("localhost", True),
-     ("0.0.0.0", False), ("192.168.1.5", False), ("::", False), ("example.org", False)],
+    [
+        ("127.0.0.1", True),
+        ("127.1.2.3", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("192.168.1.5", False),
+        ("::", False),
+        ("example.org", False),
+    ],
 )
 def test_is_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
@@ -100,9 +117,12 @@ def test_runner_refuses_exposed_bind_without_token(settings) -> None:
     with pytest.raises(ConfigError):
         prepare(settings, "0.0.0.0", 9999)
     bound, needs = prepare(settings.replace(serve_token="t"), "0.0.0.0", 9999)
-    assert needs and bound.serve_host == "0.0.0.0" and bound.serve_port == 9999
+    assert needs
+    assert bound.serve_host == "0.0.0.0"
+    assert bound.serve_port == 9999
     bound, needs = prepare(settings)
-    assert not needs and bound.serve_host == "127.0.0.1"
+    assert not needs
+    assert bound.serve_host == "127.0.0.1"
 
 
 def test_healthz_reports_latency(client, synth) -> None:
@@ -110,7 +130,8 @@ def test_healthz_reports_latency(client, synth) -> None:
     client.get("/suggest", params={"article": "Missing"})
     client.get("/not-a-route")
     body = client.get("/healthz").json()
-    assert body["status"] == "ok" and body["auth"] is False
+    assert body["status"] == "ok"
+    assert body["auth"] is False
     assert body["latency"]["/suggest"]["n"] == 2
     assert body["latency"]["/suggest"]["p95_ms"] >= body["latency"]["/suggest"]["p50_ms"] >= 0
     assert "/not-a-route" not in body["latency"]
@@ -120,7 +141,8 @@ def test_service_that_cannot_load_is_503_with_reason(settings) -> None:
     client = TestClient(create_app(settings))  # nothing published under this home
     r = client.get("/suggest", params={"article": "X"})
     assert r.status_code == 503
-    assert r.json()["error"] == "unavailable" and "article_images" in r.json()["reason"]
+    assert r.json()["error"] == "unavailable"
+    assert "article_images" in r.json()["reason"]
     assert client.get("/healthz").status_code == 503
 
 
@@ -133,4 +155,5 @@ def test_unexpected_errors_are_500_without_traceback(settings, service, monkeypa
     r = client.get("/suggest", params={"article": "X"})
     assert r.status_code == 500
     assert r.json() == {"error": "internal", "reason": "internal error; see the server log"}
-    assert "secret" not in r.text and "Traceback" not in r.text
+    assert "secret" not in r.text
+    assert "Traceback" not in r.text

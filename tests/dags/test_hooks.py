@@ -1,0 +1,116 @@
+"""Connections → wikivis settings and clients (plugins/wikivis_airflow/hooks.py).
+
+Connections are injected as ``AIRFLOW_CONN_*`` variables, the way a deployment's secrets
+backend would provide them; no metadata DB is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from wikivis.testing import mysql_url
+
+pytestmark = pytest.mark.dags
+
+PASSWORD = "p@ss:w{rd}/secret"
+REPLICAS = {"conn_type": "mysql", "host": "{wiki}.analytics.db.svc.wikimedia.cloud", "login": "u123",
+            "password": PASSWORD, "port": 3306, "schema": "{db}"}
+COMMONS = {"conn_type": "http", "host": "https://commons.wikimedia.org",
+           "extra": {"contact": "https://example.org/wikivis; ops@example.org"}}
+STREAMS = {"conn_type": "http", "host": "stream.wikimedia.org", "extra": {"contact": "ops@example.org"}}
+
+
+@pytest.fixture
+def connections(monkeypatch):
+    from wikivis.config import reset_settings_cache
+
+    monkeypatch.setattr(os, "environ", dict(os.environ))  # apply_connections writes here
+    for name, conn in (("WIKIVIS_REPLICAS", REPLICAS), ("WIKIVIS_COMMONS_API", COMMONS),
+                       ("WIKIVIS_EVENTSTREAMS", STREAMS)):
+        os.environ[f"AIRFLOW_CONN_{name}"] = json.dumps(conn)
+    yield
+    reset_settings_cache()
+
+
+def test_replica_connection_becomes_a_url_template_with_encoded_credentials(connections):
+    from wikivis_airflow.hooks import WikiReplicasHook
+
+    hook = WikiReplicasHook()
+    template = hook.url_template()
+    assert template == ("mysql+pymysql://u123:p%40ss%3Aw%7Brd%7D%2Fsecret@{wiki}.analytics.db.svc.wikimedia.cloud"
+                        ":3306/{db}?charset=utf8mb4")
+    url = hook.sqlalchemy_url("enwiki")
+    assert (url.host, url.database, url.password) == ("enwiki.analytics.db.svc.wikimedia.cloud", "enwiki_p", PASSWORD)
+    assert PASSWORD not in url.render_as_string(hide_password=True)
+    assert PASSWORD not in repr(hook)
+
+
+def test_http_connections_become_endpoints_and_a_policy_user_agent(connections):
+    from wikivis_airflow.hooks import CommonsApiHook, EventStreamsHook
+
+    from wikivis.config import load_settings
+
+    assert CommonsApiHook().endpoint_url() == "https://commons.wikimedia.org/w/api.php"
+    assert EventStreamsHook().endpoint_url() == "https://stream.wikimedia.org"
+    base = load_settings(env={}, profile="live", contact="placeholder@example.org")
+    settings = CommonsApiHook().settings(base)
+    assert settings.commons_api_url == "https://commons.wikimedia.org/w/api.php"
+    assert "(https://example.org/wikivis; ops@example.org)" in settings.user_agent
+    session = CommonsApiHook().get_conn()
+    assert "ops@example.org" in session.headers["User-Agent"]
+
+
+def test_apply_connections_exports_settings_to_the_task_process(connections):
+    from wikivis_airflow.hooks import apply_connections
+
+    from wikivis.config import get_settings
+
+    assert apply_connections() == {"replica_url_template": "set", "commons_api_url": "set", "contact": "set",
+                                   "eventstreams_url": "set"}
+    settings = get_settings()
+    assert settings.commons_api_url == "https://commons.wikimedia.org/w/api.php"
+    assert settings.eventstreams_url == "https://stream.wikimedia.org"
+    assert settings.replica_url("frwiki").startswith("mysql+pymysql://u123:p%40ss")
+    assert "frwiki.analytics.db.svc.wikimedia.cloud:3306/frwiki_p" in settings.replica_url("frwiki")
+
+
+def test_missing_connections_change_nothing(monkeypatch):
+    from wikivis_airflow.hooks import apply_connections, connection_settings_overrides
+
+    for name in ("WIKIVIS_REPLICAS", "WIKIVIS_COMMONS_API", "WIKIVIS_EVENTSTREAMS"):
+        monkeypatch.delenv(f"AIRFLOW_CONN_{name}", raising=False)
+    assert connection_settings_overrides() == {}
+    assert apply_connections() == {}
+
+
+def test_replica_engine_connects_without_logging_the_password(monkeypatch):
+    """Against the loopback MariaDB (the replicas' engine) when it is running."""
+    from sqlalchemy.engine import make_url
+    from wikivis_airflow.hooks import WikiReplicasHook
+
+    from wikivis.testing import engine_or_skip
+
+    engine_or_skip(mysql_url(), "MariaDB").dispose()
+    target = make_url(mysql_url())
+    conn = {"conn_type": "mysql", "host": target.host, "port": target.port or 3306, "login": target.username,
+            "password": target.password or "", "schema": target.database}
+    monkeypatch.setenv("AIRFLOW_CONN_WIKIVIS_REPLICAS", json.dumps(conn))
+    logged: list[str] = []
+
+    class RecordingLog:
+        def info(self, message: str, *args: object) -> None:
+            logged.append(message % args)
+
+    monkeypatch.setattr(WikiReplicasHook, "log", property(lambda self: RecordingLog()))
+    engine = WikiReplicasHook().get_conn("samplewiki")
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT 1").scalar() == 1
+    finally:
+        engine.dispose()
+    [message] = logged
+    assert message.startswith(f"connecting to mysql+pymysql://{target.username}")
+    assert not target.password or target.password not in message
