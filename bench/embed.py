@@ -35,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import cache_dir, emit, peak_rss_mb, say, timer  # noqa: E402
+from bench._common import cache_dir, emit, peak_rss_mb, say, timer
 
 WIDTHS = (330, 330, 330, 500)
 ASPECTS = (2 / 3, 3 / 4, 1.0, 4 / 3, 3 / 2)
@@ -89,14 +89,20 @@ def main(argv: list[str] | None = None) -> None:
     say(f"{args.n} JPEGs ready in {t['s']:.1f} s ({total_bytes / args.n / 1024:.0f} KiB average)")
 
     base = load_settings(
-        env={}, home=tempfile.mkdtemp(prefix="wikivis-bench-embed-"), device=args.device, embed_amp=args.amp,
-        embed_batch_size=args.batch_size, embed_workers=args.workers,
+        env={},
+        home=tempfile.mkdtemp(prefix="wikivis-bench-embed-"),
+        device=args.device,
+        embed_amp=args.amp,
+        embed_batch_size=args.batch_size,
+        embed_workers=args.workers,
     )
     runtime = pick_runtime(base.device, base.embed_amp)
     model = load_model(base, args.model)
     runtime.prepare(model.module)
-    say(f"model {model.id}@{model.version} dim {model.dim}; runtime {runtime.describe()}; {usable_cores()} cores; "
-        f"torch {torch.__version__}")
+    say(
+        f"model {model.id}@{model.version} dim {model.dim}; runtime {runtime.describe()}; {usable_cores()} cores; "
+        f"torch {torch.__version__}"
+    )
 
     with timer() as t:
         decoded = [torch.from_numpy(decode_image(p, model.preprocessing).copy()) for _, p in items]
@@ -134,7 +140,9 @@ def main(argv: list[str] | None = None) -> None:
         pipe.append(pipeline_round(r))
         say(f"round {r + 1}: bare forward {bare[-1]:.1f} img/s, pipeline {pipe[-1]:.1f} img/s")
     best_bare, best_pipe = max(bare), max(pipe)
-    say(f"best: pipeline {best_pipe:.1f} img/s vs bare forward {best_bare:.1f} img/s → ratio {best_pipe / best_bare:.3f}")
+    say(
+        f"best: pipeline {best_pipe:.1f} img/s vs bare forward {best_bare:.1f} img/s → ratio {best_pipe / best_bare:.3f}"
+    )
     emit(
         {
             "bench": "embed",

@@ -31,15 +31,15 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as wikivis.index.core does (shared cores)
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import faiss  # noqa: E402
+import faiss
 
-from bench._common import emit, peak_rss_mb, say, timer  # noqa: E402
-from wikivis.index import core  # noqa: E402
-from wikivis.index.plan import plan_index  # noqa: E402
+from bench._common import emit, peak_rss_mb, say, timer
+from wikivis.index import core
+from wikivis.index.plan import HNSW_MAX_N, plan_index
 
 
 def embedding_like(
@@ -63,7 +63,9 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, float | int | str]:
     say(f"--- n={n:,} dim={args.dim}")
     with timer() as t:
         vectors = embedding_like(n, args.dim, clusters=args.clusters, latent=args.latent, spread=args.spread, seed=1)
-        queries = embedding_like(args.queries, args.dim, clusters=args.clusters, latent=args.latent, spread=args.spread, seed=2)
+        queries = embedding_like(
+            args.queries, args.dim, clusters=args.clusters, latent=args.latent, spread=args.spread, seed=2
+        )
     say(f"data generated in {t['s']:.1f} s")
 
     flat = faiss.IndexFlatIP(args.dim)
@@ -74,11 +76,17 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, float | int | str]:
     sample = core.RecallSample(queries, truth, 10)
     tune_sample, gate_sample = sample.split()
     latency_queries = gate_sample.queries[: args.latency_queries]
-    exact_p50, exact_p95 = core.latency_ms(lambda q, k: flat.search(q, k), latency_queries[: max(20, args.latency_queries // 5)], 10)
+    exact_p50, exact_p95 = core.latency_ms(flat.search, latency_queries[: max(20, args.latency_queries // 5)], 10)
     say(f"exact IndexFlatIP single query: p50 {exact_p50:.2f} ms, p95 {exact_p95:.2f} ms")
     del flat
 
-    plan = plan_index(n, args.dim, memory_budget_mb=args.memory_budget_mb, latency_budget_ms=args.latency_budget_ms)
+    plan = plan_index(
+        n,
+        args.dim,
+        memory_budget_mb=args.memory_budget_mb,
+        latency_budget_ms=args.latency_budget_ms,
+        hnsw_max_n=args.hnsw_max_n,
+    )
     say(f"plan: {plan.key} ({plan.reason}); est. {plan.memory_mb} MB")
     index = core.make_index(plan)
     with timer() as build:
@@ -127,19 +135,35 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--latency-queries", type=int, default=200)
     ap.add_argument("--memory-budget-mb", type=float, default=4096)
     ap.add_argument("--latency-budget-ms", type=float, default=1.0)
+    ap.add_argument("--hnsw-max-n", type=int, default=HNSW_MAX_N, help="largest n built as HNSW (above: IVF)")
     ap.add_argument("--threshold", type=float, default=0.95, help="recall@10 the tuning aims for")
     ap.add_argument("--threads", type=int, default=0, help="faiss OpenMP threads (0 = default)")
     args = ap.parse_args(argv)
     if args.threads:
         faiss.omp_set_num_threads(args.threads)
-    say(f"faiss {faiss.__version__}, {faiss.omp_get_max_threads()} OpenMP threads, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}")
+    say(
+        f"faiss {faiss.__version__}, {faiss.omp_get_max_threads()} OpenMP threads, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}"
+    )
     started = time.perf_counter()
     rows = [run_size(int(s), args) for s in args.sizes.split(",") if s.strip()]
     largest = rows[-1]
     emit(
         {
             "bench": "index",
-            **{k: largest[k] for k in ("n", "dim", "index", "recall_at_10", "p50_ms", "p95_ms", "build_s", "exact_p50_ms", "speedup_vs_exact")},
+            **{
+                k: largest[k]
+                for k in (
+                    "n",
+                    "dim",
+                    "index",
+                    "recall_at_10",
+                    "p50_ms",
+                    "p95_ms",
+                    "build_s",
+                    "exact_p50_ms",
+                    "speedup_vs_exact",
+                )
+            },
             "sizes": rows,
             "peak_rss_mb": round(peak_rss_mb(), 1),
             "total_s": round(time.perf_counter() - started, 1),

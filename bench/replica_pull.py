@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import emit, peak_rss_mb, say, timer  # noqa: E402
+from bench._common import emit, peak_rss_mb, say, timer
 
 WIKI = "benchwiki"
 LINKS_PER_PAGE = 8

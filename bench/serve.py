@@ -1,7 +1,10 @@
 """Latency of the recommendation API (p50/p95 per request) next to an index-free baseline.
 
-What is timed, on a synthetic topic wiki (:func:`wikivis.recommend.synthetic.synthetic_wiki`)
-served from memory with the exact faiss Flat index:
+What is timed, on a synthetic topic wiki published through the real lake and embedding
+store (:func:`wikivis.recommend.synthetic.publish_synthetic`) and served the way ``wikivis
+serve`` serves it — ``RecommenderService.from_settings`` with the index that
+``wikivis.index.build_index`` chose for the budget (``--index exact`` uses the in-memory
+exact faiss Flat index instead):
 
 * ``suggest_visrank`` — ``RecommenderService.suggest`` (kNN candidate pool per seed image,
   exact VisRank scoring of the pool, Wikimedia filters, provenance);
@@ -15,13 +18,16 @@ served from memory with the exact faiss Flat index:
 Also reported: the tutorial's dense N×N similarity matrix size for the same N (computed,
 not allocated) against the memory of the vectors the index holds.
 
-Usage: ``python bench/serve.py [--images 20000] [--articles 5000] [--dim 1280] [--requests 300]``
+Usage: ``python bench/serve.py [--images 20000] [--articles 5000] [--dim 1280] [--requests 300]
+[--index published|exact]``
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,11 +35,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import emit, peak_rss_mb, say, timer
+from bench._common import cache_dir, emit, peak_rss_mb, say, timer
 from wikivis.config import load_settings
 from wikivis.recommend.curatornet import CuratorNetConfig
 from wikivis.recommend.service import RecommenderService
-from wikivis.recommend.synthetic import synthetic_wiki
+from wikivis.recommend.synthetic import publish_synthetic
 from wikivis.recommend.training import article_profiles, train_on_profiles
 from wikivis.recommend.visrank import visrank_scores
 
@@ -63,19 +69,41 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--faiss-threads", type=int, default=1, help="as `wikivis serve` runs (0: faiss default)")
+    parser.add_argument("--index", choices=("published", "exact"), default="published")
     args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="serve-", dir=cache_dir("serve")))
+    try:
+        run(args, home)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, home: Path) -> None:
+    settings = load_settings(env={}, home=home)
+    with timer() as t_gen:
+        publish_synthetic(
+            settings, seed=0, n_topics=args.topics, n_articles=args.articles, n_images=args.images, dim=args.dim
+        )
+    say(f"published synthetic wiki: {args.images} images × {args.dim}-d, {args.articles} articles ({t_gen['s']:.1f} s)")
+    index_key = "Flat (exact, in memory)"
+    if args.index == "published":
+        from wikivis.index import build_index
+
+        with timer() as t_index:
+            built = build_index(settings)
+        index_key = f"{built.key} (recall@10 {built.recall:.3f})"
+        say(f"index built: {index_key} in {t_index['s']:.1f} s")
     if args.faiss_threads:
         import faiss
 
         faiss.omp_set_num_threads(args.faiss_threads)
+    service = RecommenderService.from_settings(settings)
+    if args.index == "exact":
+        from wikivis.recommend.search import ExactSearch
 
-    with timer() as t_gen:
-        synth = synthetic_wiki(
-            seed=0, n_topics=args.topics, n_articles=args.articles, n_images=args.images, dim=args.dim
-        )
-    data = synth.data
-    say(f"synthetic wiki: {len(data.item_ids)} images × {data.dim}-d, {len(data.titles)} articles ({t_gen['s']:.1f} s)")
-    service = RecommenderService(data)
+        service = RecommenderService(service.data, ExactSearch(service.data.item_ids, service.data.vectors))
+    data = service.data
+    say(f"serving with index: {service.index_kind}")
     rng = np.random.default_rng(0)
     titles = [data.titles[p] for p in rng.choice(sorted(data.titles), size=args.requests)]
     files = [data.display_name(s) for s in rng.choice(data.item_ids[: args.images], size=args.requests)]
@@ -138,6 +166,7 @@ def main() -> None:
             "requests": args.requests,
             "k": args.k,
             "faiss_threads": args.faiss_threads,
+            "index": service.index_kind,
             **{f"{name}_{key}": value for name, r in results.items() for key, value in r.items()},
             "speedup_p50_visrank_vs_exact_all": round(base / results["suggest_visrank"]["p50_ms"], 2),
             "dense_matrix_mb": round(dense_mb, 1),

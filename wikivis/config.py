@@ -114,6 +114,16 @@ class Settings:
     retention_snapshots: int = 5
     # events
     events_replay_days: float = 7.0
+    #: how long after a window's end (Kafka time) an event of the window may still arrive
+    events_lateness_s: float = 300.0
+    #: cross-topic skew: quiet topics count as past the window once another is this far beyond
+    events_skew_s: float = 600.0
+    #: the server starting this much later than asked means lost events (stale)
+    events_gap_slack_s: float = 21600.0
+    #: stop reading when no event arrived for this long (only keep-alives)
+    events_idle_timeout_s: float = 120.0
+    #: socket read timeout of the stream (keep-alives come every ~15 s)
+    events_read_timeout_s: float = 60.0
     # gates
     drift_max_ratio: float = 0.5
     gate_warn_only: tuple[str, ...] = ()

@@ -22,7 +22,9 @@ def _overrides(**values: Any) -> dict[str, Any]:
 
 @app.command("run")
 def run(
-    model: Annotated[str | None, typer.Option(help="model id (default: settings.model); see `wikivis embed models`")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="model id (default: settings.model); see `wikivis embed models`")
+    ] = None,
     wiki: Annotated[str | None, typer.Option(help="media dataset partition (default: the Commons wiki)")] = None,
     snapshot: Annotated[str | None, typer.Option(help="media snapshot (default: the newest)")] = None,
     device: Annotated[str | None, typer.Option(help="auto | cpu | cuda")] = None,

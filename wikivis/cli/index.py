@@ -38,7 +38,10 @@ def build(
     """Full build from all embeddings, recall gate, atomic swap."""
     from wikivis.index import build_index
 
-    overrides = {"index_memory_budget_mb": memory_budget_mb, "index_latency_budget_ms": latency_budget_ms}
+    overrides: dict[str, Any] = {
+        "index_memory_budget_mb": memory_budget_mb,
+        "index_latency_budget_ms": latency_budget_ms,
+    }
     settings = settings_from_ctx(**{k: v for k, v in overrides.items() if v is not None})
     result = build_index(settings, model, index_key=key)
     echo_result(result, human=_summary(result))

@@ -113,6 +113,7 @@ class Region:
     field_offset: Callable[[int], int]  # field index → byte offset relative to the region start
     fast: bool
     arrays: list[pa.Array] | None = None  # already converted selected columns (CSV path)
+    statements: int = 1  # INSERT statements covered (the CSV path merges consecutive ones)
     #: the exact path stopped at this structural error after ``nrows`` good rows; it is raised
     #: once those rows are converted, so that the first error *in file order* is the one reported
     error: InputError | None = None
@@ -140,13 +141,18 @@ _CSV_REFUSE = (b"'", b"\\", b"x", b"X", b" ", b"\t", b"\r", b";")
 _CSV_PARSE = pacsv.ParseOptions(quote_char=False, escape_char=False, double_quote=False, ignore_empty_lines=False)
 
 
-def csv_region(buf: bytes, start: int, stop: int, layout: Layout, *, end: int | None) -> Region | None:
+def csv_region(
+    buf: bytes, start: int, stop: int, layout: Layout, *, end: int | None, statement_sep: bytes | None = None
+) -> Region | None:
     """Quote-free regions (integer tables such as imagelinks, pagelinks) through ``pyarrow.csv``.
 
     The rows are made into CSV lines by replacing the row separator (``),(`` or ``),\n(``)
     with a newline; any other parenthesis left over sits inside a token and fails the
     integer conversion, a wrong field count fails the reader, and the row count must equal
     the number of separators + 1.  String columns must be all NULL here.  ``None`` declines.
+
+    ``statement_sep`` (``);\nINSERT INTO `t` VALUES (``, exactly as the file writes it) lets one
+    region span several consecutive INSERTs of Wikimedia's ~1 MB statements.
     """
     if not layout.csv_ok or buf[start : start + 1] != b"(":
         return None
@@ -163,12 +169,17 @@ def csv_region(buf: bytes, start: int, stop: int, layout: Layout, *, end: int | 
         if last < 0:
             return None
         body_stop, consumed, ended = last, last + 2 - start, False
-    for refused in _CSV_REFUSE:
-        if buf.find(refused, start, body_stop) >= 0:
-            return None
     body = buf[start + 1 : body_stop]
+    statements = 1
+    if statement_sep is not None:
+        joined = body.replace(statement_sep, b"\n")
+        statements += (len(body) - len(joined)) // (len(statement_sep) - 1)
+        body = joined
     lines = body.replace(sep, b"\n")
-    nrows = (len(body) - len(lines)) // (len(sep) - 1) + 1
+    nrows = (len(body) - len(lines)) // (len(sep) - 1) + statements
+    for refused in _CSV_REFUSE:
+        if lines.find(refused) >= 0:
+            return None
     columns = layout.spec.columns
     names = [f"c{i}" for i in range(len(columns))]
     wanted = sorted(set(layout.selected) | {i for i, c in enumerate(columns) if c.quoted})
@@ -193,7 +204,7 @@ def csv_region(buf: bytes, start: int, stop: int, layout: Layout, *, end: int | 
         if c.quoted and table.column(names[i]).null_count != nrows:
             return None  # a bare token in a string column
     arrays = [table.column(names[i]).combine_chunks() for i in layout.selected]
-    return Region(_NO_FIELDS, nrows, consumed, ended, lambda k: 0, fast=True, arrays=arrays)
+    return Region(_NO_FIELDS, nrows, consumed, ended, lambda k: 0, fast=True, arrays=arrays, statements=statements)
 
 
 # --------------------------------------------------------------------------- fast path
@@ -392,6 +403,7 @@ def slow_region(
     ended = False
 
     row_start = start
+    error: InputError | None = None
 
     def need(p: int, what: str, at: int | None = None) -> None:
         if p >= stop:
@@ -479,8 +491,6 @@ def slow_region(
         if nrows == 0:
             raise
         error = exc
-    else:
-        error = None
     fields = pa.array(tokens, type=pa.binary())
     return Region(fields, nrows, consumed - start, ended, lambda k: offsets[k] - start, fast=False, error=error)
 
@@ -583,12 +593,12 @@ def _convert_ints(region: Region, layout: Layout, int_cols: list[int]) -> dict[i
     for j in int_cols:
         typ = layout.spec.columns[j].arrow_type
         col_valid = valid[j::ncols]
-        col = values[j::ncols]
+        col_values = values[j::ncols]
         dtype, lo, hi = _INT_TARGETS[typ]
-        present = col[col_valid] if not col_valid.all() else col
+        present = col_values[col_valid] if not col_valid.all() else col_values
         if len(present) and (present.min() < lo or present.max() > hi):
             continue
-        arr = np.ascontiguousarray(col).astype(dtype, copy=False)
+        arr = np.ascontiguousarray(col_values).astype(dtype, copy=False)
         null_count = int(nrows - col_valid.sum())
         bitmap = pa.py_buffer(np.packbits(col_valid, bitorder="little")) if null_count else None
         out[j] = pa.Array.from_buffers(typ, nrows, [bitmap, pa.py_buffer(arr)], null_count=null_count)

@@ -136,7 +136,7 @@ class ImageItems(Dataset[tuple[str, np.ndarray | None, str]]):
             return sha1, None, exc.reason
 
 
-def make_collate(prep: Preprocessing):  # noqa: ANN201 - returns a collate function
+def make_collate(prep: Preprocessing):
     shape = (prep.crop, prep.crop, 3)
 
     def collate(samples: list[tuple[str, np.ndarray | None, str]]) -> Batch:
@@ -163,7 +163,7 @@ def make_loader(
     if workers > 0:
         kwargs = {"persistent_workers": True, "prefetch_factor": max(1, prefetch_batches)}
     return DataLoader(
-        dataset,
+        dataset,  # type: ignore[arg-type]  # collate_fn turns items into Batch objects
         batch_size=max(1, batch_size),
         shuffle=False,
         num_workers=max(0, workers),

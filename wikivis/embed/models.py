@@ -34,6 +34,7 @@ Models:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -85,9 +86,19 @@ class Preprocessing:
         the convolutions want on GPU (and is harmless on CPU).
         """
         x = pixels.permute(0, 3, 1, 2).to(dtype)
-        mean = torch.tensor(self.mean, dtype=dtype, device=x.device).view(1, 3, 1, 1)
-        scale = torch.tensor([1.0 / s for s in self.std], dtype=dtype, device=x.device).view(1, 3, 1, 1)
+        mean, scale = _channel_stats(self.mean, self.std, x.device, dtype)
         return (x - mean) * scale
+
+
+@functools.lru_cache(maxsize=32)
+def _channel_stats(
+    mean: tuple[float, ...], std: tuple[float, ...], device: torch.device, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and 1/std on ``device``, made once (a fresh host→GPU copy per batch
+    would be a synchronous transfer in the middle of the pipeline)."""
+    m = torch.tensor(mean, dtype=dtype).view(1, 3, 1, 1).to(device)
+    s = torch.tensor([1.0 / v for v in std], dtype=dtype).view(1, 3, 1, 1).to(device)
+    return m, s
 
 
 EFFICIENTNET_PREPROCESSING = Preprocessing(256, 224, (127.0,) * 3, (128.0,) * 3, "bicubic")
@@ -224,9 +235,7 @@ def _load_resnet50_random(settings: Settings, model_id: str) -> EmbeddingModel:
         torch.manual_seed(0)
         module = _finish(ResNet50())
     assert isinstance(module, ResNet50)
-    return EmbeddingModel(
-        model_id, "random-seed0", ResNet50.feature_dim, RESNET_PREPROCESSING, module, module.features
-    )
+    return EmbeddingModel(model_id, "random-seed0", ResNet50.feature_dim, RESNET_PREPROCESSING, module, module.features)
 
 
 # --------------------------------------------------------------------------- open_clip
@@ -237,7 +246,9 @@ def _parse_open_clip(model_id: str) -> tuple[str, str]:
     rest = model_id[len(OPEN_CLIP_PREFIX) :]
     arch, sep, pretrained = rest.partition("/")
     if not arch or not sep or not pretrained:
-        raise ConfigError(f"{model_id!r}: expected open_clip:<arch>/<pretrained>, e.g. open_clip:ViT-B-32/laion2b_s34b_b79k")
+        raise ConfigError(
+            f"{model_id!r}: expected open_clip:<arch>/<pretrained>, e.g. open_clip:ViT-B-32/laion2b_s34b_b79k"
+        )
     return arch, pretrained
 
 
@@ -245,7 +256,7 @@ def _load_open_clip(settings: Settings, model_id: str) -> EmbeddingModel:
     arch, pretrained = _parse_open_clip(model_id)
     try:
         import open_clip
-    except Exception as exc:  # noqa: BLE001 - ImportError, or torchvision's RuntimeError at import
+    except Exception as exc:
         raise ConfigError(
             f"{model_id}: open_clip is not usable here ({exc.__class__.__name__}: {exc}); "
             "pip install open_clip_torch with a torchvision that matches torch"
@@ -254,7 +265,7 @@ def _load_open_clip(settings: Settings, model_id: str) -> EmbeddingModel:
     local = Path(pretrained).expanduser()
     try:
         module = open_clip.create_model(arch, pretrained=str(local) if local.is_file() else pretrained)
-    except Exception as exc:  # noqa: BLE001 - open_clip raises bare RuntimeError/OSError/HF errors
+    except Exception as exc:
         raise ConfigError(
             f"{model_id}: cannot load {arch} weights {pretrained!r} from local disk "
             f"({exc.__class__.__name__}: {exc}); pass a checkpoint path as <pretrained>"
@@ -268,8 +279,12 @@ def _load_open_clip(settings: Settings, model_id: str) -> EmbeddingModel:
     mean = tuple(float(m) * 255 for m in cfg.get("mean", _CLIP_MEAN))
     std = tuple(float(s) * 255 for s in cfg.get("std", _CLIP_STD))
     prep = Preprocessing(size, size, mean, std, cfg.get("interpolation", "bicubic"))  # type: ignore[arg-type]
-    dim = int(getattr(module.visual, "output_dim", 0)) or int(module.encode_image(torch.zeros(1, 3, size, size)).shape[1])
-    version = weights_version(local) if local.is_file() else hashlib.sha256(f"{arch}/{pretrained}".encode()).hexdigest()[:16]
+    dim = int(getattr(module.visual, "output_dim", 0)) or int(
+        module.encode_image(torch.zeros(1, 3, size, size)).shape[1]
+    )
+    version = (
+        weights_version(local) if local.is_file() else hashlib.sha256(f"{arch}/{pretrained}".encode()).hexdigest()[:16]
+    )
 
     def features(x: torch.Tensor) -> torch.Tensor:
         return module.encode_image(x)
@@ -339,7 +354,9 @@ def describe_models(settings: Settings) -> list[dict[str, Any]]:
         else:
             available = bool(path and path.is_file())
             where = str(path) if path else "not configured"
-        rows.append({"id": info.id, "dim": info.dim, "available": available, "weights": where, "description": info.description})
+        rows.append(
+            {"id": info.id, "dim": info.dim, "available": available, "weights": where, "description": info.description}
+        )
     rows.append(
         {
             "id": "open_clip:<arch>/<pretrained>",

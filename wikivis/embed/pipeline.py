@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +59,9 @@ class EmbedResult:
     @property
     def images_per_s(self) -> float:
         return self.embedded / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "failed_total": self.failed_total, "images_per_s": round(self.images_per_s, 2)}
 
 
 def plan_items(
@@ -144,10 +147,19 @@ def embed_images(
     runtime.prepare(model.module)
     batch_size = max(1, settings.embed_batch_size)
     loader = make_loader(
-        pending, model.preprocessing, batch_size=batch_size, workers=settings.embed_workers, pin_memory=runtime.pin_memory
+        pending,
+        model.preprocessing,
+        batch_size=batch_size,
+        workers=settings.embed_workers,
+        pin_memory=runtime.pin_memory,
     )
     writer = ShardWriter(
-        directory, mid, model.version, model.dim, shard_rows=shard_rows, metadata={"preprocessing": model.preprocessing.to_dict()}
+        directory,
+        mid,
+        model.version,
+        model.dim,
+        shard_rows=shard_rows,
+        metadata={"preprocessing": model.preprocessing.to_dict()},
     )
     result = EmbedResult(mid, model.version, 0, skipped, duplicates, dict(invalid), runtime=runtime.describe())
     in_flight: tuple[list[str], torch.Tensor, Any] | None = None
@@ -170,7 +182,8 @@ def embed_images(
             for _, reason in batch.failures:
                 result.failed[reason] = result.failed.get(reason, 0) + 1
             if batch.sha1s:
-                pixels = runtime.to_device(pad_batch(batch.pixels, batch_size))
+                # pad on the device: a host-side torch.cat would drop the pinned memory
+                pixels = pad_batch(runtime.to_device(batch.pixels), batch_size)
                 feats = forward(model, runtime, pixels)
                 event = None
                 if runtime.is_cuda:
@@ -192,7 +205,14 @@ def embed_images(
         result.seconds = time.perf_counter() - started
     log.info(
         "embedded %d with %s@%s on %s in %.1f s (%d existing, %d duplicates, failed %s)",
-        result.embedded, mid, model.version, result.runtime, result.seconds, skipped, duplicates, result.failed,
+        result.embedded,
+        mid,
+        model.version,
+        result.runtime,
+        result.seconds,
+        skipped,
+        duplicates,
+        result.failed,
     )
     return result
 

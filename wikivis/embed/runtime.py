@@ -55,7 +55,7 @@ class Runtime:
     def prepare(self, module: nn.Module) -> nn.Module:
         module = module.to(self.device)
         if self.channels_last:
-            module = module.to(memory_format=torch.channels_last)
+            module = module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         return module
 
     def autocast(self) -> contextlib.AbstractContextManager[object]:

@@ -118,7 +118,9 @@ class ShardWriter:
         self.model_version = model_version
         self.dim = dim
         self.shard_rows = max(1, shard_rows)
-        self.schema = embedding_schema(dim, {"model_id": model_id, "model_version": model_version, "dim": dim, **(metadata or {})})
+        self.schema = embedding_schema(
+            dim, {"model_id": model_id, "model_version": model_version, "dim": dim, **(metadata or {})}
+        )
         self.written: list[Path] = []
         self._sha1s: list[str] = []
         self._vectors: list[np.ndarray] = []
@@ -159,7 +161,9 @@ class ShardWriter:
         )
         final = self.directory / f"shard-{self._next:06d}.parquet"
         tmp = self.directory / f".shard-{self._next:06d}.{uuid.uuid4().hex}.tmp"
-        pq.write_table(table, tmp, compression="zstd", compression_level=1, use_dictionary=["model_id", "model_version"])
+        pq.write_table(
+            table, tmp, compression="zstd", compression_level=1, use_dictionary=["model_id", "model_version"]
+        )
         with tmp.open("rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, final)

@@ -5,13 +5,17 @@ article_images and article_categories datasets are keyed by ``page_id``, so a di
 rows are dropped and its current rows (if it still is an article) appended; a page that is
 gone (deleted, moved out of namespace 0) simply has no rows any more.
 
-``files`` mirrors what the dump and replica paths write: the file wiki's ``image`` rows *of
-the files the wiki's articles use* (red links have no row).  So after the pages are applied,
-the used names are recomputed; rows of names no longer used are dropped, dirty files (upload,
-overwrite, delete) are replaced by their re-read rows, and names that became used are
-added.  :func:`files_to_fetch` says which names need a re-read: dirty files that are used,
-plus names used by the re-read pages that the base snapshot has no row for (a file named by
-no event and already in the base is unchanged, by the events contract).
+``files`` holds file-wiki ``image`` rows, in one of two scopes (:data:`FILES_SCOPES`):
+
+* ``"all"`` — the whole ``image`` table, as the dump ingest writes it: dirty files (upload,
+  overwrite, delete, move) are re-read and replace their rows (or remove them).
+* ``"used"`` — only the files the wiki's articles use, as the replica pull writes it: after
+  the pages are applied the used names are recomputed, rows of names no longer used are
+  dropped, dirty files still used are re-read, and names that became used without a row in
+  the base (red links turned blue are dirty anyway) are re-read too.
+
+:func:`files_to_fetch` says which names need a re-read in each scope; a file named by no event
+and already in the base is unchanged, by the events contract.
 
 Writers sort rows by :data:`wikivis.datasets.SORT_KEYS`, so the result compares equal to the
 dump of the same day.
@@ -28,6 +32,7 @@ import pyarrow.compute as pc
 from wikivis.datasets import schema as dataset_schema
 
 PAGE_DATASETS = ("pages", "article_images", "article_categories")
+FILES_SCOPES = ("all", "used")
 NS_MAIN = 0
 
 
@@ -118,19 +123,28 @@ def used_names(article_images: pa.Table) -> set[str]:
 
 
 def files_to_fetch(
-    base_files: pa.Table, states: Mapping[int, PageState | None], dirty_files: Iterable[str], used: set[str]
+    base_files: pa.Table, states: Mapping[int, PageState | None], dirty_files: Iterable[str], used: set[str] | None
 ) -> set[str]:
-    """File names to re-read: dirty ones still used, and names newly used by re-read pages."""
+    """File names to re-read.  ``used`` None: scope "all" (every dirty file); else scope
+    "used": dirty files still used, and names newly used by re-read pages."""
+    if used is None:
+        return set(dirty_files)
     known = set(base_files.column("file_name").to_pylist())
     named = {name for s in states.values() if s is not None and s.namespace == NS_MAIN for name in s.files}
     return (set(dirty_files) & used) | ((named & used) - known)
 
 
-def apply_files(base_files: pa.Table, used: set[str], fetched: Mapping[str, FileRow | None], files_wiki: str) -> pa.Table:
-    """``files`` restricted to ``used`` names, with re-read files replaced (None: gone)."""
-    keep_names = pa.array(sorted(used - set(fetched)), type=pa.string())
-    kept = base_files.filter(pc.is_in(base_files.column("file_name"), value_set=keep_names)) if base_files.num_rows else base_files
-    rows = [row for name, row in sorted(fetched.items()) if row is not None and name in used]
+def apply_files(
+    base_files: pa.Table, fetched: Mapping[str, FileRow | None], files_wiki: str, used: set[str] | None = None
+) -> pa.Table:
+    """``files`` with re-read files replaced (None: gone); restricted to ``used`` names
+    unless ``used`` is None (scope "all")."""
+    names = base_files.column("file_name")
+    keep = pc.invert(pc.is_in(names, value_set=pa.array(sorted(fetched), type=pa.string())))
+    if used is not None:
+        keep = pc.and_(keep, pc.is_in(names, value_set=pa.array(sorted(used), type=pa.string())))
+    kept = base_files.filter(keep)
+    rows = [row for _, row in sorted(fetched.items()) if row is not None and (used is None or row.file_name in used)]
     fresh = pa.Table.from_pylist(
         [
             {

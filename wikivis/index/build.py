@@ -142,7 +142,9 @@ def add_to_index(
     model_dir = model_index_dir(settings, mid)
     pointer = read_current(model_dir)
     if pointer is None:
-        result = build_index(settings, mid, n_queries=n_queries, k=k, seed=seed, keep_versions=keep_versions, hnsw_max_n=hnsw_max_n)
+        result = build_index(
+            settings, mid, n_queries=n_queries, k=k, seed=seed, keep_versions=keep_versions, hnsw_max_n=hnsw_max_n
+        )
         result.reason = "no current index: full build"
         result.added = result.n
         return result
@@ -152,7 +154,9 @@ def add_to_index(
     known = set(current.ids)
     new_rows = [i for i, s in enumerate(all_sha1s) if s not in known]
     if not new_rows:
-        return _result_from_meta(mid, current.version, current.path, meta, added=0, rebuilt=False, swapped=False, reason="nothing new")
+        return _result_from_meta(
+            mid, current.version, current.path, meta, added=0, rebuilt=False, swapped=False, reason="nothing new"
+        )
 
     limit = settings.index_rebuild_after_adds if rebuild_after is None else rebuild_after
     n_total = current.n + len(new_rows)
@@ -168,8 +172,15 @@ def add_to_index(
     if why_rebuild:
         log.info("full rebuild of %s: %s", mid, why_rebuild)
         result = build_index(
-            settings, mid, index_key=requested, rerank=meta.get("rerank") if requested else None,
-            n_queries=n_queries, k=k, seed=seed, keep_versions=keep_versions, hnsw_max_n=hnsw_max_n,
+            settings,
+            mid,
+            index_key=requested,
+            rerank=meta.get("rerank") if requested else None,
+            n_queries=n_queries,
+            k=k,
+            seed=seed,
+            keep_versions=keep_versions,
+            hnsw_max_n=hnsw_max_n,
         )
         result.reason = why_rebuild
         result.added = len(new_rows)
@@ -181,9 +192,17 @@ def add_to_index(
     index = faiss.read_index(str(current.path / "index.faiss"))
     core.add_in_chunks(index, new_vectors)
     sha1s = current.ids + [all_sha1s[i] for i in new_rows]
-    plan = IndexPlan(meta["kind"], meta["key"], n_total, current.dim, float(meta.get("memory_mb", 0.0)),
-                     nlist=int(meta.get("nlist", 0)), pq_m=int(meta.get("pq_m", 0)), rerank=int(meta.get("rerank", 0)),
-                     reason=meta.get("reason", ""))
+    plan = IndexPlan(
+        meta["kind"],
+        meta["key"],
+        n_total,
+        current.dim,
+        float(meta.get("memory_mb", 0.0)),
+        nlist=int(meta.get("nlist", 0)),
+        pq_m=int(meta.get("pq_m", 0)),
+        rerank=int(meta.get("rerank", 0)),
+        reason=meta.get("reason", ""),
+    )
     extra = {
         "adds_since_rebuild": int(meta.get("adds_since_rebuild", 0)) + 1,
         "base_version": current.version,
@@ -203,8 +222,11 @@ def _plan(
     if index_key:
         return plan_for_key(index_key, n, dim, rerank)
     plan = plan_index(
-        n, dim, memory_budget_mb=settings.index_memory_budget_mb,
-        latency_budget_ms=settings.index_latency_budget_ms, hnsw_max_n=hnsw_max_n,
+        n,
+        dim,
+        memory_budget_mb=settings.index_memory_budget_mb,
+        latency_budget_ms=settings.index_latency_budget_ms,
+        hnsw_max_n=hnsw_max_n,
     )
     if rerank is not None:
         plan = IndexPlan(**{**plan.to_dict(), "rerank": rerank})
@@ -285,8 +307,19 @@ def _gate_write_swap(
         raise
     swap_current(model_dir, version, meta)
     prune_versions(model_dir, opts.keep_versions)
-    log.info("index %s v-%s: %s n=%d recall@%d=%.3f p50=%.2f ms", model_id, version, plan.key, len(sha1s), opts.k, recall, p50)
-    return _result_from_meta(model_id, version, final, meta, added=0, rebuilt=True, swapped=True, reason=str(extra.get("reason", "")))
+    log.info(
+        "index %s v-%s: %s n=%d recall@%d=%.3f p50=%.2f ms",
+        model_id,
+        version,
+        plan.key,
+        len(sha1s),
+        opts.k,
+        recall,
+        p50,
+    )
+    return _result_from_meta(
+        model_id, version, final, meta, added=0, rebuilt=True, swapped=True, reason=str(extra.get("reason", ""))
+    )
 
 
 def _copy_rows(out: np.ndarray, src: np.ndarray, offset: int, chunk: int = 65_536) -> None:
@@ -296,7 +329,15 @@ def _copy_rows(out: np.ndarray, src: np.ndarray, offset: int, chunk: int = 65_53
 
 
 def _result_from_meta(
-    model_id: str, version: str, path: Path, meta: dict[str, Any], *, added: int, rebuilt: bool, swapped: bool, reason: str
+    model_id: str,
+    version: str,
+    path: Path,
+    meta: dict[str, Any],
+    *,
+    added: int,
+    rebuilt: bool,
+    swapped: bool,
+    reason: str,
 ) -> IndexBuildResult:
     return IndexBuildResult(
         model_id=model_id,
@@ -329,4 +370,10 @@ def index_info(settings: Settings, model_id: str | None = None) -> dict[str, Any
     if pointer is not None:
         meta_path = version_dir(model_dir, pointer["version"]) / META_FILE
         meta = json.loads(meta_path.read_text("utf-8")) if meta_path.is_file() else None
-    return {"model_id": mid, "directory": str(model_dir), "current": pointer, "meta": meta, "versions": list_versions(model_dir)}
+    return {
+        "model_id": mid,
+        "directory": str(model_dir),
+        "current": pointer,
+        "meta": meta,
+        "versions": list_versions(model_dir),
+    }

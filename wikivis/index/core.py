@@ -27,8 +27,8 @@ from typing import Any
 # an explicit OMP_WAIT_POLICY wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import faiss  # noqa: E402
-import numpy as np  # noqa: E402
+import faiss
+import numpy as np
 
 from wikivis.index.plan import IndexPlan
 
@@ -63,13 +63,13 @@ def make_index(plan: IndexPlan) -> faiss.Index:
         ivf.cp.niter = KMEANS_ITERATIONS
         ivf.cp.seed = 1234
         ivf.cp.max_points_per_centroid = TRAIN_POINTS_PER_LIST
-        ivf = faiss.downcast_index(ivf)
+        ivf = faiss.downcast_index(ivf)  # the concrete IVF class (IndexIVFPQ has more knobs)
         if hasattr(ivf, "do_polysemous_training"):
             # index_factory turns on polysemous training for IVF-PQ: an annealing search over
             # code permutations that takes minutes and only helps Hamming-distance filtering,
             # which we do not use (we re-rank exactly instead)
             ivf.do_polysemous_training = False
-        quantizer_hnsw = _hnsw_of(ivf.quantizer)
+        quantizer_hnsw = _hnsw_of(ivf.quantizer)  # type: ignore[attr-defined]
         if quantizer_hnsw is not None:
             quantizer_hnsw.efConstruction = 40
     return index
@@ -77,7 +77,7 @@ def make_index(plan: IndexPlan) -> faiss.Index:
 
 def _hnsw_of(index: faiss.Index) -> Any:
     try:
-        return faiss.downcast_index(index).hnsw
+        return faiss.downcast_index(index).hnsw  # type: ignore[attr-defined]
     except AttributeError:
         return None
 
@@ -97,7 +97,9 @@ def train_and_add(index: faiss.Index, vectors: np.ndarray, *, seed: int = 0) -> 
         if ivf is not None:
             n_train = min(len(vectors), max(ivf.nlist * TRAIN_POINTS_PER_LIST, 10_000))
         rng = np.random.default_rng(seed)
-        sample = vectors if n_train >= len(vectors) else vectors[np.sort(rng.choice(len(vectors), n_train, replace=False))]
+        sample = (
+            vectors if n_train >= len(vectors) else vectors[np.sort(rng.choice(len(vectors), n_train, replace=False))]
+        )
         index.train(np.ascontiguousarray(sample))
     add_in_chunks(index, vectors)
 
@@ -236,9 +238,7 @@ class Tuning:
     tried: list[tuple[dict[str, int], float]] = field(default_factory=list)
 
 
-def tune(
-    index: faiss.Index, plan: IndexPlan, vectors: np.ndarray, sample: RecallSample, target: float
-) -> Tuning:
+def tune(index: faiss.Index, plan: IndexPlan, vectors: np.ndarray, sample: RecallSample, target: float) -> Tuning:
     """Smallest search setting whose recall on ``sample`` reaches ``target`` (else the best seen)."""
     tried: list[tuple[dict[str, int], float]] = []
     best: tuple[dict[str, int], float] = ({}, -1.0)

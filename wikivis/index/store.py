@@ -169,6 +169,11 @@ class LoadedIndex:
         return len(self.ids)
 
     @property
+    def size(self) -> int:
+        """Vectors in the index (``index.ntotal``; same as :attr:`n`)."""
+        return int(self.index.ntotal)
+
+    @property
     def dim(self) -> int:
         return int(self.meta["dim"])
 

@@ -18,11 +18,13 @@ concurrency of at most 2, and … 25 Mbps (as measured over 10 second intervals)
   request *and body*, and a :class:`~wikivis.sources.http.TokenBucket` charged per 64 KiB
   chunk while streaming.  The bucket is sized so that *every* 10-second window (sliding,
   hence fixed ones too) stays under the cap: a bucket of rate ``r`` and burst ``b·r`` lets
-  ``r·(W+b)`` through any window W, so the rate is ``cap·W/(W+b)`` (b = 0.5 s → 95 % of the
-  cap).  429/503 are retried after ``max(Retry-After, backoff)``, and a Retry-After pauses
-  *every* worker (:class:`~wikivis.sources.http.Cooldown`): it addresses the client.  A 403
-  (User-Agent refused) or a 429 that outlasts the retries stops the run: continuing would
-  hammer a server that asked us to stop.
+  ``r·(W+b)`` through any window W, so the rate is ``0.97·cap·W/(W+b)`` (b = 0.25 s → 95 % of
+  the cap; the 3 % covers bytes a server has written but we have not read yet).  Limiter,
+  bucket and cooldown are process-wide per host (:func:`host_politeness`).  429/503 are
+  retried after ``max(Retry-After, backoff)``, and a Retry-After pauses *every* worker
+  (:class:`~wikivis.sources.http.Cooldown`): it addresses the client.  A 403 (User-Agent
+  refused) or a 429 that outlasts the retries stops the run: continuing would hammer a
+  server that asked us to stop.
 * *Saturation.*  More worker threads than connections: a worker releases its connection slot
   as soon as the body is read, then decodes and stores the image while another worker uses
   the slot, so both connections stay busy.
@@ -48,6 +50,7 @@ import json
 import logging
 import math
 import re
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -95,7 +98,10 @@ DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 DEFAULT_SHARD_SIZE = 256
 #: window of the upload policy and burst allowance of the bucket (see module docstring)
 POLICY_WINDOW_S = 10.0
-BUCKET_BURST_S = 0.5
+BUCKET_BURST_S = 0.25
+#: aim this far below the cap: a server counts bytes when it *writes* them, ahead of our reads
+#: by what sits in socket buffers (two thumbnails at most)
+BANDWIDTH_SAFETY = 0.97
 #: media types that have an image thumbnail worth embedding
 IMAGE_MEDIA_TYPES = frozenset({"BITMAP", "DRAWING"})
 TRUNCATION_RETRIES = 2
@@ -136,8 +142,38 @@ def thumb_url_width(url: str) -> int | None:
 
 def upload_bucket(settings: Settings) -> TokenBucket:
     """A bucket that keeps every 10-s window under ``upload_max_mbps`` (see module doc)."""
-    cap = mbps_to_bytes_per_s(settings.upload_max_mbps)
+    cap = mbps_to_bytes_per_s(settings.upload_max_mbps) * BANDWIDTH_SAFETY
     return TokenBucket(cap * POLICY_WINDOW_S / (POLICY_WINDOW_S + BUCKET_BURST_S), window_s=BUCKET_BURST_S)
+
+
+@dataclass(frozen=True)
+class HostPoliteness:
+    """The limits of one upload host, shared by every fetcher of this process."""
+
+    limiter: ConcurrencyLimiter
+    bucket: TokenBucket
+    cooldown: Cooldown
+
+
+_HOSTS: dict[tuple[str, int, float], HostPoliteness] = {}
+_HOSTS_LOCK = threading.Lock()
+
+
+def host_politeness(settings: Settings) -> HostPoliteness:
+    """Process-wide limiter, bandwidth bucket and Retry-After cooldown for the upload host.
+
+    The policy limits the *client*, so two fetchers (two stages, two reruns) in one process
+    share them: a fresh bucket per call would grant a fresh burst each time.  Separate
+    processes cannot see each other: run one fetch task per host at a time (an Airflow pool
+    of one slot).
+    """
+    key = (urlsplit(settings.upload_url).netloc, settings.upload_max_concurrency, float(settings.upload_max_mbps))
+    with _HOSTS_LOCK:
+        if key not in _HOSTS:
+            _HOSTS[key] = HostPoliteness(
+                ConcurrencyLimiter(settings.upload_max_concurrency), upload_bucket(settings), Cooldown()
+            )
+        return _HOSTS[key]
 
 
 # --------------------------------------------------------------------------- metadata
@@ -390,14 +426,16 @@ class ThumbnailFetcher:
         check_user_agent(str(self.session.headers.get("User-Agent", "")))
         self.store = store
         self.policy = policy or policy_from_settings(settings)
-        self.limiter = limiter or ConcurrencyLimiter(limit)
-        self.bucket = bucket or upload_bucket(settings)
+        shared = host_politeness(settings)
+        self.limiter = limiter or shared.limiter
+        self.bucket = bucket or shared.bucket
         self.counters = counters or HttpCounters()
         self.timeout_s = settings.http_timeout_s
         self.max_pixels = max_pixels
         self.max_bytes = max_bytes
         self.sleep = sleep
-        self.cooldown = Cooldown(sleep=sleep)
+        # an injected sleep (tests) gets its own cooldown, so that fake time never blocks real fetchers
+        self.cooldown = shared.cooldown if sleep is time.sleep else Cooldown(sleep=sleep)
         #: set by the first structural failure (403, persistent 429): no worker sends another request
         self.abort: SourceError | None = None
 

@@ -94,7 +94,7 @@ class RecommenderService:
         image_filter: ImageFilter | None = None,
         method: Aggregation = DEFAULT_AGGREGATION,
         top: int = DEFAULT_TOP,
-        max_seeds: int = 32,
+        max_seeds: int = 12,
         related_limit: int = 10,
         wiki: str = "",
         model_id: str = "",

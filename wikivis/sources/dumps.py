@@ -18,8 +18,10 @@ Facts this follows (``docs``/research notes §1):
 Downloads go to ``<raw_root>/dumps/<wiki>/<date>/<file>.part``, resume with ``Range`` after a
 dropped connection, are verified (size, sha1 and md5 from dumpstatus.json, sha1 also from
 ``<wiki>-<date>-sha1sums.txt``) and only then renamed into place and recorded in the run
-directory's ``_manifest.json``.  A file already recorded there with the expected sha1 and
-size is never fetched again.  Mirrors (``Settings.dump_mirrors``) are tried in order after
+directory's ``_manifest.json``.  A download that does not verify is fetched again from the
+start (``MAX_VERIFY_ATTEMPTS`` in all), then :class:`~wikivis.errors.ChecksumError`; a
+``sha1sums.txt`` that disagrees with dumpstatus.json stops the file before any download.  A
+file already recorded in the manifest with the expected sha1 and size is never fetched again.  Mirrors (``Settings.dump_mirrors``) are tried in order after
 ``dumps_url`` when a request fails.
 """
 
@@ -56,6 +58,8 @@ STATUSES = ("waiting", "in-progress", "done", "failed", "skipped")
 _DATE_RE = re.compile(r"^\d{8}$")
 _RUN_LINK_RE = re.compile(r"""href=["']?(?:\./)?(\d{8})/?["'>]""")
 _DOWNLOAD_CHUNK = 1 << 20
+#: full downloads of one file that may fail verification before the client gives up
+MAX_VERIFY_ATTEMPTS = 4
 
 
 def job_name(table: str) -> str:
@@ -410,7 +414,7 @@ class DumpsClient:
                 break
             part.unlink(missing_ok=True)
             failures += 1
-            if failures >= 2:  # one clean re-download, then it is the published data that is wrong
+            if failures >= MAX_VERIFY_ATTEMPTS:  # then it is the published checksum (or file) that is wrong
                 raise ChecksumError(f"{url}: downloaded file does not verify: {'; '.join(problems)}", source=info.name)
         os.replace(part, final)
         fetched = FetchedFile(
@@ -430,6 +434,7 @@ class DumpsClient:
         """Bring ``part`` to the full file, resuming with Range; returns the URL used."""
         attempt = 0
         base_index = 0
+        retried: tuple[type[BaseException], ...] = (SourceError, *self.policy.exceptions)
         while True:
             url = self.bases[base_index] + url_path
             have = part.stat().st_size if part.exists() else 0
@@ -462,7 +467,7 @@ class DumpsClient:
                 if info.size is None or part.stat().st_size >= info.size:
                     return url
                 raise requests.ConnectionError(f"body ended at {part.stat().st_size} of {info.size} bytes")
-            except (SourceError, *self.policy.exceptions) as exc:
+            except retried as exc:
                 attempt += 1
                 if isinstance(exc, SourceError) and base_index + 1 < len(self.bases):
                     base_index += 1  # this server gave up: try the next mirror

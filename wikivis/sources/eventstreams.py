@@ -158,9 +158,8 @@ class SSEParser:
                 self.last_event_id = value.decode("utf-8", "replace")
         elif name == b"event":
             self._event_type = value
-        elif name == b"retry":
-            if value.isdigit():
-                self.retry_ms = int(value)
+        elif name == b"retry" and value.isdigit():
+            self.retry_ms = int(value)
         # other field names are ignored (specification)
 
     def _dispatch(self, out: list[SSEEvent]) -> None:
@@ -324,6 +323,7 @@ class StreamReader:
         #: topic-partitions whose checkpoint is pinned before a deferred message
         self.pinned: dict[Key, dict[str, Any]] = {}
         self._resume_entries = dict(self.positions)
+        self._unpinnable = False
         self._parser = SSEParser()
         self._started = False
 
@@ -333,10 +333,9 @@ class StreamReader:
         if message.key in self.pinned:
             return
         entry = message.id_entries.get(message.key)
-        if entry is None:  # no position for it: keep the one from before this run
-            before = self._resume_entries.get(message.key)
-            if before is not None:
-                self.pinned[message.key] = before
+        if entry is None:  # no position says where it is: the whole run will be read again
+            log.warning("%s: cannot tell the position of a deferred message; the checkpoint stays at the start", self.url)
+            self._unpinnable = True
             return
         pinned = dict(entry)
         if pinned.get("offset") is not None:
@@ -347,6 +346,8 @@ class StreamReader:
 
     def checkpoint(self) -> str | None:
         """``Last-Event-ID`` covering every message handled (deferred ones excluded)."""
+        if self._unpinnable:
+            return format_event_id(self._resume_entries) if self._resume_entries else None
         entries = {**self.positions, **self.pinned}
         return format_event_id(entries) if entries else None
 
@@ -393,6 +394,7 @@ class StreamReader:
                 self.stats.reconnects += 1
             self.stats.connections += 1
             received_before = self.stats.messages
+            positions_before = dict(self.positions)
             try:
                 for message in self._connection():
                     last_message_at = self.monotonic()
@@ -411,7 +413,7 @@ class StreamReader:
             except _Idle:
                 self.stats.stop_reason = "idle"
                 return
-            progress = self.stats.messages > received_before
+            progress = self.positions != positions_before  # messages that move no position are no progress
             if ended_cleanly and not progress:
                 self.stats.stop_reason = "end"
                 return
@@ -490,6 +492,12 @@ class StreamReader:
                 log.warning("%s: server error event: %s", self.url, sse.data[:300])
             return None
         self.stats.messages += 1
+        entries: dict[Key, dict[str, Any]] = {}
+        if sse.id:
+            try:
+                entries = parse_event_id(sse.id, source=f"{self.url} id of message {self.stats.messages}")
+            except InputError as exc:
+                log.warning("%s", exc)
         try:
             event = json.loads(sse.data)
             if not isinstance(event, dict):
@@ -497,18 +505,17 @@ class StreamReader:
         except ValueError as exc:
             self.stats.malformed += 1
             log.warning("%s: message %d is not a JSON object (%s): %r", self.url, self.stats.messages, exc, sse.data[:200])
+            self.positions.update(entries)  # counted and skipped: a resume goes past it
             return None
-        entries: dict[Key, dict[str, Any]] = {}
-        if sse.id:
-            try:
-                entries = parse_event_id(sse.id, source=f"{self.url} id of message {self.stats.messages}")
-            except InputError as exc:
-                log.warning("%s", exc)
         meta = event.get("meta") or {}
         topic = meta.get("topic")
         key: Key = (topic, int(meta.get("partition") or 0)) if isinstance(topic, str) else ("", 0)
-        kafka_ms = None
+        if key not in entries:  # no meta.topic: the one entry that moved is the message's topic
+            moved = [k for k, e in entries.items() if self.positions.get(k) != e]
+            if len(moved) == 1:
+                key = moved[0]
         entry = entries.get(key)
+        kafka_ms: int | None = None
         if entry is not None and entry.get("timestamp") is not None:
             kafka_ms = int(entry["timestamp"]) - 1  # KafkaSSE: message timestamp + 1
         else:
@@ -545,7 +552,7 @@ class EventFilter:
 
     wikis: frozenset[str]
     stats: FilterStats = field(default_factory=FilterStats)
-    _seen: set[str] = field(default_factory=set)
+    _seen: set[str] = field(default_factory=set, repr=False)
 
     @staticmethod
     def wiki_of(event: dict[str, Any]) -> str | None:

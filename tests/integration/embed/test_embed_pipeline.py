@@ -26,14 +26,44 @@ def media_lake(settings):
         sha1 = f"{i:040x}"
         rel = f"{sha1[:2]}/{sha1}.jpg"
         make_image(settings.media_root / rel, 330, 220 + 40 * i, seed=i)
-        rows.append({"sha1": sha1, "file_name": f"F{i}.jpg", "path": rel, "width": 330, "height": 220 + 40 * i,
-                     "bytes": 1, "status": "ok", "reason": None})
+        rows.append(
+            {
+                "sha1": sha1,
+                "file_name": f"F{i}.jpg",
+                "path": rel,
+                "width": 330,
+                "height": 220 + 40 * i,
+                "bytes": 1,
+                "status": "ok",
+                "reason": None,
+            }
+        )
     (settings.media_root / "ff").mkdir(parents=True)
     (settings.media_root / "ff" / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 broken")
-    rows.append({"sha1": "f" * 40, "file_name": "Corrupt.jpg", "path": "ff/corrupt.jpg", "width": 1, "height": 1,
-                 "bytes": 1, "status": "ok", "reason": None})
-    rows.append({"sha1": "e" * 40, "file_name": "Gone.jpg", "path": None, "width": None, "height": None,
-                 "bytes": None, "status": "failed", "reason": "http_404"})
+    rows.append(
+        {
+            "sha1": "f" * 40,
+            "file_name": "Corrupt.jpg",
+            "path": "ff/corrupt.jpg",
+            "width": 1,
+            "height": 1,
+            "bytes": 1,
+            "status": "ok",
+            "reason": None,
+        }
+    )
+    rows.append(
+        {
+            "sha1": "e" * 40,
+            "file_name": "Gone.jpg",
+            "path": None,
+            "width": None,
+            "height": None,
+            "bytes": None,
+            "status": "failed",
+            "reason": "http_404",
+        }
+    )
     Lake(settings.lake_root).write("media", settings.commons_wiki, "20260101", pa.Table.from_pylist(rows))
     return settings
 
@@ -53,7 +83,8 @@ def test_worker_processes_give_the_same_vectors_as_in_process_decoding(media_lak
     embed_images(in_process, items)
     a_ids, a = load_embeddings(with_workers)
     b_ids, b = load_embeddings(in_process)
-    assert a_ids == b_ids and np.array_equal(a, b)
+    assert a_ids == b_ids
+    assert np.array_equal(a, b)
 
 
 def test_cli_embed_then_index(media_lake, monkeypatch):
@@ -63,6 +94,7 @@ def test_cli_embed_then_index(media_lake, monkeypatch):
     monkeypatch.setenv("WIKIVIS_EMBED_WORKERS", "0")
     monkeypatch.setenv("WIKIVIS_EMBED_BATCH_SIZE", "4")
     monkeypatch.setattr(STATE, "_settings", None)
+    monkeypatch.setattr(STATE, "overrides", {})
     runner = CliRunner()
     home = ["--home", str(media_lake.home)]
     out = runner.invoke(app, [*home, "embed", "run"])
@@ -78,4 +110,5 @@ def test_cli_embed_then_index(media_lake, monkeypatch):
     info = runner.invoke(app, [*home, "--json", "index", "info"])
     assert json.loads(info.output)["meta"]["n"] == 6
     added = runner.invoke(app, [*home, "index", "add"])
-    assert added.exit_code == 0 and "unchanged" in added.output
+    assert added.exit_code == 0
+    assert "unchanged" in added.output

@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from tests.integration.replicas.conftest import replica_url_template
+from tests.unit.replicas.conftest import COMMONS, HOSTILE_FILE, reference, tiny_tables
+from tests.unit.replicas.conftest import WIKI as TINY_WIKI
 from wikivis.config import load_settings
 from wikivis.lake import Lake
 from wikivis.mirror.replica_loader import drop_replica, load_replica
@@ -188,3 +190,21 @@ def test_mariadb_and_sqlite_replicas_give_identical_datasets(load, mariadb_setti
     assert {k: m.content_hash for k, m in on_mariadb.manifests.items()} == {
         k: m.content_hash for k, m in on_sqlite.manifests.items()
     }
+
+
+def test_tiny_wiki_with_hostile_titles_on_mariadb(load, mariadb_settings, tmp_path):
+    """VARBINARY bytes, binary ordering of Unicode names, and bound hostile titles."""
+    tables = tiny_tables()
+    for wiki, rows in tables.items():
+        load(rows, wiki)
+    lake = Lake(tmp_path / "lake")
+    with ReplicaSource(mariadb_settings, batch_rows=3, chunk_rows=2) as source:
+        found = table_of(source.client(COMMONS).files_by_name([HOSTILE_FILE, "x'); DROP TABLE image;--"]))
+        assert found.column("file_name").to_pylist() == [HOSTILE_FILE]
+        files_in_key_order = table_of(source.client(COMMONS).files()).column("file_name").to_pylist()
+    assert files_in_key_order == sorted(files_in_key_order, key=lambda name: name.encode())
+    pull(mariadb_settings.replace(replica_batch_rows=4), TINY_WIKI, "20260101", lake=lake)
+    expected = reference(tables)
+    for dataset in ("pages", "article_images", "article_categories"):
+        assert lake.read(dataset, TINY_WIKI, "20260101").to_pylist() == expected[dataset], dataset
+    assert lake.read("files", COMMONS, "20260101").to_pylist() == expected["files"]

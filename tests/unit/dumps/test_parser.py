@@ -118,7 +118,7 @@ def test_raw_newline_and_statement_end_inside_a_string(tmp_path):
     ddl = "CREATE TABLE `r` (`id` int NOT NULL, `v` varbinary(50) NOT NULL)"
     path = tmp_path / "r.sql"
     path.write_bytes(ddl.encode() + b";\nINSERT INTO `r` VALUES (1,'a);\n(2,'),(2,'b');\n")
-    table, parser = parse_all(path)
+    table, _ = parse_all(path)
     assert table.to_pylist() == [{"id": 1, "v": b"a);\n(2,"}, {"id": 2, "v": b"b"}]
 
 
@@ -129,6 +129,16 @@ def test_rows_larger_than_the_chunk(tmp_path, style):
     table, parser = parse_all(path, chunk_size=4096)
     assert table.column("blob").to_pylist() == [r[2] for r in rows]
     assert parser.stats.regions_slow == 0
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_one_long_statement_streams_in_small_regions(tmp_path, style, fast):
+    rows = [(i, -i, b"b'%d" % i, f"t\\{i}", i / 3, "file") for i in range(3000)]
+    path = write_dump(tmp_path / "long.sql", HOSTILE, rows, style=style, max_statement_bytes=10**9)
+    table, parser = parse_all(path, fast=fast, chunk_size=1024)
+    assert table.to_pylist() == expected_table(rows)
+    assert parser.stats.statements == 1
+    assert parser.stats.regions_fast + parser.stats.regions_slow > 50
 
 
 def _random_value(rng: random.Random, kind: str):
@@ -209,6 +219,58 @@ def test_mutated_dumps_fast_path_agrees_with_exact_path(tmp_path, seed):
     assert outcomes == {"ok", "error"}
 
 
+def _int_rows(rng: random.Random, n: int) -> list[tuple]:
+    return [(rng.randrange(2**32), rng.choice([0, 0, 2, -1, 14]), rng.choice([1, 2**63, 2**64 - 1, rng.randrange(2**40)]))
+            for _ in range(n)]
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_integer_table_over_many_statements(tmp_path, style, fast):
+    rows = _int_rows(random.Random(7), 2000)
+    path = write_dump(tmp_path / "il.sql", TABLES["imagelinks"], rows, style=style, max_statement_bytes=500)
+    data = path.read_bytes()
+    # one statement in the middle is written differently: it must not be merged blindly
+    second = data.index(b"INSERT INTO", data.index(b"INSERT INTO") + 1)
+    path.write_bytes(data[:second] + b"INSERT  IGNORE INTO" + data[second + len(b"INSERT INTO"):])
+    parser = DumpParser(path, fast=fast, chunk_size=4096)
+    table = pa.Table.from_batches(list(parser), schema=parser.schema)
+    assert [tuple(r.values()) for r in table.to_pylist()] == rows
+    assert parser.stats.statements == data.count(b"INSERT INTO")
+    if fast:
+        assert parser.stats.regions_slow == 0
+        assert parser.stats.regions_fast < parser.stats.statements  # consecutive INSERTs were merged
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_mutated_integer_dumps_fast_path_agrees_with_exact_path(tmp_path, seed):
+    rng = random.Random(2000 + seed)
+    outcomes = set()
+    for i in range(60):
+        path = write_dump(tmp_path / f"m{i}.sql", TABLES["imagelinks"], _int_rows(rng, rng.randrange(1, 80)),
+                          style=rng.choice(["mysqldump", "mariadb"]), max_statement_bytes=rng.choice([1, 300, 10**6]))
+        data = bytearray(path.read_bytes())
+        start = data.index(b"INSERT")
+        for _ in range(rng.randrange(1, 3)):
+            pos = rng.randrange(start, len(data) - 40)
+            byte = rng.choice(b"'\\(),;\n NUL0x9-\r")
+            if rng.random() < 0.5:
+                data[pos] = byte
+            else:
+                data.insert(pos, byte)
+        path.write_bytes(bytes(data))
+        try:
+            fast = ("ok", pa.Table.from_batches(list(DumpParser(path, chunk_size=1024))).to_pylist())
+        except InputError:
+            fast = ("error", None)
+        try:
+            exact = ("ok", pa.Table.from_batches(list(DumpParser(path, chunk_size=1024, fast=False))).to_pylist())
+        except InputError:
+            exact = ("error", None)
+        assert fast == exact, (i, bytes(data[start:]))
+        outcomes.add(fast[0])
+    assert outcomes == {"ok", "error"}
+
+
 def test_column_selection_and_order(tmp_path):
     path = write_dump(tmp_path / "h.sql", HOSTILE, HOSTILE_ROWS)
     table, _ = parse_all(path, columns=["title", "id"])
@@ -278,7 +340,8 @@ def test_multi_table_file_needs_a_table_choice(tmp_path):
 def test_empty_table_has_schema_and_no_rows(tmp_path):
     path = write_dump(tmp_path / "e.sql", HOSTILE, [])
     table, parser = parse_all(path)
-    assert table.num_rows == 0 and table.schema.names[0] == "id"
+    assert table.num_rows == 0
+    assert table.schema.names[0] == "id"
     assert parser.stats.completed
 
 
@@ -290,8 +353,8 @@ def test_decimal_year_temporal_types(tmp_path):
     path.write_bytes(ddl.encode() + b";\nINSERT INTO `t` VALUES (12.50,2024,'2024-01-02 03:04:05','a,b','\xc3\xa9');\n")
     table, _ = parse_all(path)
     row = table.to_pylist()[0]
-    assert str(row["d"]) == "12.50" and row["y"] == 2024 and row["ts"] == "2024-01-02 03:04:05"
-    assert row["s"] == "a,b" and row["c"] == "\u00e9"
+    assert (str(row["d"]), row["y"], row["ts"]) == ("12.50", 2024, "2024-01-02 03:04:05")
+    assert (row["s"], row["c"]) == ("a,b", "\u00e9")
 
 
 # --------------------------------------------------------------------------- bad input
@@ -343,7 +406,7 @@ def test_unknown_column_type(tmp_path):
     path = _dump(tmp_path, b"INSERT INTO `t` VALUES (1);\n", ddl=b"-- x\nCREATE TABLE `t` (`g` geometry NOT NULL);\n")
     with pytest.raises(InputError, match=r"unknown column type 'geometry'") as err:
         parse_all(path)
-    assert err.value.offset == 5 and err.value.line == 2
+    assert (err.value.offset, err.value.line) == (5, 2)
 
 
 def test_no_create_table(tmp_path):
@@ -361,7 +424,8 @@ def test_truncated_and_corrupt_gzip(tmp_path):
     truncated.write_bytes(data[: len(data) // 2])
     with pytest.raises(InputError, match="truncated gzip") as err:
         parse_all(truncated)
-    assert err.value.source == str(truncated) and err.value.offset is not None
+    assert err.value.source == str(truncated)
+    assert err.value.offset is not None
     corrupt = tmp_path / "corrupt.sql.gz"
     corrupt.write_bytes(data[:2000] + bytes(b ^ 0x55 for b in data[2000:2100]) + data[2100:])
     with pytest.raises(InputError, match="gzip"):
@@ -380,7 +444,7 @@ def test_parse_to_parquet_writes_atomically(tmp_path):
     path = write_dump(tmp_path / "h.sql", HOSTILE, rows, max_statement_bytes=200)
     out = tmp_path / "out"
     result = parse_to_parquet(path, out, rows_per_file=10, text_columns=TEXT)
-    assert result.rows == 25 and result.table == "hostile"
+    assert (result.rows, result.table) == (25, "hostile")
     assert sorted(p.name for p in out.iterdir()) == ["_dump.json", "part-00000.parquet", "part-00001.parquet",
                                                      "part-00002.parquet"]
     table = read_parsed(out)

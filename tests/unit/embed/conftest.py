@@ -16,8 +16,7 @@ def make_image(path: Path, width: int, height: int, seed: int, fmt: str = "JPEG"
     cx, cy = rng.uniform(0.2, 0.8, 2) * (width, height)
     blob = np.exp(-(((xx - cx) / (0.2 * width)) ** 2 + ((yy - cy) / (0.2 * height)) ** 2))
     channels = [
-        255 * (a * xx / width + b * yy / height + c * blob) / (a + b + c)
-        for a, b, c in rng.uniform(0.1, 1.0, (3, 3))
+        255 * (a * xx / width + b * yy / height + c * blob) / (a + b + c) for a, b, c in rng.uniform(0.1, 1.0, (3, 3))
     ]
     img = Image.fromarray(np.stack(channels, axis=-1).clip(0, 255).astype(np.uint8), "RGB")
     if mode != "RGB":

@@ -45,9 +45,11 @@ def test_open_clip_without_local_weights_is_a_clear_config_error(settings):
 def test_efficientnet_lite0_loads_real_weights_with_its_own_preprocessing(settings):
     model = load_model(settings, "efficientnet-lite0")
     assert model.dim == 1280
-    assert len(model.version) == 16 and int(model.version, 16) >= 0
+    assert len(model.version) == 16
+    assert int(model.version, 16) >= 0
     assert model.preprocessing == EFFICIENTNET_PREPROCESSING
-    assert model.preprocessing.mean == (127.0, 127.0, 127.0) and model.preprocessing.std == (128.0, 128.0, 128.0)
+    assert model.preprocessing.mean == (127.0, 127.0, 127.0)
+    assert model.preprocessing.std == (128.0, 128.0, 128.0)
     assert not model.module.training
     with torch.inference_mode():
         out = model.features(torch.zeros(2, 3, 224, 224))
@@ -57,7 +59,13 @@ def test_efficientnet_lite0_loads_real_weights_with_its_own_preprocessing(settin
 def test_resnet50_has_torchvision_names_and_size():
     net = ResNet50()
     names = set(net.state_dict())
-    assert {"conv1.weight", "bn1.running_mean", "layer1.0.downsample.0.weight", "layer4.2.bn3.weight", "fc.bias"} <= names
+    assert {
+        "conv1.weight",
+        "bn1.running_mean",
+        "layer1.0.downsample.0.weight",
+        "layer4.2.bn3.weight",
+        "fc.bias",
+    } <= names
     assert sum(p.numel() for p in net.parameters()) == 25_557_032  # torchvision resnet50
 
 
@@ -87,8 +95,11 @@ def test_resnet50_loads_a_torchvision_format_state_dict(settings, tmp_path):
 def test_model_dir_names_are_path_safe():
     assert model_dir_name("efficientnet-lite0") == "efficientnet-lite0"
     name = model_dir_name("open_clip:ViT-B-32/laion2b_s34b_b79k")
-    assert "/" not in name and ":" not in name
+    assert "/" not in name
+    assert ":" not in name
     assert model_dir_name("open_clip:a/../../etc") != model_dir_name("open_clip:a/etc")
     for tricky in ("open_clip:a/../../etc", "open_clip:../x", "open_clip:a/."):
         safe = model_dir_name(tricky)
-        assert "/" not in safe and safe not in (".", "..") and not safe.startswith(".")
+        assert "/" not in safe
+        assert safe not in (".", "..")
+        assert not safe.startswith(".")

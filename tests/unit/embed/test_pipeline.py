@@ -17,11 +17,16 @@ def test_embeds_every_image_and_counts_bad_ones_without_raising(embed_settings, 
     result = embed_images(embed_settings, items)
     assert result.embedded == len(image_items)
     assert result.failed == {"decode_error": 1, "missing_file": 1, "missing_path": 1} or result.failed == {
-        "not_an_image": 1, "missing_file": 1, "missing_path": 1}
+        "not_an_image": 1,
+        "missing_file": 1,
+        "missing_path": 1,
+    }
     sha1s, vectors = load_embeddings(embed_settings)
     assert sorted(sha1s) == sorted(s for s, _ in image_items)
-    assert vectors.shape == (len(image_items), 1280) and np.isfinite(vectors).all()
-    assert len(result.shards) == 1 and result.model_version == load_model(embed_settings).version
+    assert vectors.shape == (len(image_items), 1280)
+    assert np.isfinite(vectors).all()
+    assert len(result.shards) == 1
+    assert result.model_version == load_model(embed_settings).version
 
 
 def test_rerun_with_nothing_new_does_no_work(embed_settings, image_items):
@@ -58,11 +63,13 @@ def test_duplicates_and_blank_sha1s_are_counted(image_items):
 def test_padding_keeps_the_batch_shape():
     pixels = torch.ones(3, 4, 4, 3, dtype=torch.uint8)
     padded = pad_batch(pixels, 5)
-    assert padded.shape == (5, 4, 4, 3) and padded[3:].sum() == 0
+    assert padded.shape == (5, 4, 4, 3)
+    assert padded[3:].sum() == 0
     assert pad_batch(pixels, 2) is pixels
 
 
 def test_resnet50_random_gives_2048_d_features(embed_settings):
     model = load_model(embed_settings, "resnet50-random")
     out = forward(model, pick_runtime("cpu"), torch.zeros(2, 224, 224, 3, dtype=torch.uint8))
-    assert out.shape == (2, 2048) and out.dtype == torch.float32
+    assert out.shape == (2, 2048)
+    assert out.dtype == torch.float32

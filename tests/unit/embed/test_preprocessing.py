@@ -13,12 +13,15 @@ from .conftest import make_image
 PREP = EFFICIENTNET_PREPROCESSING
 
 
-@pytest.mark.parametrize(("size", "fmt", "mode"), [((330, 248), "JPEG", "RGB"), ((500, 900), "JPEG", "L"),
-                                                   ((120, 90), "PNG", "RGB"), ((300, 300), "PNG", "P")])
+@pytest.mark.parametrize(
+    ("size", "fmt", "mode"),
+    [((330, 248), "JPEG", "RGB"), ((500, 900), "JPEG", "L"), ((120, 90), "PNG", "RGB"), ((300, 300), "PNG", "P")],
+)
 def test_decode_gives_a_uint8_centre_crop_of_the_model_size(tmp_path, size, fmt, mode):
     path = make_image(tmp_path / f"x.{fmt.lower()}", *size, seed=1, fmt=fmt, mode=mode)
     out = decode_image(str(path), PREP)
-    assert out.shape == (224, 224, 3) and out.dtype == np.uint8
+    assert out.shape == (224, 224, 3)
+    assert out.dtype == np.uint8
 
 
 def test_jpeg_draft_decode_matches_a_full_decode(tmp_path):
@@ -52,7 +55,8 @@ def test_exif_orientation_is_applied(tmp_path):
     img.save(path, quality=95, exif=exif)
     out = decode_image(str(path), PREP).astype(int)
     # displayed upright, the red half is on the right
-    assert out[:, -20:, 0].mean() > 200 and out[:, :20, 2].mean() > 200
+    assert out[:, -20:, 0].mean() > 200
+    assert out[:, :20, 2].mean() > 200
 
 
 @pytest.mark.parametrize(
@@ -87,7 +91,8 @@ def test_decompression_bomb_is_refused_from_the_header(tmp_path):
 def test_normalize_applies_mean_std_and_returns_nchw():
     pixels = torch.full((2, 224, 224, 3), 127, dtype=torch.uint8)
     x = PREP.normalize(pixels)
-    assert x.shape == (2, 3, 224, 224) and x.dtype == torch.float32
+    assert x.shape == (2, 3, 224, 224)
+    assert x.dtype == torch.float32
     assert torch.allclose(x, torch.zeros_like(x))
     y = RESNET_PREPROCESSING.normalize(torch.full((1, 4, 4, 3), 255, dtype=torch.uint8))
     assert torch.allclose(y[0, :, 0, 0], torch.tensor([(1 - 0.485) / 0.229, (1 - 0.456) / 0.224, (1 - 0.406) / 0.225]))
@@ -97,7 +102,8 @@ def test_collate_separates_failures_from_pixels():
     prep = Preprocessing(8, 4, (0.0,) * 3, (1.0,) * 3)
     good = np.ones((4, 4, 3), np.uint8)
     batch = make_collate(prep)([("a", good, ""), ("b", None, "not_an_image"), ("c", good, "")])
-    assert batch.sha1s == ["a", "c"] and batch.pixels.shape == (2, 4, 4, 3)
+    assert batch.sha1s == ["a", "c"]
+    assert batch.pixels.shape == (2, 4, 4, 3)
     assert batch.failures == [("b", "not_an_image")]
     empty = make_collate(prep)([("b", None, "missing_file")])
     assert empty.pixels.shape == (0, 4, 4, 3)

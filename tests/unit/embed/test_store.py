@@ -26,14 +26,16 @@ def test_round_trip_with_the_documented_schema(settings):
     assert schema.names == ["sha1", "model_id", "model_version", "vector"]
     sha1s, loaded = load_embeddings(settings, "toy")
     assert sha1s == _sha1s(0, 10)
-    assert loaded.dtype == np.float32 and np.array_equal(loaded, vectors)
+    assert loaded.dtype == np.float32
+    assert np.array_equal(loaded, vectors)
 
 
 def test_existing_sha1s_are_not_written_twice(settings):
     write_embeddings(settings, "toy", "v1", _sha1s(0, 5), _vectors(5))
     new = write_embeddings(settings, "toy", "v1", _sha1s(3, 5), _vectors(5, seed=1))
     sha1s, vectors = load_embeddings(settings, "toy")
-    assert len(new) == 1 and sha1s == _sha1s(0, 8)
+    assert len(new) == 1
+    assert sha1s == _sha1s(0, 8)
     assert np.array_equal(vectors[3], _vectors(5)[3])  # the first vector wins
 
 

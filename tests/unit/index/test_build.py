@@ -39,21 +39,27 @@ def test_flat_build_writes_a_complete_version_and_swaps_it_in(index_settings, ad
 def test_hnsw_is_chosen_by_budget_and_passes_the_recall_gate(index_settings, add_vectors):
     vectors = add_vectors(0, 3000)
     result = build_index(index_settings.replace(index_latency_budget_ms=0.01), **FAST)
-    assert result.key == "HNSW32,Flat" and "efSearch" in result.params
+    assert result.key == "HNSW32,Flat"
+    assert "efSearch" in result.params
     assert result.recall >= 0.9
     loaded = load_index(index_settings)
     scores, ids = loaded.search(vectors[:5], 3)
-    assert ids.shape == (5, 3) and list(ids[:, 0]) == sha1s(0, 5)
+    assert ids.shape == (5, 3)
+    assert list(ids[:, 0]) == sha1s(0, 5)
     assert np.all(np.diff(scores, axis=1) <= 1e-6)
 
 
 def test_ivf_with_hnsw_quantizer_and_pq_with_rerank(index_settings, add_vectors):
     add_vectors(0, 3000)
     ivf = build_index(index_settings.replace(index_latency_budget_ms=0.01), hnsw_max_n=1000, **FAST)
-    assert ivf.key == "IVF64_HNSW32,Flat" and "nprobe" in ivf.params and ivf.recall >= 0.9
+    assert ivf.key == "IVF64_HNSW32,Flat"
+    assert "nprobe" in ivf.params
+    assert ivf.recall >= 0.9
     tight = index_settings.replace(index_latency_budget_ms=0.01, index_memory_budget_mb=0.08)  # → PQ8
     pq_result = build_index(tight, hnsw_max_n=1000, **FAST)
-    assert pq_result.key == "IVF64_HNSW32,PQ8x8" and pq_result.rerank == 10 and pq_result.recall >= 0.9
+    assert pq_result.key == "IVF64_HNSW32,PQ8x8"
+    assert pq_result.rerank == 10
+    assert pq_result.recall >= 0.9
 
 
 def test_recall_gate_refuses_a_bad_index_and_keeps_the_current_one(index_settings, add_vectors):
@@ -62,7 +68,8 @@ def test_recall_gate_refuses_a_bad_index_and_keeps_the_current_one(index_setting
     model_dir = model_index_dir(index_settings, MODEL)
     with pytest.raises(GateFailed) as info:
         build_index(index_settings, index_key="IVF16,PQ2x4", rerank=0, **FAST)  # 1 byte per 32-d vector
-    assert info.value.gate == "index_recall" and "recall@10" in str(info.value)
+    assert info.value.gate == "index_recall"
+    assert "recall@10" in str(info.value)
     assert json.loads((model_dir / CURRENT_FILE).read_text())["version"] == good.version
     assert list_versions(model_dir) == [good.version]
     assert not list(model_dir.glob(".staging-*"))
@@ -90,7 +97,8 @@ def test_incremental_add_keeps_ids_aligned(index_settings, add_vectors):
     result = add_to_index(index_settings.replace(index_latency_budget_ms=0.01), **FAST)
     assert (result.added, result.rebuilt, result.swapped, result.n) == (300, False, True, 2300)
     loaded = load_index(index_settings)
-    assert loaded.ids[:2000] == sha1s(0, 2000) and loaded.ids[2000:] == sha1s(5000, 300)
+    assert loaded.ids[:2000] == sha1s(0, 2000)
+    assert loaded.ids[2000:] == sha1s(5000, 300)
     assert (loaded.meta["adds_since_rebuild"], loaded.meta["base_version"]) == (1, first.version)
     assert np.allclose(loaded.vector_for(sha1s(5000, 1)[0]), _normalised(new[:1])[0], atol=1e-6)
     _, ids = loaded.search(new[:20], 1)
@@ -110,12 +118,15 @@ def test_add_rebuilds_after_n_adds_and_when_the_type_changes(index_settings, add
     assert build_index(fast_settings, **FAST).kind == "flat"  # n ≤ 1000 is always exact
     add_vectors(1000, 600)
     changed = add_to_index(fast_settings, **FAST)
-    assert changed.rebuilt and changed.kind == "hnsw" and "HNSW32" in changed.reason
+    assert changed.rebuilt
+    assert changed.kind == "hnsw"
+    assert "HNSW32" in changed.reason
     add_vectors(2000, 50)
     assert not add_to_index(fast_settings, rebuild_after=1, **FAST).rebuilt
     add_vectors(3000, 50)
     due = add_to_index(fast_settings, rebuild_after=1, **FAST)
-    assert due.rebuilt and "incremental adds" in due.reason
+    assert due.rebuilt
+    assert "incremental adds" in due.reason
     assert load_index(index_settings).meta["adds_since_rebuild"] == 0
 
 
@@ -132,7 +143,8 @@ def test_a_crash_while_committing_keeps_the_old_current(index_settings, add_vect
         add_to_index(index_settings, **FAST)
     model_dir = model_index_dir(index_settings, MODEL)
     assert load_index(index_settings).version == good.version
-    assert not list(model_dir.glob(".staging-*")) and not list(model_dir.glob(".*.tmp"))
+    assert not list(model_dir.glob(".staging-*"))
+    assert not list(model_dir.glob(".*.tmp"))
 
 
 def test_old_versions_are_pruned_but_current_kept(index_settings, add_vectors):
@@ -140,7 +152,8 @@ def test_old_versions_are_pruned_but_current_kept(index_settings, add_vectors):
     versions = [build_index(index_settings, keep_versions=2, **FAST).version for _ in range(4)]
     assert list_versions(model_index_dir(index_settings, MODEL)) == versions[-2:]
     info = index_info(index_settings)
-    assert info["current"]["version"] == versions[-1] and info["meta"]["n"] == 300
+    assert info["current"]["version"] == versions[-1]
+    assert info["meta"]["n"] == 300
 
 
 def test_loaded_index_edges(index_settings, add_vectors):
@@ -149,8 +162,9 @@ def test_loaded_index_edges(index_settings, add_vectors):
     vectors = add_vectors(0, 5)
     build_index(index_settings, **FAST)
     loaded = load_index(index_settings)
-    scores, ids = loaded.search(vectors[0], 10)  # 1-d query, k > n
-    assert ids.shape == (1, 5) and ids[0, 0] == sha1s(0, 1)[0]
+    _scores, ids = loaded.search(vectors[0], 10)  # 1-d query, k > n
+    assert ids.shape == (1, 5)
+    assert ids[0, 0] == sha1s(0, 1)[0]
     with pytest.raises(NotFoundError):
         loaded.vector_for("f" * 40)
 

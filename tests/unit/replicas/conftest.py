@@ -26,6 +26,7 @@ def tiny_tables() -> dict[str, dict[str, list[dict[str, Any]]]]:
         (5, 2, "Someone/Gallery", 0),  # user page: not an article
         (6, 0, "No_images", 0),
         (7, 0, "Gallery", 0),
+        (8, 0, "Moved_in", 0),  # its imagelinks row still says il_from_namespace 2: not counted
     ]
     files = ["A.jpg", "B.png", HOSTILE_FILE, "Ž.svg", *GALLERY]
     targets = [(6, name) for name in files] + [(14, "Cats"), (14, "Dogs"), (0, "Alpha")]
@@ -33,7 +34,8 @@ def tiny_tables() -> dict[str, dict[str, list[dict[str, Any]]]]:
     image_links = [(1, "A.jpg"), (1, "B.png"), (1, "Ž.svg"), (2, HOSTILE_FILE), (2, "A.jpg"), (3, "Ž.svg"),
                    (5, "A.jpg"), (4, "B.png"), *((7, g) for g in GALLERY)]
     category_links = [(1, "Cats"), (1, "Dogs"), (2, "Cats"), (5, "Cats"), (7, "Dogs")]
-    ns = {p[0]: p[1] for p in pages}
+    ns = {p[0]: p[1] for p in pages} | {8: 2}
+    image_links.append((8, "A.jpg"))
     wiki = {
         "page": [
             {"page_id": pid, "page_namespace": n, "page_title": t, "page_is_redirect": r, "page_is_new": 0,
@@ -73,7 +75,7 @@ def tiny_tables() -> dict[str, dict[str, list[dict[str, Any]]]]:
 
 
 def reference(tables: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, list[dict[str, Any]]]:
-    """The four datasets computed in plain Python, sorted like the lake sorts them."""
+    """The four datasets as the dump path defines them, in plain Python, sorted like the lake."""
     wiki = tables[WIKI]
     pages = {p["page_id"]: p for p in wiki["page"] if p["page_namespace"] == 0}
     lt = {r["lt_id"]: (r["lt_namespace"], r["lt_title"]) for r in wiki["linktarget"]}
@@ -82,9 +84,9 @@ def reference(tables: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, l
     images = [
         {"wiki": WIKI, "page_id": r["il_from"], "page_namespace": 0, "page_title": pages[r["il_from"]]["page_title"],
          "file_name": lt[r["il_target_id"]][1], "is_lead": (r["il_from"], lt[r["il_target_id"]][1]) in leads}
-        for r in wiki["imagelinks"] if r["il_from"] in pages and lt[r["il_target_id"]][0] == 6
+        for r in wiki["imagelinks"]
+        if r["il_from"] in pages and r["il_from_namespace"] == 0 and lt[r["il_target_id"]][0] == 6
     ]
-    used = {r["file_name"] for r in images}
     return {
         "pages": [{"wiki": WIKI, "page_id": p["page_id"], "page_namespace": 0, "page_title": p["page_title"],
                    "is_redirect": bool(p["page_is_redirect"])} for p in sorted(pages.values(), key=lambda p: p["page_id"])],
@@ -99,7 +101,7 @@ def reference(tables: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, l
               "height": r["img_height"], "media_type": r["img_media_type"],
               "mime": f"{r['img_major_mime']}/{r['img_minor_mime']}",
               "sha1": f"{r['img_description_id'] + 1:040x}", "timestamp": r["img_timestamp"]}
-             for r in tables[COMMONS]["image"] if r["img_name"] in used),
+             for r in tables[COMMONS]["image"]),
             key=lambda r: r["file_name"].encode(),
         ),
     }

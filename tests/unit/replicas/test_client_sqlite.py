@@ -70,7 +70,7 @@ def test_hostile_titles_are_data_not_sql(replica_settings):
         assert [r["file_name"] for r in found] == [HOSTILE_FILE]
     engine = sa.create_engine(replica_settings.replica_url(WIKI))
     with engine.connect() as conn:  # nothing was dropped
-        assert conn.exec_driver_sql("SELECT COUNT(*) FROM page").scalar() == 7
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM page").scalar() == 8
     engine.dispose()
 
 
@@ -90,9 +90,9 @@ def test_hostile_db_prefix_is_rejected():
 
 
 def test_images_of_pages_matches_the_full_scan(replica_settings, tiny):
-    expected = [r for r in reference(tiny)["article_images"] if r["page_id"] in (1, 3, 5, 6)]
+    expected = [r for r in reference(tiny)["article_images"] if r["page_id"] in (1, 3, 5, 6, 8)]
     with ReplicaSource(replica_settings) as source:
-        got = source.client(WIKI).images_of_pages([1, 3, 5, 6, 999])
+        got = source.client(WIKI).images_of_pages([1, 3, 5, 6, 8, 999])
     assert sort(got.to_pylist(), "page_id", "file_name") == expected
     assert got.schema.equals(replicas.dataset_schema("article_images"))
 

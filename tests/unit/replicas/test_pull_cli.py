@@ -28,6 +28,16 @@ def test_pull_writes_the_four_datasets(replica_settings, tiny):
     assert result.counters["retries"] == 0
 
 
+def test_pull_can_restrict_files_to_the_used_ones(replica_settings, tiny):
+    lake = Lake(replica_settings.lake_root)
+    result = pull(replica_settings, WIKI, "20260102", files="used")
+    used = {r["file_name"] for r in reference(tiny)["article_images"]}
+    assert [r["file_name"] for r in lake.read("files", COMMONS, "20260102").to_pylist()] == sorted(used)
+    assert "Unused.jpg" not in used
+    assert "files" not in pull(replica_settings, WIKI, "20260103", files="none").manifests
+    assert result.rows["files"] == len(used)
+
+
 def test_pull_is_idempotent_and_defaults_to_today(replica_settings):
     first = pull(replica_settings, WIKI)
     second = pull(replica_settings, WIKI)

@@ -1,0 +1,113 @@
+"""An in-memory EventStreams server behind a ``requests.Session`` (no sockets).
+
+It follows the same rules as stream.wikimedia.org / the mirror: one entry per assigned topic
+in every ``id`` (the consumed topic's entry is its Kafka timestamp + 1), ``Last-Event-ID``
+positions win over ``since``, messages delivered in Kafka-timestamp order across topics.
+Faults: ``drop_after`` messages per connection (cut without the final chunk), ``keepalives``
+(``:ok`` frames sent after the last message instead of closing), ``crlf`` framing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from requests.structures import CaseInsensitiveDict
+from urllib3.exceptions import ProtocolError
+
+UA = "wikivis-tests/1.0 (tests@example.org) python-requests/2"
+
+
+def ms(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).timestamp() * 1000)
+
+
+def event(eid: str, dt: str, *, wiki: str = "samplewiki", stream: str = "mediawiki.revision-create",
+          dc: str = "eqiad", **body: Any) -> dict[str, Any]:
+    return {
+        "meta": {"id": eid, "dt": dt, "stream": stream, "domain": "x.wikipedia.org", "topic": f"{dc}.{stream}", "partition": 0},
+        "database": wiki,
+        **body,
+    }
+
+
+@dataclass
+class Message:
+    topic: str
+    ts: int
+    data: dict[str, Any]
+
+
+class _Raw:
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+
+    def stream(self, amt: Any = None, decode_content: Any = None) -> Iterator[bytes]:
+        yield from self._chunks
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class FakeStreams(requests.Session):
+    messages: list[Message] = field(default_factory=list)
+    topics: tuple[str, ...] = ()
+    drop_after: int = 0
+    keepalives: int = 0
+    crlf: bool = False
+    requests_seen: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__init__()
+        self.headers["User-Agent"] = UA
+        self.messages.sort(key=lambda m: m.ts)
+        self.topics = self.topics or tuple(sorted({m.topic for m in self.messages}))
+
+    def add(self, data: dict[str, Any], *, delay_ms: int = 1, topic: str | None = None) -> None:
+        topic = topic or data["meta"]["topic"]
+        ts = ms(data["meta"]["dt"]) + delay_ms
+        self.messages.append(Message(topic, ts, {**data, "meta": {**data["meta"], "topic": topic}}))
+        self.messages.sort(key=lambda m: m.ts)
+        if topic not in self.topics:
+            self.topics = tuple(sorted({*self.topics, topic}))
+
+    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        headers = kwargs.get("headers") or {}
+        params = kwargs.get("params") or {}
+        self.requests_seen.append({"url": url, "headers": dict(headers), "params": dict(params)})
+        start = {t: 0 for t in self.topics}
+        if params.get("since"):
+            since = ms(params["since"])
+            start = dict.fromkeys(self.topics, since)
+        if headers.get("Last-Event-ID"):
+            for item in json.loads(headers["Last-Event-ID"]):
+                if item["topic"] in start:
+                    start[item["topic"]] = int(item["timestamp"])
+        response = requests.Response()
+        response.status_code = 200
+        response.url = url
+        response.headers = CaseInsensitiveDict({"Content-Type": "text/event-stream"})
+        response.raw = _Raw(self._frames(start))
+        return response
+
+    def _frames(self, start: dict[str, int]) -> Iterator[bytes]:
+        nl = b"\r\n" if self.crlf else b"\n"
+        positions = dict(start)
+        yield b":ok" + nl + nl
+        sent = 0
+        for m in self.messages:
+            if m.ts < start[m.topic]:
+                continue
+            positions[m.topic] = m.ts + 1
+            ident = json.dumps([{"topic": t, "partition": 0, "timestamp": positions[t]} for t in self.topics])
+            yield b"event: message" + nl + b"id: " + ident.encode() + nl + b"data: " + json.dumps(m.data).encode() + nl + nl
+            sent += 1
+            if self.drop_after and sent >= self.drop_after:
+                raise ProtocolError("Connection broken: IncompleteRead")
+        for _ in range(self.keepalives):
+            yield b":ok" + nl + nl
