@@ -281,6 +281,10 @@ def main() -> None:
                     f"({achieved_mbps / settings.upload_max_mbps:.3f} of 25 Mbps); worst 10-s window at the server "
                     f"{worst_mbps:.2f} Mbps; sends over the cap {over}; "
                     f"peak in flight {mirror.stats['upload']['peak_concurrency']}")
+                bw_violations = mirror_violations(mirror.stats["upload"])
+                bw_violations["bandwidth_windows_over_25mbps"] = over
+                result["violation_details"].update({f"bandwidth_phase_{k}": v for k, v in bw_violations.items()})
+                result["violations"] += sum(bw_violations.values())
                 result.update(
                     bandwidth_fraction_of_cap=round(achieved_mbps / settings.upload_max_mbps, 4),
                     bandwidth_worst_10s_mbps=round(worst_mbps, 3),

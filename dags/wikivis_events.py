@@ -12,7 +12,8 @@ the result, and publish it.  The index is not rebuilt here (the nightly run does
 * Keyed on the data interval: deltas up to `data_interval_end`; the run id comes from
   `pipeline.run_id_for(dag, interval start, wiki)`, so a retry rewrites the same delta
   snapshot.
-* A wiki with nothing published yet is skipped (the nightly DAG makes its first snapshot).
+* A wiki with nothing published yet is left out, with a warning in `plan`'s log (the
+  nightly DAG makes its first snapshot).
 * A failing `gate_events` stops that wiki's batch; the published snapshot stays.
 
 **Assets**: updates `wikivis://lake/article_images`.
@@ -25,8 +26,8 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, task
-from airflow.sdk.exceptions import AirflowSkipException
-from wikivis_airflow.defaults import LAKE_SNAPSHOT, deadline, default_args
+from wikivis_airflow import stages
+from wikivis_airflow.defaults import deadline, default_args
 
 DAG_ID = "wikivis_events"
 
@@ -50,29 +51,8 @@ def wikivis_events() -> None:
 
         return orchestration.published_items(DAG_ID, data_interval_start, data_interval_end)
 
-    @task(outlets=[LAKE_SNAPSHOT])
-    def events_catchup(item: dict[str, Any]) -> dict[str, Any]:
-        from wikivis import pipeline
-
-        if item["snapshot"] is None:
-            raise AirflowSkipException(f"nothing published for {item['wiki']} yet: wikivis_nightly makes the first snapshot")
-        caught_up = pipeline.events_catchup(item["wiki"], item["snapshot"], until=item["until"], run_id=item["run_id"])
-        return {**item, "snapshot": caught_up["snapshot"]}
-
-    @task
-    def gate_events(item: dict[str, Any]) -> dict[str, Any]:
-        from wikivis import pipeline
-
-        pipeline.gate_events(item["wiki"], item["snapshot"], run_id=item["run_id"])
-        return item
-
-    @task
-    def publish(item: dict[str, Any]) -> None:
-        from wikivis import pipeline
-
-        pipeline.publish(item["wiki"], item["snapshot"], index_version=None, run_id=item["run_id"])
-
-    publish.expand(item=gate_events.expand(item=events_catchup.expand(item=plan())))
+    caught_up = stages.gate_events.expand(item=stages.events_catchup.expand(item=plan()))
+    stages.publish.partial(index_version=None).expand(item=caught_up)
 
 
 wikivis_events()

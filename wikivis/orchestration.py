@@ -13,6 +13,7 @@ No Airflow, no I/O beyond reading the settings: the DAG files import this at par
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -20,6 +21,8 @@ from typing import Any
 
 from wikivis.config import Settings
 from wikivis.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 #: pipeline stages a backfill can select, in execution order
 STAGES: tuple[str, ...] = ("ingest", "events", "media", "embed", "index", "publish")
@@ -93,15 +96,22 @@ def published_items(
     dataset: str = "article_images",
     settings: Settings | None = None,
 ) -> list[dict[str, Any]]:
-    """Like :func:`interval_items`, plus ``snapshot``: the published snapshot of ``dataset``
-    for each wiki (``None`` when nothing is published yet), the base of an events catch-up."""
+    """Like :func:`interval_items`, plus ``snapshot``: the published snapshot of ``dataset``,
+    the base of an events catch-up.  Wikis with nothing published yet are left out (logged):
+    their first snapshot comes from a dump."""
     from wikivis import pipeline
     from wikivis.lake import Lake
 
     settings = settings or pipeline.settings()
     lake = Lake(settings.lake_root)
-    items = interval_items(dag_id, data_interval_start, data_interval_end, configured_wikis(settings))
-    return [{**item, "snapshot": lake.current(dataset, item["wiki"])} for item in items]
+    items = []
+    for item in interval_items(dag_id, data_interval_start, data_interval_end, configured_wikis(settings)):
+        snapshot = lake.current(dataset, item["wiki"])
+        if snapshot is None:
+            log.warning("%s: nothing published for %s yet; its first snapshot comes from a dump", dag_id, item["wiki"])
+        else:
+            items.append({**item, "snapshot": snapshot})
+    return items
 
 
 def interval_run_id(dag_id: str, data_interval_start: str | datetime) -> str:

@@ -126,7 +126,10 @@ def ingest(wiki: str, date: str, *, run_id: str, source: str = "dumps", force: b
         if source == "dumps":
             from wikivis.dumps.ingest import ingest as ingest_dumps
 
-            result = ingest_dumps(ctx.settings, wiki, date, lake=ctx.lake, run_id=run_id, catalog=ctx.catalog)
+            result = ingest_dumps(ctx.settings, wiki, date, lake=ctx.lake, run_id=run_id)
+            for manifest in result.manifests.values():
+                ctx.catalog.record_snapshot(manifest.dataset, manifest.wiki, manifest.snapshot, manifest.rows,
+                                            manifest.content_hash, run_id)
         elif source == "replica":
             from wikivis.sources.replicas import pull
 

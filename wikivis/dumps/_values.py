@@ -169,6 +169,8 @@ def csv_region(
         if last < 0:
             return None
         body_stop, consumed, ended = last, last + 2 - start, False
+    if buf.find(b"'", start, body_stop) >= 0 or buf.find(b"\\", start, body_stop) >= 0:
+        return None  # strings: the vectorised tokeniser's job (checked before any copying)
     body = buf[start + 1 : body_stop]
     statements = 1
     if statement_sep is not None:

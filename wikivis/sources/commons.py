@@ -44,11 +44,13 @@ from __future__ import annotations
 import html
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -230,6 +232,17 @@ class PageImages:
 
 # --------------------------------------------------------------------------- client
 
+_LIMITERS: dict[tuple[str, int], ConcurrencyLimiter] = {}
+_LIMITERS_LOCK = threading.Lock()
+
+
+def api_limiter(api_url: str, limit: int) -> ConcurrencyLimiter:
+    """The process-wide concurrency limiter of one API host (≤ 3 requests in flight)."""
+    key = (urlsplit(api_url).netloc, limit)
+    with _LIMITERS_LOCK:
+        return _LIMITERS.setdefault(key, ConcurrencyLimiter(limit))
+
+
 
 class ActionApiClient:
     """A polite client for one ``api.php`` endpoint."""
@@ -273,7 +286,7 @@ class ActionApiClient:
             url,
             session=session or polite_session(settings, pool_size=settings.api_max_concurrency),
             policy=kwargs.pop("policy", None) or policy_from_settings(settings),
-            limiter=limiter or ConcurrencyLimiter(settings.api_max_concurrency),
+            limiter=limiter or api_limiter(url, settings.api_max_concurrency),
             maxlag=settings.maxlag,
             timeout_s=settings.http_timeout_s,
             **kwargs,
@@ -531,3 +544,20 @@ def _file_info(requested: str, title: str, page: dict[str, Any]) -> FileInfo:
         thumb_height=_int(ii.get("thumbheight")),
         extmetadata=ext,
     )
+
+
+# --------------------------------------------------------------------------- conveniences
+
+
+def commons_client(settings: Settings, **kwargs: Any) -> ActionApiClient:
+    """The Commons API client of these settings."""
+    return ActionApiClient.from_settings(settings, **kwargs)
+
+
+def page_images(
+    settings: Settings, wiki: str, *, page_ids: Iterable[int] = (), titles: Iterable[str] = (), **kwargs: Any
+) -> Iterator[PageImages]:
+    """Files used by (and lead image of) articles of ``wiki``, from its own API — what the
+    EventStreams refresh asks after a ``page-links-change`` event."""
+    client = ActionApiClient.from_settings(settings, wiki, **kwargs)
+    return client.page_images(page_ids=page_ids, titles=titles)

@@ -252,7 +252,7 @@ class Received:
     event: dict[str, Any]
     key: Key
     kafka_ms: int | None
-    id_entries: dict[Key, dict[str, Any]]
+    position: dict[str, Any] | None  # this topic-partition's entry of the message's id
 
 
 @dataclass
@@ -324,6 +324,7 @@ class StreamReader:
         self.pinned: dict[Key, dict[str, Any]] = {}
         self._resume_entries = dict(self.positions)
         self._unpinnable = False
+        self._full_id_pending = True
         self._parser = SSEParser()
         self._started = False
 
@@ -332,7 +333,7 @@ class StreamReader:
         """Leave ``message`` for the next run: its topic's checkpoint stays before it."""
         if message.key in self.pinned:
             return
-        entry = message.id_entries.get(message.key)
+        entry = message.position
         if entry is None:  # no position says where it is: the whole run will be read again
             log.warning("%s: cannot tell the position of a deferred message; the checkpoint stays at the start", self.url)
             self._unpinnable = True
@@ -396,13 +397,17 @@ class StreamReader:
             received_before = self.stats.messages
             positions_before = dict(self.positions)
             try:
+                cutoff = self.window.cutoff_ms
+                live_from = to_ms(self.window.until) - int(self.live_slack_s * 1000)
                 for message in self._connection():
                     last_message_at = self.monotonic()
                     yield message
-                    if self.window_complete():
+                    # a topic passes the cutoff only with a message of its own beyond it
+                    kafka_ms = message.kafka_ms
+                    if (kafka_ms is None or kafka_ms >= cutoff) and self.window_complete():
                         self.stats.stop_reason = "until"
                         return
-                    if self._caught_up_live():
+                    if (kafka_ms is None or kafka_ms >= live_from) and self._caught_up_live():
                         self.stats.stop_reason = "live"
                         return
                 ended_cleanly = True
@@ -459,6 +464,7 @@ class StreamReader:
             timeout=(min(30.0, self.read_timeout_s), self.read_timeout_s),
         )
         self._parser.reset()
+        self._full_id_pending = True
         idle_since = self.monotonic()
         try:
             chunks = response.iter_content(chunk_size=None)
@@ -492,12 +498,11 @@ class StreamReader:
                 log.warning("%s: server error event: %s", self.url, sse.data[:300])
             return None
         self.stats.messages += 1
-        entries: dict[Key, dict[str, Any]] = {}
-        if sse.id:
-            try:
-                entries = parse_event_id(sse.id, source=f"{self.url} id of message {self.stats.messages}")
-            except InputError as exc:
-                log.warning("%s", exc)
+        if sse.id and self._full_id_pending:
+            # the first id of a connection: every assigned topic's position (later ids differ
+            # only in the consumed topic's entry, which _own_position reads cheaply)
+            self._full_id_pending = False
+            self._update_positions(sse.id)
         try:
             event = json.loads(sse.data)
             if not isinstance(event, dict):
@@ -505,16 +510,23 @@ class StreamReader:
         except ValueError as exc:
             self.stats.malformed += 1
             log.warning("%s: message %d is not a JSON object (%s): %r", self.url, self.stats.messages, exc, sse.data[:200])
-            self.positions.update(entries)  # counted and skipped: a resume goes past it
+            if sse.id:
+                self._update_positions(sse.id)  # counted and skipped: a resume goes past it
             return None
         meta = event.get("meta") or {}
         topic = meta.get("topic")
         key: Key = (topic, int(meta.get("partition") or 0)) if isinstance(topic, str) else ("", 0)
-        if key not in entries:  # no meta.topic: the one entry that moved is the message's topic
-            moved = [k for k, e in entries.items() if self.positions.get(k) != e]
-            if len(moved) == 1:
-                key = moved[0]
-        entry = entries.get(key)
+        entry = _own_position(sse.id, key) if sse.id else None
+        if entry is None and sse.id:  # no meta.topic, or an unusual id: read it whole
+            before = dict(self.positions)
+            entries = self._update_positions(sse.id)
+            if key not in entries:  # the one entry that moved is the message's topic
+                moved = [k for k, e in entries.items() if before.get(k) != e]
+                if len(moved) == 1:
+                    key = moved[0]
+            entry = entries.get(key)
+        elif entry is not None:
+            self.positions[key] = entry
         kafka_ms: int | None = None
         if entry is not None and entry.get("timestamp") is not None:
             kafka_ms = int(entry["timestamp"]) - 1  # KafkaSSE: message timestamp + 1
@@ -523,10 +535,42 @@ class StreamReader:
             kafka_ms = to_ms(dt) if dt is not None else None
         if kafka_ms is not None:
             stats = self.stats
-            stats.first_kafka_ms = kafka_ms if stats.first_kafka_ms is None else min(stats.first_kafka_ms, kafka_ms)
-            stats.newest_kafka_ms = kafka_ms if stats.newest_kafka_ms is None else max(stats.newest_kafka_ms, kafka_ms)
+            if stats.first_kafka_ms is None or kafka_ms < stats.first_kafka_ms:
+                stats.first_kafka_ms = kafka_ms
+            if stats.newest_kafka_ms is None or kafka_ms > stats.newest_kafka_ms:
+                stats.newest_kafka_ms = kafka_ms
+        return Received(event=event, key=key, kafka_ms=kafka_ms, position=entry)
+
+    def _update_positions(self, raw_id: str) -> dict[Key, dict[str, Any]]:
+        try:
+            entries = parse_event_id(raw_id, source=f"{self.url} id of message {self.stats.messages}")
+        except InputError as exc:
+            log.warning("%s", exc)
+            return {}
         self.positions.update(entries)
-        return Received(event=event, key=key, kafka_ms=kafka_ms, id_entries=entries)
+        return entries
+
+
+def _own_position(raw_id: str, key: Key) -> dict[str, Any] | None:
+    """The entry of ``key`` in an SSE id, without parsing the whole array (ids carry one entry
+    per assigned topic-partition, ~1 KB for a composite stream; this is the hot path)."""
+    topic, partition = key
+    if not topic:
+        return None
+    needle = '"' + topic + '"'
+    at = raw_id.find(needle)
+    while at >= 0:
+        start, end = raw_id.rfind("{", 0, at), raw_id.find("}", at)
+        if start < 0 or end < 0:
+            return None
+        try:
+            entry = json.loads(raw_id[start : end + 1])
+        except ValueError:
+            return None
+        if isinstance(entry, dict) and entry.get("topic") == topic and int(entry.get("partition") or 0) == partition:
+            return entry if entry.get("timestamp") is not None or entry.get("offset") is not None else None
+        at = raw_id.find(needle, end)
+    return None
 
 
 class _Idle(Exception):

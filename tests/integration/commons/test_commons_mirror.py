@@ -72,8 +72,11 @@ def test_lists_category_and_depicts(mirror, sample_wiki):
     files = lists.by_category(client, category, depth=1)
     assert len(files) >= counts[category]
     assert len(files) == len(set(files))
-    depicts = list(client.search_files(depicts_query("Q146")))
-    assert all(t.startswith("File:") for t in depicts)
+    qid = next(info["depicts"][0] for info in sample_wiki.file_info.values() if info.get("depicts"))
+    expected = {n for n, info in sample_wiki.file_info.items() if qid in info.get("depicts", [])}
+    current = {r["img_name"] for r in sample_wiki.state(sample_wiki.n_days).tables["image"]}
+    assert set(lists.by_depicts(client, qid)) == expected & current
+    assert all(t.startswith("File:") for t in client.search_files(depicts_query(qid), limit=3))
 
 
 def test_fetch_is_polite_verified_and_resumable(mirror_factory, sample_wiki):
@@ -195,3 +198,25 @@ def test_commons_stage_on_ingested_article_images(mirror_factory, sample_wiki):
     assert media.num_rows == len(set(meta.column("sha1").to_pylist()))
     assert summary.fetched + summary.skipped == summary.total
     _polite(mirror.stats["upload"])
+
+
+def test_interrupted_run_resumes_without_refetching(mirror_factory, sample_wiki):
+    mirror = mirror_factory()
+    settings = mirror.settings()
+    meta = fetch_metadata(settings, _names(sample_wiki, 30), None)
+    seen = []
+
+    def crash_after_ten(row: dict) -> None:
+        seen.append(row)
+        if len(seen) == 10:
+            raise KeyboardInterrupt("operator pressed Ctrl-C")
+
+    with pytest.raises(KeyboardInterrupt):
+        fetch_media(settings, meta.table, shard_size=8, on_item=crash_after_ten)
+    first = mirror.stats["upload"]["requests"]
+    stored = sum(1 for p in settings.media_root.glob("??/*") if p.is_file())
+    assert stored == first  # every request that was sent left a complete file (atomic writes)
+    summary = fetch_media(settings, meta.table, shard_size=8)
+    assert summary.already_present == stored
+    assert mirror.stats["upload"]["requests"] == first + summary.fetched  # only what was missing
+    assert summary.fetched + summary.already_present + summary.skipped == summary.total

@@ -1,0 +1,163 @@
+"""The demo (``make demo`` / ``wikivis demo``): the whole pipeline, offline, on the sample wiki.
+
+1. generate the deterministic sample wiki and serve it from the local mirror on 127.0.0.1
+   (dumps, Action API, upload server, EventStreams — the real protocols);
+2. run ``wikivis_nightly`` end to end with ``dag.test()`` on a private SQLite Airflow home
+   (``--no-airflow`` runs the same stages through :func:`wikivis.pipeline.run_all`);
+3. print the published index version, the gate summary and a few recommendations, and
+   write an HTML gallery of suggested images per article.
+
+The demo's data root defaults to ``var/demo`` and is reused: a second run finds every
+thumbnail and vector already there and does (almost) no work — that is the point of the
+content-addressed store and the incremental embedding stage.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from wikivis import pipeline
+from wikivis.errors import WikivisError
+
+
+def _env_for(settings: Any) -> dict[str, str]:
+    """WIKIVIS_* variables equivalent to ``settings`` (for anything that re-reads the env)."""
+    keys = ("home", "dumps_url", "commons_api_url", "wiki_api_url_template", "upload_url", "eventstreams_url",
+            "contact", "commons_wiki", "max_images", "gate_max_snapshot_age_days")
+    env = {f"WIKIVIS_{k.upper()}": str(getattr(settings, k)) for k in keys}
+    env["WIKIVIS_WIKIS"] = ",".join(settings.wikis)
+    return env
+
+
+def run_nightly_dag(settings: Any, date: str) -> str:
+    """Run ``wikivis_nightly`` with ``dag.test()`` for the data interval of ``date``."""
+    from wikivis import airflow_home
+
+    airflow_home.configure(settings.home / "airflow", unit_test_mode=False)
+    airflow_home.migrate()
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(airflow_home.DAGS_FOLDER))
+    if bag.import_errors:
+        raise WikivisError(f"DAG import errors: {bag.import_errors}")
+    start = datetime.strptime(date, "%Y%m%d").replace(tzinfo=UTC)
+    run = bag.dags["wikivis_nightly"].test(logical_date=start + timedelta(days=1))
+    state = str(run.state)
+    if not state.endswith("success"):
+        failed = [ti.task_id for ti in run.get_task_instances() if str(ti.state).endswith("failed")]
+        raise WikivisError(f"wikivis_nightly ended {state}; failed tasks: {failed}")
+    return state
+
+
+def gallery(settings: Any, suggestions: list[dict[str, Any]], path: Path) -> Path:
+    """An HTML page: per article, its current images and the suggested ones with provenance."""
+    from wikivis.lake import Lake
+
+    lake = Lake(settings.lake_root)
+    media = {r["sha1"]: r["path"] for r in lake.read("media", settings.wikis[0]).to_pylist() if r["status"] == "ok"}
+    files = {r["file_name"]: r["sha1"] for r in lake.read("file_metadata", settings.wikis[0]).to_pylist()}
+
+    def img(file_name: str, sha1: str | None, caption: str) -> str:
+        stored = media.get(sha1 or files.get(file_name, ""))
+        if not stored:
+            return f'<figure class="missing"><figcaption>{html.escape(caption)}</figcaption></figure>'
+        src = os.path.relpath(settings.media_root / stored if not Path(stored).is_absolute() else Path(stored), path.parent)
+        return (f'<figure><img src="{html.escape(src)}" loading="lazy" alt="{html.escape(file_name)}">'
+                f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+    blocks = []
+    for item in suggestions:
+        current = "".join(img(f, None, f) for f in item.get("current", [])) or "<p><em>unillustrated</em></p>"
+        suggested = "".join(
+            img(s["file_name"], s["sha1"], f"#{s['rank']} {s['file_name']} · {s['source']} · {s['score']:.3f}"
+                + (f" · via {', '.join(s['seed_articles'][:2])}" if s.get("seed_articles") else ""))
+            for s in item["suggestions"]
+        ) or f"<p><em>{html.escape(item.get('note') or 'no suggestion')}</em></p>"
+        blocks.append(
+            f"<section><h2>{html.escape(item['article'])}</h2><h3>current</h3><div class=row>{current}</div>"
+            f"<h3>suggested ({html.escape(item['model'])})</h3><div class=row>{suggested}</div></section>"
+        )
+    page = (
+        "<!doctype html><meta charset=utf-8><title>wikivis — suggested images</title>"
+        "<style>body{font:14px system-ui;margin:2em}figure{display:inline-block;width:170px;margin:4px;"
+        "vertical-align:top}img{width:160px;height:160px;object-fit:cover;border:1px solid #ccc}"
+        "figcaption{font-size:11px;word-break:break-all}.missing{height:160px;background:#eee}"
+        "section{border-bottom:1px solid #ddd;padding-bottom:1em}</style>"
+        "<h1>wikivis — images for articles</h1>" + "".join(blocks)
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def recommendations(settings: Any, n_articles: int = 6, k: int = 6) -> list[dict[str, Any]]:
+    """Suggestions for a few illustrated and unillustrated articles of the first wiki."""
+    from wikivis.lake import Lake
+    from wikivis.recommend.loading import load_service
+
+    wiki = settings.wikis[0]
+    service = load_service(settings, wiki=wiki)
+    lake = Lake(settings.lake_root)
+    images = lake.read("article_images", wiki).to_pylist()
+    pages = [p for p in lake.read("pages", wiki).to_pylist() if not p["is_redirect"]]
+    used: dict[int, list[str]] = {}
+    for row in images:
+        used.setdefault(row["page_id"], []).append(row["file_name"])
+    illustrated = [p for p in pages if len(used.get(p["page_id"], [])) >= 2][: n_articles // 2]
+    unillustrated = [p for p in pages if p["page_id"] not in used][: n_articles - len(illustrated)]
+    out = []
+    for page in illustrated + unillustrated:
+        result = service.suggest(page["page_title"], k=k).to_dict()
+        result["current"] = used.get(page["page_id"], [])
+        out.append(result)
+    return out
+
+
+def run_demo(home: Path, *, airflow: bool = True, max_images: int = 0) -> dict[str, Any]:
+    """Run the demo; returns the summary it prints."""
+    from wikivis.catalog import Catalog
+    from wikivis.mirror import Mirror
+    from wikivis.sample import generate
+
+    sample = generate()
+    with Mirror(sample, day=sample.n_days) as mirror:
+        settings = mirror.settings(home=home.resolve(), max_images=max_images)
+        os.environ.update(_env_for(settings))
+        pipeline.use_settings(settings)
+        try:
+            date = sample.dates[0]
+            if airflow:
+                run_nightly_dag(settings, date)
+            else:
+                until = (datetime.strptime(date, "%Y%m%d").replace(tzinfo=UTC) + timedelta(days=1)).isoformat()
+                pipeline.run_all(date=date, until=until)
+            catalog = Catalog(settings.resolved_catalog_url)
+            run = next(r for r in catalog.runs(limit=50) if not r["kind"].startswith("stage:"))
+            gates = catalog.gate_results(run["id"], limit=500)
+            from wikivis.index import index_info
+
+            index = index_info(settings)
+            recs = recommendations(settings)
+            page = gallery(settings, recs, settings.home / "gallery.html")
+        finally:
+            pipeline.use_settings(None)
+    outcomes: dict[str, int] = {}
+    for g in gates:
+        outcomes[g["outcome"]] = outcomes.get(g["outcome"], 0) + 1
+    return {
+        "run_id": run["id"],
+        "run_status": run["status"],
+        "index": {k: index.get(k) for k in ("version", "model_id", "index_type", "n", "recall_at_10") if k in index},
+        "gates": outcomes,
+        "gate_warnings": [f"{g['stage']}/{g['dataset']}/{g['gate']}: {g['message']}" for g in gates if g["outcome"] == "warn"],
+        "recommendations": [
+            {"article": r["article"], "model": r["model"],
+             "suggestions": [f"{s['file_name']} ({s['source']}, {s['score']:.3f})" for s in r["suggestions"][:3]]}
+            for r in recs
+        ],
+        "gallery": str(page),
+    }
