@@ -12,8 +12,13 @@
    and ``--dirty`` re-read pages → :func:`apply_pages` + :func:`apply_files` (scope "all").
    Baseline: sorting the result by the canonical keys, which ``Lake.write`` does anyway.
 
+   Also: the same stream with every message decoded (no prefilter), and a stream where 90 % of
+   the events belong to other wikis (the real composite stream carries every wiki; the
+   prefilter sets those aside undecoded).
+
 Last line: JSON with ``events_per_s`` (consume), ``baseline_json_per_s``, ``ratio_vs_json``,
-``apply_dirty_pages_per_s``, ``apply_rows``, ``peak_rss_mb``.
+``events_per_s_decode_all``, ``events_per_s_foreign90``, ``apply_dirty_pages_per_s``,
+``apply_rows``, ``peak_rss_mb``.
 """
 
 from __future__ import annotations
@@ -29,31 +34,35 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import pyarrow as pa  # noqa: E402
-import requests  # noqa: E402
-from requests.structures import CaseInsensitiveDict  # noqa: E402
+import pyarrow as pa
+import requests
+from requests.structures import CaseInsensitiveDict
 
-from bench._common import emit, peak_rss_mb, say, timer  # noqa: E402
-from wikivis.datasets import SORT_KEYS  # noqa: E402
-from wikivis.datasets import schema as dataset_schema  # noqa: E402
-from wikivis.events.apply import FileRow, PageState, apply_files, apply_pages  # noqa: E402
-from wikivis.events.dirty import DirtySet  # noqa: E402
-from wikivis.sample.events import STREAMS  # noqa: E402
-from wikivis.sources.eventstreams import EventFilter, StreamReader, Window, parse_dt  # noqa: E402
+from bench._common import emit, peak_rss_mb, say, timer
+from wikivis.datasets import SORT_KEYS
+from wikivis.datasets import schema as dataset_schema
+from wikivis.events.apply import FileRow, PageState, apply_files, apply_pages
+from wikivis.events.dirty import DirtySet
+from wikivis.sample.events import STREAMS
+from wikivis.sources.eventstreams import EventFilter, StreamReader, Window, parse_dt
 
 CHUNK = 16 * 1024
 TOPICS = [f"{dc}.{s}" for s in STREAMS for dc in ("eqiad", "codfw")]
 
 
-def frames(events: list[dict[str, Any]], copies: int) -> tuple[bytes, list[bytes]]:
-    """The SSE byte stream and, for the baseline, its data lines."""
+def frames(events: list[dict[str, Any]], copies: int, foreign_share: float = 0.0) -> tuple[bytes, list[bytes]]:
+    """The SSE byte stream and, for the baseline, its data lines.  ``foreign_share`` of the
+    copies are relabelled to other wikis (on the real composite stream one wiki is a sliver)."""
     positions = dict.fromkeys(TOPICS, 0)
     out: list[bytes] = [b":ok\n\n"]
     data_lines: list[bytes] = []
     ts = int(datetime(2026, 11, 1, tzinfo=UTC).timestamp() * 1000)
     for copy in range(copies):
         shift = timedelta(days=copy)
+        foreign = copy % 10 < foreign_share * 10
         for i, event in enumerate(events):
+            if foreign:
+                event = {**event, **{k: f"other{copy % 7}wiki" for k in ("database", "wiki") if k in event}}
             ts += 7
             meta = dict(event["meta"])
             meta["id"] = f"{copy:05d}-{meta['id']}"
@@ -97,10 +106,11 @@ class BufferSession(requests.Session):
         return response
 
 
-def consume(buffer: bytes) -> dict[str, int]:
+def consume(buffer: bytes, *, prefilter: bool = True) -> dict[str, int]:
     until = datetime(2100, 1, 1, tzinfo=UTC)
     reader = StreamReader("http://bench.invalid", STREAMS, session=BufferSession(buffer), window=Window(until),
-                          since=datetime(2026, 11, 1, tzinfo=UTC), sleep=lambda s: None)
+                          since=datetime(2026, 11, 1, tzinfo=UTC), sleep=lambda s: None,
+                          prefilter=("samplewiki", "commonswiki") if prefilter else ())
     filt = EventFilter(frozenset({"samplewiki", "commonswiki"}))
     dirty = DirtySet("samplewiki", "commonswiki")
     for message in reader:
@@ -112,8 +122,8 @@ def consume(buffer: bytes) -> dict[str, int]:
             reader.defer(message)
         elif filt.first_time(event):
             dirty.add(event)
-    return {"messages": reader.stats.messages, "accepted": filt.stats.accepted, "duplicates": filt.stats.duplicates,
-            "dirty_pages": len(dirty.pages), "dirty_files": len(dirty.files)}
+    return {"messages": reader.stats.messages, "prefiltered": reader.stats.prefiltered, "accepted": filt.stats.accepted,
+            "duplicates": filt.stats.duplicates, "dirty_pages": len(dirty.pages), "dirty_files": len(dirty.files)}
 
 
 def snapshot(n_pages: int, rng: random.Random) -> tuple[dict[str, pa.Table], pa.Table]:
@@ -171,6 +181,19 @@ def main() -> None:
     rate = counts["messages"] / t["s"]
     say(f"consume (SSE + JSON + positions + filter + de-dup + dirty set): {rate:,.0f} events/s "
         f"({rate / baseline:.2f}× json.loads); {counts}")
+    with timer() as t_all:
+        consume(buffer, prefilter=False)
+    rate_all = counts["messages"] / t_all["s"]
+    say(f"  same, decoding every message (no prefilter): {rate_all:,.0f} events/s ({rate_all / baseline:.2f}×)")
+    del buffer, data_lines
+
+    mixed, mixed_lines = frames(sample.events, args.copies, foreign_share=0.9)
+    with timer() as t_mix:
+        mixed_counts = consume(mixed)
+    rate_mix = mixed_counts["messages"] / t_mix["s"]
+    say(f"  90 % other wikis (like the real composite stream), prefilter on: {rate_mix:,.0f} events/s "
+        f"({rate_mix / baseline:.2f}×); {mixed_counts['prefiltered']:,} set aside undecoded")
+    del mixed, mixed_lines
 
     rng = random.Random(0)
     base, files = snapshot(args.pages, rng)
@@ -200,6 +223,9 @@ def main() -> None:
         "events_per_s": round(rate),
         "baseline_json_per_s": round(baseline),
         "ratio_vs_json": round(rate / baseline, 3),
+        "events_per_s_decode_all": round(rate_all),
+        "events_per_s_foreign90": round(rate_mix),
+        "ratio_foreign90_vs_json": round(rate_mix / baseline, 3),
         "apply_rows": rows,
         "apply_dirty_pages": args.dirty,
         "apply_s": round(a["s"], 4),

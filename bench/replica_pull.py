@@ -36,7 +36,7 @@ from bench._common import emit, peak_rss_mb, say, timer
 WIKI = "benchwiki"
 LINKS_PER_PAGE = 8
 MARKER = "_wikivis_bench_marker"
-DATA_VERSION = 1
+DATA_VERSION = 2
 
 
 def database_name(rows: int) -> str:
@@ -70,6 +70,7 @@ def ensure_replica(server_url: str, rows: int) -> str:
         load_replica({}, server_url, WIKI, db_prefix=prefix)  # schema from sql/schema/mediawiki.sql
         engine = sa.create_engine(url)
         with engine.begin() as conn:
+            conn.exec_driver_sql("SET SESSION unique_checks = 0")  # this session's bulk load only
             conn.exec_driver_sql(
                 f"INSERT INTO page (page_id, page_namespace, page_title, page_is_redirect, page_is_new, page_random, "
                 f"page_touched, page_links_updated, page_latest, page_len, page_content_model) "
@@ -86,11 +87,13 @@ def ensure_replica(server_url: str, rows: int) -> str:
                 f"(((seq - 1) DIV {LINKS_PER_PAGE} + 1) * 7919 + ((seq - 1) MOD {LINKS_PER_PAGE}) * 104729) "
                 f"MOD {files} + 1 FROM seq_1_to_{rows}"
             )
+            # the lead image of page p is its first link (j = 0), computed rather than joined
             conn.exec_driver_sql(
-                "INSERT INTO page_props (pp_page, pp_propname, pp_value, pp_sortkey) "
-                "SELECT il_from, 'page_image_free', MIN(lt_title), NULL FROM imagelinks "
-                "JOIN linktarget ON lt_id = il_target_id GROUP BY il_from"
+                f"INSERT INTO page_props (pp_page, pp_propname, pp_value, pp_sortkey) "
+                f"SELECT seq, 'page_image_free', CONCAT('Photograph_of_subject_', "
+                f"LPAD((seq * 7919) MOD {files} + 1, 9, '0'), '.jpg'), NULL FROM seq_1_to_{pages}"
             )
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {MARKER}")
             conn.exec_driver_sql(f"CREATE TABLE {MARKER} (rows_ BIGINT, version INT)")
             conn.exec_driver_sql(f"INSERT INTO {MARKER} VALUES ({int(rows)}, {DATA_VERSION})")
             actual = conn.exec_driver_sql("SELECT COUNT(*) FROM imagelinks").scalar()

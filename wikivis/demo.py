@@ -141,6 +141,12 @@ def run_demo(home: Path, *, airflow: bool = True, max_images: int = 0) -> dict[s
             from wikivis.index import index_info
 
             index = index_info(settings)
+            if not any(r["kind"] == "stage:evaluate" and r["params"].get("parent") == run["id"]
+                       for r in catalog.runs(limit=200)):
+                pipeline.train_recommender(settings.wikis[0], run_id=run["id"])
+                pipeline.evaluate(settings.wikis[0], run_id=run["id"])
+            scores = next(r["metrics"]["eval"] for r in catalog.runs(limit=200)
+                          if r["kind"] == "stage:evaluate" and r["params"].get("parent") == run["id"])
             recs = recommendations(settings)
             page = gallery(settings, recs, settings.home / "gallery.html")
         finally:
@@ -151,8 +157,9 @@ def run_demo(home: Path, *, airflow: bool = True, max_images: int = 0) -> dict[s
     return {
         "run_id": run["id"],
         "run_status": run["status"],
-        "index": {k: index.get(k) for k in ("version", "model_id", "index_type", "n", "recall_at_10") if k in index},
+        "index": {k: (index.get("current") or {}).get(k) for k in ("version", "model_id", "kind", "n", "recall_at_k")},
         "gates": outcomes,
+        "eval": scores,
         "gate_warnings": [f"{g['stage']}/{g['dataset']}/{g['gate']}: {g['message']}" for g in gates if g["outcome"] == "warn"],
         "recommendations": [
             {"article": r["article"], "model": r["model"],

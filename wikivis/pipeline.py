@@ -408,6 +408,28 @@ def publish(wiki: str, snapshot: str, *, index_version: str | None = None, run_i
     return {"wiki": wiki, "snapshot": snapshot, "published": published, "index_version": index_version}
 
 
+def train_recommender(wiki: str, *, run_id: str) -> dict[str, Any]:
+    """Train CuratorNet on the published article → image links (GPU when present)."""
+    from wikivis.recommend.training import train_and_save
+
+    ctx = context()
+    with stage(ctx, run_id, "train", wiki) as metrics:
+        path = train_and_save(ctx.settings, wiki=wiki)
+        metrics["checkpoint"] = str(path)
+        return {"wiki": wiki, "checkpoint": str(path)}
+
+
+def evaluate(wiki: str, *, run_id: str) -> dict[str, Any]:
+    """Offline evaluation of every recommender on held-out links of the published data."""
+    from wikivis.evaluation.run import evaluate as run
+
+    ctx = context()
+    with stage(ctx, run_id, "evaluate", wiki) as metrics:
+        scores = run(ctx.settings, wiki=wiki)
+        metrics["eval"] = scores
+        return {"wiki": wiki, "metrics": scores}
+
+
 def _newest_at_or_before(lake: Any, dataset: str, wiki: str, snapshot: str) -> str | None:
     older = [s for s in lake.snapshots(dataset, wiki) if s <= snapshot]
     return older[-1] if older else None
@@ -446,8 +468,10 @@ def run_all(*, wikis: list[str] | None = None, date: str = "latest", until: str 
         index = build_index(run_id=rid)
         gate_index(index["version"], run_id=rid)
         publish(wiki, snapshot, index_version=index["version"], run_id=rid)
+        train_recommender(wiki, run_id=rid)
+        scores = evaluate(wiki, run_id=rid)["metrics"]
         report = write_report(rid)
-        summary["wikis"][wiki] = {"run_id": rid, "snapshot": snapshot, "report": report["html"]}
+        summary["wikis"][wiki] = {"run_id": rid, "snapshot": snapshot, "report": report["html"], "eval": scores}
     summary["index"] = index
     return summary
 

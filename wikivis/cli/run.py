@@ -44,6 +44,9 @@ def demo(
         f"published index: {summary['index']}",
         f"gates: {summary['gates']}",
         *[f"  warn: {w}" for w in summary["gate_warnings"]],
+        "offline evaluation (held-out article-image links):",
+        *[f"  {model:<11} " + "  ".join(f"{m}={v:.3f}" for m, v in sorted(vals.items()) if m in ("auc", "recall_at_10", "ndcg_at_10"))
+          for model, vals in summary["eval"].items()],
         "recommendations:",
     ]
     for rec in summary["recommendations"]:

@@ -38,8 +38,12 @@ def collect_status(settings: Any, runs: int = 10) -> dict[str, Any]:
             except (OSError, ValueError):
                 indexes.append({"model": pointer.parent.name, "error": "unreadable current.json"})
     catalog = Catalog(settings.resolved_catalog_url)
-    recent = catalog.runs(limit=runs)
-    gates = catalog.gate_results(recent[0]["id"]) if recent else []
+    recent = [r for r in catalog.runs(limit=runs * 20) if not r["kind"].startswith("stage:")][:runs]
+    gates = catalog.gate_results(recent[0]["id"], limit=1000) if recent else []
+    if recent:
+        stages = [r for r in catalog.runs(limit=200, kind=None) if (r.get("params") or {}).get("parent") == recent[0]["id"]]
+        recent[0]["stages"] = [{"stage": r["kind"].removeprefix("stage:"), "status": r["status"],
+                                "duration_s": r["duration_s"]} for r in reversed(stages)]
     catalog.dispose()
     return {"home": str(settings.home), "published": published, "indexes": indexes, "runs": recent, "gates": gates}
 
@@ -59,12 +63,16 @@ def status(runs: Annotated[int, typer.Option(help="how many recent runs to show"
                      f"latest={p['latest'] or '-':<18} snapshots={p['snapshots']}")
     lines.append("indexes:")
     for ix in data["indexes"] or [{"model": "(none)"}]:
-        extra = f" version={ix.get('version')} recall@10={ix.get('recall_at_10', ix.get('recall'))}" if "version" in ix else ""
+        extra = f" version={ix.get('version')} kind={ix.get('kind')} n={ix.get('n')} recall@10={ix.get('recall_at_k')}" if "version" in ix else ""
         lines.append(f"  {ix['model']}{extra}")
     lines.append("recent runs:")
     for r in data["runs"]:
         lines.append(f"  {r['started_at']}  {r['status']:<8} {r['kind']:<16} {r['wiki'] or '-':<12} {r['id']}"
                      + (f"  — {r['message']}" if r.get("message") else ""))
+    if data["runs"] and data["runs"][0].get("stages"):
+        lines.append("stages of the latest run:")
+        for st in data["runs"][0]["stages"]:
+            lines.append(f"  {st['status']:<8} {st['stage']:<18} {st['duration_s'] or 0:8.1f} s")
     if data["gates"]:
         lines.append(f"gates of {data['runs'][0]['id']}:")
         for g in data["gates"]:

@@ -12,6 +12,11 @@ MariaDB's ``SELECT HEX('...')``): ``\\0 \\n \\r \\Z \\b \\t`` give NUL, LF, CR, 
 ``\\%`` and ``\\_`` keep their backslash (they are LIKE-pattern escapes, the server stores
 ``\\%``); every other ``\\x`` gives ``x`` (so ``\\\\ \\' \\"`` give ``\\ ' "``).
 
+**CSV path** (:func:`csv_region`).  Regions without quotes or backslashes — integer tables
+such as ``imagelinks``, ``pagelinks``, by far the biggest dumps — become CSV lines by
+replacing the row separators, and ``pyarrow.csv`` (one thread) parses and converts them;
+consecutive INSERTs are merged into one region.  Anything unusual declines (see there).
+
 **Fast path** (:func:`fast_region`).  A region of the buffer is analysed with numpy only:
 
 1. backslash runs → escape-start positions (the even-offset members of each run); quotes
@@ -27,10 +32,11 @@ MariaDB's ``SELECT HEX('...')``): ``\\0 \\n \\r \\Z \\b \\t`` give NUL, LF, CR, 
    Arrow ``binary`` array of all fields by offsets; columns are taken from it and converted
    with Arrow casts (shared with the slow path, so numeric semantics are identical).
 
-Any check that fails makes the fast path *decline*; the caller then runs :func:`slow_region`
+Any check that fails makes the fast paths *decline*; the caller then runs :func:`slow_region`
 on the same bytes, which either parses them exactly or raises an ``InputError`` with the
 byte offset of the first bad token.  The slow path is a straightforward regex-per-token
-loop (~1 µs per field); the fast path is the only one that matters for speed.
+loop (~1 µs per field).  Randomised tests mutate valid dumps byte by byte and require the
+fast paths and the exact path to accept the same files with the same values.
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ What one run does (the pipeline's ``events_catchup`` stage, or ``wikivis events 
    message is more than ``Settings.events_gap_slack_s`` after the start — because a position
    beyond its retention silently starts at its oldest message.
 3. **Read the window** (:class:`~wikivis.sources.eventstreams.StreamReader`): one composite
-   connection; canaries and other wikis dropped; ``meta.dt >= until`` deferred to the next run
+   connection; canaries and other wikis dropped (most of them before JSON decoding: data that
+   names neither wiki is only scanned for its topic); ``meta.dt >= until`` deferred to the next run
    (the topic's checkpoint stays before it); duplicates (two datacentres, reconnects) dropped on
    ``meta.id``; the rest builds the dirty set (:mod:`wikivis.events.dirty`).
 4. **Re-read and apply** (:mod:`wikivis.events.refresh`, :mod:`wikivis.events.apply`) onto the
@@ -286,6 +287,7 @@ def catch_up(
             policy=policy,
             read_timeout_s=options.read_timeout_s,
             idle_timeout_s=options.idle_timeout_s,
+            prefilter=(wiki, files_wiki),
         )
         filt = EventFilter(frozenset({wiki, files_wiki}))
         dirty = DirtySet(wiki, files_wiki)
@@ -307,7 +309,7 @@ def catch_up(
         result.stop_reason = stats.stop_reason
         result.duplicates = filt.stats.duplicates
         result.events_applied = filt.stats.accepted
-        result.dropped = filt.stats.canaries + filt.stats.other_wikis
+        result.dropped = filt.stats.canaries + filt.stats.other_wikis + stats.prefiltered
         if stats.first_kafka_ms is not None and stats.first_kafka_ms - to_ms(start) > options.gap_slack_s * 1000:
             first = datetime.fromtimestamp(stats.first_kafka_ms / 1000, UTC)
             raise _mark_stale(

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -262,6 +263,7 @@ class ReaderStats:
     drops: int = 0  # connections that ended with an error
     messages: int = 0
     malformed: int = 0  # data that is not a JSON object (counted, logged, skipped)
+    prefiltered: int = 0  # set aside undecoded: no wanted wiki named anywhere in the data
     other_events: int = 0  # SSE events of another type than "message"
     keepalives: int = 0
     first_kafka_ms: int | None = None  # smallest Kafka timestamp seen
@@ -270,6 +272,14 @@ class ReaderStats:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Skipped:
+    """A message the prefilter set aside undecoded (it still moved its topic's position)."""
+
+    key: Key
+    kafka_ms: int
 
 
 class _Dropped(Exception):
@@ -298,6 +308,7 @@ class StreamReader:
         read_timeout_s: float = DEFAULT_READ_TIMEOUT_S,
         idle_timeout_s: float = 120.0,
         live_slack_s: float = 30.0,
+        prefilter: Iterable[str] = (),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -318,6 +329,9 @@ class StreamReader:
         self.monotonic = monotonic
         self.sleep = sleep
         self.stats = ReaderStats()
+        #: wiki names: data naming none of them (as a JSON string) is not decoded at all
+        needles = [re.escape(f'"{w}"') for w in prefilter]
+        self._wanted = re.compile("|".join(needles)) if needles else None
         #: newest position per topic-partition (the server's view after the last message)
         self.positions: dict[Key, dict[str, Any]] = parse_event_id(last_event_id) if last_event_id else {}
         #: topic-partitions whose checkpoint is pinned before a deferred message
@@ -401,7 +415,8 @@ class StreamReader:
                 live_from = to_ms(self.window.until) - int(self.live_slack_s * 1000)
                 for message in self._connection():
                     last_message_at = self.monotonic()
-                    yield message
+                    if isinstance(message, Received):  # else: set aside by the prefilter
+                        yield message
                     # a topic passes the cutoff only with a message of its own beyond it
                     kafka_ms = message.kafka_ms
                     if (kafka_ms is None or kafka_ms >= cutoff) and self.window_complete():
@@ -449,7 +464,7 @@ class StreamReader:
         """Where a (re)connection resumes: the newest positions (deferred messages were seen)."""
         return format_event_id(self.positions) if self.positions else None
 
-    def _connection(self) -> Iterator[Received]:
+    def _connection(self) -> Iterator[Received | _Skipped]:
         params = {"since": iso(self.since)} if self.since is not None else None
         response = request(
             self.session,
@@ -491,7 +506,7 @@ class StreamReader:
         finally:
             response.close()
 
-    def _message(self, sse: SSEEvent) -> Received | None:
+    def _message(self, sse: SSEEvent) -> Received | _Skipped | None:
         if sse.event != "message":
             self.stats.other_events += 1
             if sse.event == "error":
@@ -503,6 +518,10 @@ class StreamReader:
             # only in the consumed topic's entry, which _own_position reads cheaply)
             self._full_id_pending = False
             self._update_positions(sse.id)
+        if self._wanted is not None and sse.id and self._wanted.search(sse.data) is None:
+            skipped = self._skip(sse.data, sse.id)
+            if skipped is not None:
+                return skipped
         try:
             event = json.loads(sse.data)
             if not isinstance(event, dict):
@@ -534,12 +553,27 @@ class StreamReader:
             dt = parse_dt(meta.get("dt"))
             kafka_ms = to_ms(dt) if dt is not None else None
         if kafka_ms is not None:
-            stats = self.stats
-            if stats.first_kafka_ms is None or kafka_ms < stats.first_kafka_ms:
-                stats.first_kafka_ms = kafka_ms
-            if stats.newest_kafka_ms is None or kafka_ms > stats.newest_kafka_ms:
-                stats.newest_kafka_ms = kafka_ms
+            self._track(kafka_ms)
         return Received(event=event, key=key, kafka_ms=kafka_ms, position=entry)
+
+    def _skip(self, data: str, raw_id: str) -> _Skipped | None:
+        """Set an irrelevant message aside undecoded, if its position can be read without it."""
+        found = _topic_of(data)
+        position = _own_position(raw_id, found) if found is not None else None
+        if found is None or position is None or position.get("timestamp") is None:
+            return None  # decode it after all
+        self.positions[found] = position
+        self.stats.prefiltered += 1
+        kafka = int(position["timestamp"]) - 1
+        self._track(kafka)
+        return _Skipped(found, kafka)
+
+    def _track(self, kafka_ms: int) -> None:
+        stats = self.stats
+        if stats.first_kafka_ms is None or kafka_ms < stats.first_kafka_ms:
+            stats.first_kafka_ms = kafka_ms
+        if stats.newest_kafka_ms is None or kafka_ms > stats.newest_kafka_ms:
+            stats.newest_kafka_ms = kafka_ms
 
     def _update_positions(self, raw_id: str) -> dict[Key, dict[str, Any]]:
         try:
@@ -549,6 +583,29 @@ class StreamReader:
             return {}
         self.positions.update(entries)
         return entries
+
+
+def _topic_of(data: str) -> Key | None:
+    """``meta.topic``/``meta.partition`` of an undecoded message, read from EventStreams'
+    compact JSON (``"topic":"…"``); None when absent, spaced differently or ambiguous."""
+    at = data.find('"topic":"')
+    if at < 0 or data.find('"topic":', at + 9) >= 0:
+        return None
+    end = data.find('"', at + 9)
+    topic = data[at + 9 : end]
+    if end < 0 or "\\" in topic:
+        return None
+    partition = 0
+    p = data.find('"partition":')
+    if p >= 0:
+        digits = _DIGITS_RE.match(data, p + 12)
+        if digits is None or data.find('"partition":', p + 12) >= 0:
+            return None
+        partition = int(digits.group())
+    return topic, partition
+
+
+_DIGITS_RE = re.compile(r"\d+")
 
 
 def _own_position(raw_id: str, key: Key) -> dict[str, Any] | None:

@@ -541,10 +541,10 @@ class ReplicaClient:
             return self._schema
 
     def _column_names(self, lease: _Lease, table: str) -> list[str]:
-        # ``LIMIT 0`` needs only SELECT (replica users may lack SHOW VIEW) and works on both
-        # engines; ``table`` comes from a fixed tuple above, never from input.
+        query = load_query("columns_of", table=table)
+
         def run() -> list[str]:
-            return list(lease.connection().execute(sa.text(f"SELECT * FROM {table} LIMIT 0")).keys())
+            return list(lease.connection().execute(query).keys())
 
         return self._retry(lease, f"{self.wiki}: columns of {table}", run)  # type: ignore[no-any-return]
 

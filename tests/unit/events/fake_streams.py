@@ -60,6 +60,7 @@ class FakeStreams(requests.Session):
     drop_after: int = 0
     keepalives: int = 0
     crlf: bool = False
+    spaced_json: bool = False  # EventStreams writes compact JSON; other servers may not
     requests_seen: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -105,7 +106,7 @@ class FakeStreams(requests.Session):
                 continue
             positions[m.topic] = m.ts + 1
             ident = json.dumps([{"topic": t, "partition": 0, "timestamp": positions[t]} for t in self.topics])
-            yield b"event: message" + nl + b"id: " + ident.encode() + nl + b"data: " + json.dumps(m.data).encode() + nl + nl
+            yield b"event: message" + nl + b"id: " + ident.encode() + nl + b"data: " + json.dumps(m.data, separators=None if self.spaced_json else (",", ":")).encode() + nl + nl
             sent += 1
             if self.drop_after and sent >= self.drop_after:
                 raise ProtocolError("Connection broken: IncompleteRead")

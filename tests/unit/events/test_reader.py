@@ -189,3 +189,24 @@ def test_filter_drops_canaries_other_wikis_and_duplicates() -> None:
 def test_event_id_round_trip() -> None:
     raw = '[{"partition":0,"timestamp":5,"topic":"b"},{"partition":0,"offset":7,"topic":"a"}]'
     assert format_event_id(parse_event_id(raw)) == '[{"offset":7,"partition":0,"topic":"a"},{"partition":0,"timestamp":5,"topic":"b"}]'
+
+
+def test_prefilter_skips_other_wikis_undecoded_but_keeps_positions() -> None:
+    session = FakeStreams()
+    for i in range(48):
+        wiki = "samplewiki" if i % 4 == 0 else "otherwiki"
+        dt = (datetime(2026, 11, 1, tzinfo=UTC) + timedelta(minutes=30 * i)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        session.add(event(f"e{i}", dt, wiki=wiki, dc="eqiad" if i % 2 == 0 else "codfw"))
+    session.add(event("after", "2026-11-02T01:00:00Z", wiki="otherwiki"))
+    plain, filtered = reader(session), reader(session, prefilter=["samplewiki"])
+    everything = ids(plain)
+    assert ids(filtered) == [i for i in everything if next(
+        m.data["database"] for m in session.messages if m.data["meta"]["id"] == i) == "samplewiki"]
+    assert filtered.stats.prefiltered == 37  # 36 other-wiki events of the day + the one after
+    assert filtered.stats.stop_reason == plain.stats.stop_reason == "until"
+    assert filtered.checkpoint() == plain.checkpoint()
+    session.spaced_json = True  # not the compact form: decoded after all, same outcome
+    spaced = reader(session, prefilter=["samplewiki"])
+    assert ids(spaced) == everything
+    assert spaced.stats.prefiltered == 0
+    assert spaced.checkpoint() == plain.checkpoint()
