@@ -215,6 +215,9 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "mirror"
     sys_version = ""
     timeout = 30  # idle keep-alive connections go away eventually
+    # production servers send small answers at once; with Nagle on, every answer on a reused
+    # (keep-alive) connection would stall ~40 ms behind the client's delayed ACK
+    disable_nagle_algorithm = True
 
     server: _Server
 

@@ -1,0 +1,77 @@
+"""The whole pipeline without Airflow on the sample wiki served by the mirror.
+
+One module-scoped run (a few minutes on 2 cores: ~370 thumbnails are fetched and embedded
+with EfficientNet-Lite0), then several assertions on what it left behind.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def finished_run(mirror, sample_wiki, tmp_path_factory):
+    from wikivis import pipeline
+
+    settings = mirror.settings(home=tmp_path_factory.mktemp("pipeline-home"))
+    date = sample_wiki.dates[0]
+    until = (datetime.strptime(date, "%Y%m%d").replace(tzinfo=UTC) + timedelta(days=1)).isoformat()
+    pipeline.use_settings(settings)
+    try:
+        summary = pipeline.run_all(date=date, until=until)
+        yield settings, summary
+    finally:
+        pipeline.use_settings(None)
+
+
+def test_everything_is_published_together(finished_run):
+    from wikivis.lake import Lake
+
+    settings, summary = finished_run
+    lake = Lake(settings.lake_root)
+    snapshot = summary["wikis"]["samplewiki"]["snapshot"]
+    for dataset in ("pages", "article_images", "article_categories", "file_metadata", "media"):
+        assert lake.current(dataset, "samplewiki") == snapshot, dataset
+    assert lake.current("files", settings.commons_wiki) is not None
+    pointer = json.loads((settings.index_root / settings.model / "current.json").read_text())
+    assert pointer["version"] == summary["index"]["version"]
+
+
+def test_visual_recommenders_beat_popularity(finished_run):
+    _, summary = finished_run
+    scores = summary["wikis"]["samplewiki"]["eval"]
+    assert set(scores) >= {"random", "popularity", "visrank", "curatornet"}
+    for model in ("visrank", "curatornet"):
+        assert scores[model]["recall_at_10"] > scores["popularity"]["recall_at_10"], scores
+        assert scores[model]["auc"] > scores["random"]["auc"], scores
+
+
+def test_rerunning_the_embedding_stage_does_no_work(finished_run):
+    from wikivis import pipeline
+
+    settings, summary = finished_run
+    pipeline.use_settings(settings)
+    try:
+        snapshot = summary["wikis"]["samplewiki"]["snapshot"]
+        again = pipeline.embed("samplewiki", snapshot, run_id="rerun-embed")
+    finally:
+        pipeline.use_settings(None)
+    assert again["embedded"] == 0
+
+
+def test_status_and_report_describe_the_run(finished_run):
+    from wikivis.cli.status import collect_status
+
+    settings, summary = finished_run
+    status = collect_status(settings)
+    run = status["runs"][0]
+    assert run["id"] == summary["wikis"]["samplewiki"]["run_id"] and run["status"] == "success"
+    assert {s["stage"] for s in run["stages"]} >= {"ingest", "gate_tables", "commons", "embed", "publish"}
+    assert not [g for g in status["gates"] if g["outcome"] == "fail"]
+    report = summary["wikis"]["samplewiki"]["report"]
+    assert report.endswith(".html") and "samplewiki" in open(report, encoding="utf-8").read()
