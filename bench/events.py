@@ -156,9 +156,20 @@ def snapshot(n_pages: int, rng: random.Random) -> tuple[dict[str, pa.Table], pa.
     return base, files
 
 
+def best_of(repeats: int, fn: Any) -> tuple[float, Any]:
+    """The fastest of ``repeats`` runs (this machine is shared and noisy) and its result."""
+    best, out = float("inf"), None
+    for _ in range(repeats):
+        with timer() as t:
+            out = fn()
+        best = min(best, t["s"])
+    return best, out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--copies", type=int, default=80, help="replays of the sample's events (≈1450 messages each)")
+    parser.add_argument("--copies", type=int, default=40, help="replays of the sample's events (≈1450 messages each)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per measurement; the fastest counts")
     parser.add_argument("--pages", type=int, default=200_000, help="articles in the in-memory snapshot")
     parser.add_argument("--dirty", type=int, default=20_000, help="re-read pages applied onto it")
     args = parser.parse_args()
@@ -169,31 +180,24 @@ def main() -> None:
     buffer, data_lines = frames(sample.events, args.copies)
     say(f"stream: {len(data_lines):,} messages, {len(buffer) / 2**20:.1f} MiB")
 
-    with timer() as base_t:
-        for line in data_lines:
-            json.loads(line)
-    baseline = len(data_lines) / base_t["s"]
+    base_s, _ = best_of(args.repeats, lambda: [json.loads(line) for line in data_lines])
+    baseline = len(data_lines) / base_s
     say(f"baseline json.loads of the data lines: {baseline:,.0f} events/s")
 
-    with timer() as t:
-        counts = consume(buffer)
+    consume_s, counts = best_of(args.repeats, lambda: consume(buffer))
     assert counts["messages"] == len(data_lines), counts
-    rate = counts["messages"] / t["s"]
+    rate = counts["messages"] / consume_s
     say(f"consume (SSE + JSON + positions + filter + de-dup + dirty set): {rate:,.0f} events/s "
         f"({rate / baseline:.2f}× json.loads); {counts}")
-    with timer() as t_all:
-        consume(buffer, prefilter=False)
-    rate_all = counts["messages"] / t_all["s"]
+    all_s, _ = best_of(args.repeats, lambda: consume(buffer, prefilter=False))
+    rate_all = counts["messages"] / all_s
     say(f"  same, decoding every message (no prefilter): {rate_all:,.0f} events/s ({rate_all / baseline:.2f}×)")
-    del buffer, data_lines
 
     mixed, mixed_lines = frames(sample.events, args.copies, foreign_share=0.9)
-    with timer() as t_mix:
-        mixed_counts = consume(mixed)
-    rate_mix = mixed_counts["messages"] / t_mix["s"]
+    mix_s, mixed_counts = best_of(args.repeats, lambda: consume(mixed))
+    rate_mix = mixed_counts["messages"] / mix_s
     say(f"  90 % other wikis (like the real composite stream), prefilter on: {rate_mix:,.0f} events/s "
         f"({rate_mix / baseline:.2f}×); {mixed_counts['prefiltered']:,} set aside undecoded")
-    del mixed, mixed_lines
 
     rng = random.Random(0)
     base, files = snapshot(args.pages, rng)
