@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.sdk import XComArg, task
+from airflow.sdk.exceptions import AirflowSkipException
 
 from wikivis_airflow.defaults import (
     COMMONS_API_POOL,
@@ -163,8 +164,12 @@ def publish(item: Item, index_version: str | None) -> None:
 @task(trigger_rule="none_skipped", retries=0)
 def write_report(wikivis_run_id: str) -> None:
     from wikivis import pipeline
+    from wikivis.errors import NotFoundError
 
-    pipeline.write_report(wikivis_run_id)
+    try:
+        pipeline.write_report(wikivis_run_id)
+    except NotFoundError as exc:  # e.g. the cross-wiki run when a per-wiki gate stopped the run earlier
+        raise AirflowSkipException(f"nothing to report: {exc}") from exc
 
 
 @task

@@ -44,10 +44,23 @@ def _interval_start(date: str) -> datetime:
     return datetime.strptime(date, "%Y%m%d").replace(tzinfo=UTC)
 
 
+def dag_test(dag, **kwargs):
+    """``dag.test`` without the DAG's deadline alerts: in Airflow 3.3.2 ``dag.test`` crashes when a
+    run with a ``DeadlineAlert`` *succeeds* (``DagRun.update_state`` looks the alerts up by id, but
+    ``dag.test``'s re-serialized DAG holds them as dicts).  The scheduler path is not affected;
+    the alerts themselves are checked in test_dag_integrity.py."""
+    deadline = dag.deadline
+    dag.deadline = None
+    try:
+        return dag.test(**kwargs)
+    finally:
+        dag.deadline = deadline
+
+
 def run_nightly(dagbag, date: str):
     """One ``dag.test`` run whose data interval is the day ``date`` (dag.test infers the
     interval that *ends* at the logical date for a data-interval timetable)."""
-    return dagbag.dags["wikivis_nightly"].test(logical_date=_interval_start(date) + timedelta(days=1))
+    return dag_test(dagbag.dags["wikivis_nightly"], logical_date=_interval_start(date) + timedelta(days=1))
 
 
 def _states(run) -> dict[str, set[str]]:
@@ -92,7 +105,7 @@ def test_nightly_publishes_then_a_failing_gate_moves_nothing_and_shows_its_reaso
     lake = Lake(settings.lake_root)
     published = lake.current("article_images", wiki)
     assert published is not None
-    assert published.startswith(first)  # the dump snapshot plus the day's events
+    assert published > first  # the day's dump snapshot plus the day's events: <next day>T000000Z
     pointer = json.loads((settings.index_root / settings.model / "current.json").read_text())
     assert pointer["version"]
     run_id = pipeline.run_id_for("wikivis_nightly", _interval_start(first).isoformat(), wiki)
@@ -108,7 +121,9 @@ def test_nightly_publishes_then_a_failing_gate_moves_nothing_and_shows_its_reaso
     assert gate_ti.try_number == 1  # GateFailed is not retried
     for downstream in ("events_catchup", "embed", "build_index", "publish"):
         assert states[downstream] == {"upstream_failed"}, downstream
-    assert states["write_report"] == {"success"}  # the failed run still gets its report
+    assert states["write_report"] == {"success", "skipped"}  # the wiki's run is reported; the index run never began
+    failed_run = pipeline.run_id_for("wikivis_nightly", _interval_start(second).isoformat(), wiki)
+    assert (settings.reports_root / failed_run / "report.html").is_file()
     assert lake.current("article_images", wiki) == published
     assert json.loads((settings.index_root / settings.model / "current.json").read_text()) == pointer
 
@@ -126,8 +141,8 @@ def test_nightly_publishes_then_a_failing_gate_moves_nothing_and_shows_its_reaso
 
 
 def _replay_nightly(settings, dates: list[str]) -> None:
-    """The nightly DAG's task sequence for each interval, oldest first (what a backfill of
-    ``wikivis_nightly`` does with ``max_active_runs=1``)."""
+    """The nightly DAG's tasks, called in its order for each interval, oldest first (what
+    ``airflow backfill create --dag-id wikivis_nightly`` runs, one interval at a time)."""
     from wikivis import orchestration, pipeline
 
     for date in dates:
@@ -135,7 +150,6 @@ def _replay_nightly(settings, dates: list[str]) -> None:
         run = orchestration.interval_run_id("wikivis_nightly", start)
         items = orchestration.interval_items("wikivis_nightly", start, start + timedelta(days=1))
         for item in items:
-            assert pipeline.wait_for_dump(item["wiki"], item["dump_date"])
             snapshot = pipeline.ingest(item["wiki"], item["dump_date"], run_id=item["run_id"])["snapshot"]
             pipeline.gate_tables(item["wiki"], snapshot, run_id=item["run_id"])
             snapshot = pipeline.events_catchup(item["wiki"], snapshot, until=item["until"], run_id=item["run_id"])["snapshot"]
@@ -153,19 +167,25 @@ def _replay_nightly(settings, dates: list[str]) -> None:
             pipeline.publish(item["wiki"], item["snapshot"], index_version=version, run_id=item["run_id"])
 
 
-def test_replaying_three_intervals_twice_gives_the_same_lake(mirror, sample_wiki, tmp_path, use_settings):
-    """Idempotence across homes: a backfill of three intervals equals three nightly runs,
-    and running the same intervals again changes nothing."""
+def test_a_backfill_of_three_dates_ends_with_the_same_lake_as_three_nightly_runs(
+    dagbag, airflow_db, mirror, sample_wiki, tmp_path, use_settings
+):
+    """Three nightly intervals in order (the DAG's calls, see ``_replay_nightly``) versus one
+    ``wikivis_backfill`` run over the same three dates (mapped per date, newest published)."""
     dates = sample_wiki.dates[:3]
-    first = _settings(mirror, tmp_path / "nightly")
-    use_settings(first)
-    _replay_nightly(first, dates)
-    nightly = _lake_state(first)
-    _replay_nightly(first, dates)  # a retry / re-run of the same intervals
-    assert _lake_state(first) == nightly
+    nightly = _settings(mirror, tmp_path / "nightly")
+    use_settings(nightly)
+    _replay_nightly(nightly, dates)
+    expected = _lake_state(nightly)
+    assert expected[f"article_images/{sample_wiki.wiki}"]["current"] > dates[-1]  # the last day plus its events
 
-    second = _settings(mirror, tmp_path / "backfill")
-    use_settings(second)
-    _replay_nightly(second, dates)
-    assert _lake_state(second) == nightly
-    assert nightly["article_images/" + sample_wiki.wiki]["current"].startswith(dates[-1])
+    backfill = _settings(mirror, tmp_path / "backfill")
+    use_settings(backfill)
+    day = [f"{d[:4]}-{d[4:6]}-{d[6:]}" for d in (dates[0], dates[-1])]
+    run = dag_test(
+        dagbag.dags["wikivis_backfill"],
+        run_conf={"wikis": [sample_wiki.wiki], "start": day[0], "end": day[1], "stages": ["ingest", "events", "media",
+                  "embed", "index", "publish"], "max_images": 0}
+    )
+    assert str(run.state) == "success", _states(run)
+    assert _lake_state(backfill) == expected

@@ -10,19 +10,22 @@ What one run does (the pipeline's ``events_catchup`` stage, or ``wikivis events 
    because applying means re-reading the current state of the named pages (idempotent).
    An explicit ``since`` overrides both.
 2. **Gaps are errors, never skipped.**  A start older than ``Settings.events_replay_days``
-   before ``until`` (or ``now``, when given) cannot be replayed: the wiki is marked stale in
-   the catalog and :class:`~wikivis.errors.StaleCheckpointError` says how to reconcile (a dump
-   or the replicas).  The same happens when the server starts later than asked — its first
-   message is more than ``Settings.events_gap_slack_s`` after the start — because a position
-   beyond its retention silently starts at its oldest message.
+   before ``until`` cannot be replayed (the server's retention counts from *its* now, which is
+   at least ``until``; pass ``now`` to count from the wall clock too).  The wiki is then marked
+   stale in the catalog and :class:`~wikivis.errors.StaleCheckpointError` says how to
+   reconcile (a dump or the replicas).  The same happens when the server starts later than
+   asked — its first message is more than ``Settings.events_gap_slack_s`` after the start —
+   because a position beyond its retention silently starts at its oldest message.
 3. **Read the window** (:class:`~wikivis.sources.eventstreams.StreamReader`): one composite
-   connection; canaries and other wikis dropped (most of them before JSON decoding: data that
-   names neither wiki is only scanned for its topic); ``meta.dt >= until`` deferred to the next run
-   (the topic's checkpoint stays before it); duplicates (two datacentres, reconnects) dropped on
-   ``meta.id``; the rest builds the dirty set (:mod:`wikivis.events.dirty`).
+   connection; canaries and other wikis dropped (most of them before JSON decoding: data
+   that names neither wiki is only scanned for its topic); ``meta.dt >= until`` deferred to
+   the next run (the topic's checkpoint stays before it); duplicates (two datacentres,
+   reconnects) dropped on ``meta.id``; the rest builds the dirty set
+   (:mod:`wikivis.events.dirty`).
 4. **Re-read and apply** (:mod:`wikivis.events.refresh`, :mod:`wikivis.events.apply`) onto the
    base snapshot's pages / article_images / article_categories (article wiki) and files (file
-   wiki, newest snapshot at or before the base).
+   wiki, newest snapshot at or before the base; scope "all" like the dump ingest and the
+   replica pull's default, or "used" — ``CatchUpOptions.files_scope``).
 5. **Write, then checkpoint.**  The four datasets are written (``Lake.write``: atomic,
    idempotent) as snapshot ``YYYYMMDDTHHMMSSZ`` of ``until`` — always this form, midnight
    too, so an event snapshot never takes the id of a dump snapshot (``20261102`` sorts before

@@ -17,6 +17,10 @@ Which events name what:
 * **file wiki** (``commonswiki``), namespace 6: recentchange ``log_type`` upload (upload,
   overwrite, revert), delete (delete, restore, revision) and move (old title and
   ``log_params.target``); page-create/delete/undelete/move of a ``File:`` page.
+* ``mediawiki.page_change.v1`` (the consolidated stream meant to replace the ones above; the
+  wiki is ``wiki_id``, the page ``page.{page_id, namespace_id, page_title, is_redirect}``, a
+  move's old state ``prior_state.page`` and its redirect ``created_redirect_page``): the same
+  rules, for article pages and — create/delete/undelete/move kinds — ``File:`` pages.
 * ``page_is_redirect`` of the newest event of a page is kept as a hint, for APIs that cannot
   say whether a page is a redirect (see :mod:`wikivis.events.refresh`).
 """
@@ -36,8 +40,11 @@ PAGE_STREAMS = frozenset(
         "mediawiki.page-move",
     }
 )
+#: on the file wiki (page_change.v1 edits of File: pages are description edits: ignored)
 FILE_PAGE_STREAMS = frozenset({"mediawiki.page-create", "mediawiki.page-delete", "mediawiki.page-undelete", "mediawiki.page-move"})
 FILE_LOG_TYPES = frozenset({"upload", "delete", "move"})
+#: its kinds (create, edit, move, delete, undelete) are mapped onto "mediawiki.page-<kind>"
+PAGE_CHANGE_STREAM = "mediawiki.page_change.v1"
 NS_MAIN, NS_FILE = 0, 6
 
 
@@ -72,9 +79,12 @@ class DirtySet:
         """Record what ``event`` names; False when it names nothing of interest."""
         meta = event.get("meta") or {}
         stream = meta.get("stream")
+        if stream == PAGE_CHANGE_STREAM:
+            event = _legacy_shape(event)
+            stream = "mediawiki.page-" + str(event.get("page_change_kind"))
         wiki = event.get("database") if "database" in event else event.get("wiki")
         named = False
-        if wiki == self.wiki and stream in PAGE_STREAMS:
+        if wiki == self.wiki and (stream in PAGE_STREAMS or stream == "mediawiki.page-edit"):  # page_change "edit"
             named = self._page_event(event, str(meta.get("dt") or ""))
         elif wiki == self.files_wiki:
             named = self._file_event(event, stream)
@@ -137,3 +147,28 @@ class DirtySet:
     def redirect_hint(self, page_id: int) -> bool | None:
         hint = self.redirect_hints.get(page_id)
         return hint[1] if hint else None
+
+
+def _legacy_shape(event: dict[str, Any]) -> dict[str, Any]:
+    """A ``page_change.v1`` event in the field names of the legacy page streams."""
+    page = event.get("page") or {}
+    prior = (event.get("prior_state") or {}).get("page") or {}
+    out: dict[str, Any] = {
+        "meta": event.get("meta") or {},
+        "database": event.get("wiki_id"),
+        "page_change_kind": event.get("page_change_kind"),
+        "page_id": page.get("page_id"),
+        "page_namespace": page.get("namespace_id"),
+        "page_title": page.get("page_title"),
+    }
+    if isinstance(page.get("is_redirect"), bool):
+        out["page_is_redirect"] = page["is_redirect"]
+    if prior:
+        out["prior_state"] = {k2: prior[k1] for k1, k2 in
+                              (("page_id", "page_id"), ("namespace_id", "page_namespace"), ("page_title", "page_title"))
+                              if k1 in prior}
+    redirect = event.get("created_redirect_page") or {}
+    if redirect:
+        out["new_redirect_page"] = {"page_id": redirect.get("page_id"), "page_namespace": redirect.get("namespace_id"),
+                                    "page_title": redirect.get("page_title")}
+    return out

@@ -25,7 +25,7 @@ No ``imageinfo`` (missing or deleted file) means the file has no row.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,22 +33,12 @@ from wikivis.errors import SourceError
 from wikivis.events.apply import FileRow, PageState
 from wikivis.events.dirty import NS_FILE, db_key
 from wikivis.sources.commons import TITLES_PER_REQUEST, ActionApiClient, file_title
+from wikivis.sources.commons import _batches as batches  # shared with the Commons client
 
 LEAD_PROPS = ("page_image", "page_image_free")
 PAGE_MODULES = ("info", "images", "pageprops", "categories")
 IIPROP = "timestamp|size|sha1|mime|mediatype"
 NS_CATEGORY = 14
-
-
-def _batches(items: Iterable[Any], size: int = TITLES_PER_REQUEST) -> Iterator[list[Any]]:
-    batch: list[Any] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def _merge_rounds(client: ActionApiClient, params: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, str]]:
@@ -94,7 +84,7 @@ class PageReader:
 
     def read(self, page_ids: Iterable[int] = (), titles: Iterable[str] = ()) -> PageFetch:
         ids = sorted(set(page_ids))
-        for batch in _batches(ids):
+        for batch in batches(ids, TITLES_PER_REQUEST):
             pages, _ = self._query({"pageids": "|".join(map(str, batch))})
             answered = set()
             for page in pages:
@@ -104,7 +94,7 @@ class PageReader:
             for page_id in batch:
                 if page_id not in answered:
                     raise SourceError(f"the API did not answer for page id {page_id}", url=self.client.api_url)
-        for batch in _batches(sorted(set(titles))):
+        for batch in batches(sorted(set(titles)), TITLES_PER_REQUEST):
             pages, normalized = self._query({"titles": "|".join(t.replace("_", " ") for t in batch)})
             found = set()
             for page in pages:
@@ -163,7 +153,7 @@ def mw_timestamp(iso: str) -> str:
 def read_files(client: ActionApiClient, names: Iterable[str]) -> dict[str, FileRow | None]:
     """Current ``image`` rows of the given files (None: no such file / deleted)."""
     out: dict[str, FileRow | None] = {}
-    for batch in _batches(sorted(set(names))):
+    for batch in batches(sorted(set(names)), TITLES_PER_REQUEST):
         asked = {file_title(name): name for name in batch}
         pages, normalized = _merge_rounds(client, {"prop": "imageinfo", "iiprop": IIPROP, "titles": "|".join(asked)})
         by_title = {p.get("title"): p for p in pages}

@@ -12,7 +12,7 @@ Only ``action=query`` is implemented, with what wikivis uses:
   ``iicontinue=<DBkey>|<timestamp>``.  On an article wiki, a Commons file is
   ``missing`` + ``known`` with ``imagerepository: "shared"`` (as Wikipedia shows it).
 * ``prop=images`` (``imlimit``, ``imcontinue``), ``prop=pageprops`` (``ppprop``),
-  ``prop=categories`` (``cllimit``, ``clcontinue``).
+  ``prop=categories`` (``cllimit``, ``clcontinue``), ``prop=info`` (redirect, lastrevid, …).
 * ``list=categorymembers`` and ``generator=categorymembers`` (``cmtitle``/``cmpageid``,
   ``cmtype``, ``cmnamespace``, ``cmlimit``, ``cmcontinue``), ``generator=images``.
 * ``list=search`` — ``haswbstatement:P180=Q…`` (``|`` = or; several terms = and),
@@ -233,6 +233,8 @@ class ApiService(Service):
                 c = self._pageprops(idx, pages, q)
             elif module == "categories":
                 c = self._categories(idx, pages, q)
+            elif module == "info":
+                c = self._info(idx, pages)
             else:
                 out.setdefault("warnings", {})[module] = {"warnings": f'Unrecognized value for parameter "prop": {module}'}
                 c = {}
@@ -461,6 +463,25 @@ class ApiService(Service):
                 count += 1
         return {}
 
+    def _info(self, idx: WikiIndex, pages: list[dict[str, Any]]) -> dict[str, str]:
+        """``prop=info`` as formatversion=2 gives it (``redirect``/``new`` only when true)."""
+        for page in pages:
+            row = idx.pages.get(page.get("pageid", -1))
+            if row is None:
+                continue
+            page.update(
+                contentmodel=row.get("page_content_model") or "wikitext",
+                pagelanguage="en",
+                touched=_iso14(row.get("page_touched")),
+                lastrevid=row.get("page_latest", 0),
+                length=row.get("page_len", 0),
+            )
+            if row.get("page_is_redirect"):
+                page["redirect"] = True
+            if row.get("page_is_new"):
+                page["new"] = True
+        return {}
+
     def _pageprops(self, idx: WikiIndex, pages: list[dict[str, Any]], q: dict[str, str]) -> dict[str, str]:
         wanted = set(_split(q.get("ppprop")))
         for page in pages:
@@ -607,3 +628,11 @@ _GEN_PREFIX = {"categorymembers": "cm", "images": "im"}
 
 def _html_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def _iso14(ts: Any) -> str | None:
+    """MediaWiki's 14-digit timestamps as the API's ISO 8601."""
+    text = str(ts or "")
+    if len(text) != 14 or not text.isdigit():
+        return None
+    return f"{text[:4]}-{text[4:6]}-{text[6:8]}T{text[8:10]}:{text[10:12]}:{text[12:14]}Z"

@@ -648,7 +648,8 @@ class FilterStats:
 
 @dataclass
 class EventFilter:
-    """Keeps the events of ``wikis`` (``database`` or, for recentchange, ``wiki``); drops
+    """Keeps the events of ``wikis`` (``database``; ``wiki`` in recentchange, ``wiki_id`` in
+    page_change.v1); drops
     canaries; :meth:`first_time` de-duplicates on ``meta.id`` (both DCs, reconnects)."""
 
     wikis: frozenset[str]
@@ -657,10 +658,11 @@ class EventFilter:
 
     @staticmethod
     def wiki_of(event: dict[str, Any]) -> str | None:
-        wiki = event.get("database")
-        if wiki is None:
-            wiki = event.get("wiki")
-        return wiki if isinstance(wiki, str) else None
+        for field_name in ("database", "wiki", "wiki_id"):  # page streams, recentchange, page_change.v1
+            wiki = event.get(field_name)
+            if wiki is not None:
+                return wiki if isinstance(wiki, str) else None
+        return None
 
     def relevant(self, event: dict[str, Any]) -> bool:
         meta = event.get("meta") or {}

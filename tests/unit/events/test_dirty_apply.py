@@ -60,6 +60,25 @@ def test_file_events_name_files() -> None:
     assert d.pages == set()
 
 
+def test_page_change_v1_events() -> None:
+    d = DirtySet(W, C)
+
+    def pc(kind: str, wiki: str = W, **body) -> dict:
+        return {"meta": {"id": kind, "dt": "2026-11-01T00:00:00Z", "stream": "mediawiki.page_change.v1"},
+                "wiki_id": wiki, "page_change_kind": kind, **body}
+
+    assert d.add(pc("edit", page={"page_id": 1, "namespace_id": 0, "page_title": "A", "is_redirect": False}))
+    assert d.add(pc("move", page={"page_id": 2, "namespace_id": 0, "page_title": "New"},
+                    prior_state={"page": {"page_id": 2, "namespace_id": 0, "page_title": "Old"}},
+                    created_redirect_page={"page_id": 9, "namespace_id": 0, "page_title": "Old", "is_redirect": True}))
+    assert not d.add(pc("edit", page={"page_id": 3, "namespace_id": 2, "page_title": "User:X"}))
+    assert d.add(pc("delete", wiki=C, page={"page_id": 70, "namespace_id": 6, "page_title": "File:Gone.jpg"}))
+    assert not d.add(pc("edit", wiki=C, page={"page_id": 71, "namespace_id": 6, "page_title": "File:Desc.jpg"}))
+    assert d.pages == {1, 2, 9}
+    assert d.files == {"Gone.jpg"}
+    assert d.redirect_hint(9) is True
+
+
 def _base() -> dict[str, pa.Table]:
     pages = pa.Table.from_pylist([
         {"wiki": W, "page_id": 1, "page_namespace": 0, "page_title": "A", "is_redirect": False},

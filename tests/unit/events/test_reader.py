@@ -210,3 +210,23 @@ def test_prefilter_skips_other_wikis_undecoded_but_keeps_positions() -> None:
     assert ids(spaced) == everything
     assert spaced.stats.prefiltered == 0
     assert spaced.checkpoint() == plain.checkpoint()
+
+
+def test_caught_up_with_real_time_stops_without_waiting_for_the_lateness() -> None:
+    session = FakeStreams()
+    day(session, n=52)  # e49 is 2026-11-02T00:30; "now" is 20 s later, past the window's end
+    r = reader(session, until=datetime(2026, 11, 2, 0, 30, tzinfo=UTC),
+               clock=lambda: datetime(2026, 11, 2, 0, 30, 20, tzinfo=UTC))
+    assert ids(r)[-1] == "e49"  # the first event within live_slack_s of now
+    assert r.stats.stop_reason == "live"
+
+
+def test_a_checkpoint_past_the_window_reads_nothing() -> None:
+    session = FakeStreams()
+    day(session, n=4)
+    beyond = format_event_id({(t, 0): {"topic": t, "partition": 0, "timestamp": ms("2026-11-03T00:00:00Z")} for t in (A, B)})
+    r = reader(session, last_event_id=beyond)
+    assert list(r) == []
+    assert r.stats.stop_reason == "until"
+    assert session.requests_seen == []
+    assert r.checkpoint() == beyond
