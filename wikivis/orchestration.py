@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from wikivis.config import Settings
-from wikivis.errors import ConfigError
+from wikivis.errors import ConfigError, NotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -252,3 +252,20 @@ def backfill_items(dag_id: str, run: Mapping[str, Any]) -> list[dict[str, Any]]:
         start = datetime.strptime(day, "%Y%m%d").replace(tzinfo=UTC)
         items += [{**item, **choices} for item in interval_items(dag_id, start, start + timedelta(days=1), run["wikis"])]
     return items
+
+
+def write_reports(run_ids: Sequence[str]) -> list[str]:
+    """Write the quality report of each run (duplicates once); return the HTML paths.
+
+    A run that never started (e.g. the index run when a per-wiki gate stopped the DAG run
+    earlier) has nothing to report: it is logged and left out.
+    """
+    from wikivis import pipeline
+
+    written = []
+    for run_id in dict.fromkeys(run_ids):
+        try:
+            written.append(str(pipeline.write_report(run_id)["html"]))
+        except NotFoundError as exc:
+            log.info("no report for %s: %s", run_id, exc)
+    return written

@@ -106,13 +106,14 @@ def stage(ctx: Context, run_id: str, name: str, wiki: str | None, **params: Any)
 # --------------------------------------------------------------------------- ingest
 def wait_for_dump(wiki: str, date: str) -> bool:
     """Cheap poke: is a complete dump run of ``wiki`` for ``date`` (or any, for 'latest') there?"""
+    from wikivis.dumps.ingest import WIKI_TABLES
     from wikivis.sources.dumps import DumpsClient
 
-    client = DumpsClient.from_settings(settings())
     try:
-        return client.find_run(wiki, date) is not None
+        DumpsClient(settings()).find_run(wiki, WIKI_TABLES, date)
     except NotFoundError:
         return False
+    return True
 
 
 def ingest(wiki: str, date: str, *, run_id: str, source: str = "dumps", force: bool = False,
@@ -246,10 +247,16 @@ def fetch_metadata_shard(wiki: str, snapshot: str, shard: int, n_shards: int, *,
     ctx = context()
     with stage(ctx, run_id, f"metadata_{shard}", wiki, snapshot=snapshot) as metrics:
         names = _shard_names(ctx, wiki, snapshot, shard, n_shards, max_images)
-        result = fetch_metadata(ctx.settings, names, wiki=wiki, run_id=run_id)
+        from wikivis.sources.commons import ActionApiClient
+
+        client = ActionApiClient.from_settings(ctx.settings)
+        result = fetch_metadata(ctx.settings, names, wiki=wiki, run_id=run_id, client=client)
         path = _parts_dir(ctx.settings, wiki, snapshot) / f"file_metadata-{shard:04d}-of-{n_shards:04d}.parquet"
         _write_part(path, result.table)
         metrics.update(files=len(names), rows=result.table.num_rows, problems=dict(result.problems))
+        counters = getattr(client, "counters", None)
+        if counters is not None:
+            metrics["http"] = {k: counters.as_dict()[k] for k in ("requests", "retries", "throttled", "bytes")}
         return {"wiki": wiki, "snapshot": snapshot, "shard": shard, "n_shards": n_shards, "path": str(path)}
 
 
@@ -272,6 +279,8 @@ def fetch_media_shard(wiki: str, snapshot: str, shard: int, n_shards: int, *, ru
         path = parts / f"media-{shard:04d}-of-{n_shards:04d}.parquet"
         _write_part(path, pa.Table.from_pylist(summary.records, schema=schema("media")))
         metrics.update(_summary(summary))
+        metrics["http"] = {"requests": summary.requests, "retries": summary.retries,
+                           "throttled": summary.throttled, "bytes": summary.bytes}
         return {"wiki": wiki, "snapshot": snapshot, "shard": shard, "path": str(path), "fetched": summary.fetched}
 
 

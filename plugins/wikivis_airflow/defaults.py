@@ -9,14 +9,18 @@ on :class:`~wikivis.errors.GateFailed` (the data is bad; a rerun reads the same 
 
 Pools (created by ``airflow-init`` in ``docker-compose.yml``; see :data:`POOLS`) cap the
 Commons traffic of *all* runs together at Wikimedia's published limits, whatever the
-number of Celery workers: ``commons_api`` (3 slots — Action API etiquette) and
-``commons_upload`` (2 slots — upload.wikimedia.org allows 2 connections per client).
+number of Celery workers: ``commons_api`` (3 slots — Action API etiquette: 3 concurrent
+requests) and ``commons_upload`` (2 slots — upload.wikimedia.org: 2 connections, 25 Mbps).
+wikivis' own limiters are per process, so a task holding one slot must use only its share:
+:func:`share_pool_limits` (an ``on_execute_callback``) divides the limits by the pool's slots
+in the task's process (3 API tasks × 1 request; 2 upload tasks × 1 connection × 12.5 Mbps).
 
 Assets chain the DAGs: dump ready → lake snapshot → embeddings → index.
 """
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from typing import Any
 
@@ -63,6 +67,33 @@ RETRY_POLICY = ExceptionRetryPolicy(
 )
 
 
+#: pool → settings limits a task in that pool must share with the pool's other slots
+POOL_LIMITS: dict[str, tuple[str, ...]] = {
+    COMMONS_API_POOL: ("api_max_concurrency",),
+    COMMONS_UPLOAD_POOL: ("upload_max_concurrency", "upload_max_mbps"),
+}
+
+
+def share_pool_limits(context: Any = None) -> dict[str, str]:
+    """``on_execute_callback``: in a pooled task's process, divide the politeness limits by the
+    pool's slots (``WIKIVIS_*`` variables of this process only).  Returns what it set."""
+    pool = getattr((context or {}).get("task"), "pool", None)
+    if pool not in POOL_LIMITS:
+        return {}
+    from wikivis.config import get_settings, reset_settings_cache
+
+    slots = POOLS[pool][0]
+    settings = get_settings()
+    shared: dict[str, str] = {}
+    for field in POOL_LIMITS[pool]:
+        value = getattr(settings, field)
+        share = max(1, value // slots) if isinstance(value, int) else value / slots
+        shared[f"WIKIVIS_{field.upper()}"] = str(share)
+    os.environ.update(shared)
+    reset_settings_cache()
+    return shared
+
+
 def default_args(**overrides: Any) -> dict[str, Any]:
     """Task defaults of the wikivis DAGs."""
     args: dict[str, Any] = {
@@ -73,7 +104,7 @@ def default_args(**overrides: Any) -> dict[str, Any]:
         "max_retry_delay": timedelta(hours=1),
         "retry_policy": RETRY_POLICY,
         "on_failure_callback": task_failed,
-        "on_execute_callback": apply_connections,
+        "on_execute_callback": [apply_connections, share_pool_limits],
     }
     args.update(overrides)
     return args

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import XComArg, task
-from airflow.sdk.exceptions import AirflowSkipException
+from airflow.sdk import XComArg, task, teardown
 
 from wikivis_airflow.defaults import (
     COMMONS_API_POOL,
@@ -161,26 +160,18 @@ def publish(item: Item, index_version: str | None) -> None:
         pipeline.publish(item["wiki"], item["snapshot"], index_version=index_version, run_id=item["run_id"])
 
 
-@task(trigger_rule="none_skipped", retries=0)
-def write_report(wikivis_run_id: str) -> None:
-    from wikivis import pipeline
-    from wikivis.errors import NotFoundError
+def write_reports(items: list[Item], run: Item) -> list[str]:
+    """Made a teardown by :func:`wire`: it runs once everything before it is done, whatever
+    the outcome (a failed gate is what a report is for), and does not decide the run's state."""
+    from wikivis import orchestration
 
-    try:
-        pipeline.write_report(wikivis_run_id)
-    except NotFoundError as exc:  # e.g. the cross-wiki run when a per-wiki gate stopped the run earlier
-        raise AirflowSkipException(f"nothing to report: {exc}") from exc
-
-
-@task
-def report_run_ids(items: list[Item], run: Item) -> list[str]:
-    return [*dict.fromkeys(item["run_id"] for item in items), run["run_id"]]
+    return orchestration.write_reports([*(item["run_id"] for item in items), run["run_id"]])
 
 
 def wire(items: XComArg, run: XComArg, *, after: Any = None) -> XComArg:
     """Add the stages for the work ``items`` (a task's list of items); ``run`` is the
     cross-wiki ``{"run_id", ...}``; ``after`` (a task or mapped task) must finish before
-    ``ingest`` starts.  Returns the ``write_report`` node."""
+    ``ingest`` starts.  Returns the ``write_reports`` node."""
     ingested = ingest.expand(item=items)
     if after is not None:
         after >> ingested
@@ -193,6 +184,8 @@ def wire(items: XComArg, run: XComArg, *, after: Any = None) -> XComArg:
     embedded >> embeddings_gated
     index_version = gate_index(build_index(embeddings_gated), run)
     published = publish.partial(index_version=index_version).expand(item=newest_per_wiki(media_gated))
-    reported = write_report.expand(wikivis_run_id=report_run_ids(items, run))
+    # a fresh decorator per DAG: calling a teardown decorator stores its trigger rule on the
+    # decorator itself, so one module-level instance cannot be used by a second DAG
+    reported = teardown(task(retries=0)(write_reports))(items, run)
     published >> reported
     return reported

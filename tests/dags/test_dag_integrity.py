@@ -17,11 +17,11 @@ pytestmark = pytest.mark.dags
 DAG_IDS = {"wikivis_nightly", "wikivis_events", "wikivis_backfill"}
 HEAVY = ("torch", "pandas", "pyarrow", "faiss", "PIL", "numpy")
 #: tasks that must not retry (planning, validation, reporting)
-NO_RETRY = {"plan", "cross_wiki_run", "validate_request", "write_report"}
+NO_RETRY = {"plan", "cross_wiki_run", "validate_request", "write_reports"}
 PIPELINE_TASKS = {
     "ingest", "gate_tables", "events_catchup", "gate_events", "plan_media_shards", "flatten", "fetch_metadata",
     "fetch_media", "gate_media", "embed", "gate_embeddings", "build_index", "gate_index", "newest_per_wiki",
-    "publish", "report_run_ids", "write_report",
+    "publish", "write_reports",
 }
 
 
@@ -48,7 +48,8 @@ def test_importing_a_dag_file_loads_no_heavy_library(path):
 
 def test_every_dag_is_documented_owned_tagged_and_retries_with_backoff(dagbag):
     from wikivis_airflow.callbacks import task_failed
-    from wikivis_airflow.defaults import OWNER, RETRY_POLICY, TAGS
+    from wikivis_airflow.defaults import OWNER, RETRY_POLICY, TAGS, share_pool_limits
+    from wikivis_airflow.hooks import apply_connections
 
     for dag in dagbag.dags.values():
         assert (dag.doc_md or "").strip().startswith("###"), dag.dag_id
@@ -61,6 +62,7 @@ def test_every_dag_is_documented_owned_tagged_and_retries_with_backoff(dagbag):
             assert task.owner == OWNER, where
             callbacks = task.on_failure_callback  # a list on operators, as given on mapped ones
             assert (callbacks if isinstance(callbacks, list) else [callbacks]) == [task_failed], where
+            assert list(task.on_execute_callback) == [apply_connections, share_pool_limits], where
             if task.task_id in NO_RETRY:
                 assert task.retries == 0, where
             else:
@@ -104,7 +106,9 @@ def test_nightly_structure(dagbag):
     assert EMBEDDINGS in tasks["embed"].outlets
     assert INDEX in tasks["build_index"].outlets
     assert tasks["publish"].upstream_task_ids == {"gate_index", "newest_per_wiki"}
-    assert tasks["write_report"].trigger_rule == "none_skipped"
+    assert tasks["write_reports"].is_teardown  # runs after a failure, does not decide the run state
+    assert {t.task_id for t in dag.leaves} == {"write_reports"}
+    assert tasks["publish"].downstream_task_ids == {"write_reports"}  # so publish decides the run state
 
 
 def test_events_dag_is_a_frequent_single_run_micro_batch(dagbag):

@@ -114,3 +114,32 @@ def test_replica_engine_connects_without_logging_the_password(monkeypatch):
     [message] = logged
     assert message.startswith(f"connecting to mysql+pymysql://{target.username}")
     assert not target.password or target.password not in message
+
+
+@pytest.mark.parametrize(
+    ("pool", "expected"),
+    [
+        ("commons_api", {"WIKIVIS_API_MAX_CONCURRENCY": "1"}),
+        ("commons_upload", {"WIKIVIS_UPLOAD_MAX_CONCURRENCY": "1", "WIKIVIS_UPLOAD_MAX_MBPS": "12.5"}),
+        ("default_pool", {}),
+    ],
+)
+def test_a_pooled_task_uses_only_its_share_of_the_politeness_limits(monkeypatch, pool, expected):
+    """3 API slots × 1 request = 3; 2 upload slots × (1 connection, 12.5 Mbps) = 2 and 25 Mbps."""
+    from types import SimpleNamespace
+
+    from wikivis_airflow.defaults import share_pool_limits
+
+    from wikivis.config import get_settings, reset_settings_cache
+
+    monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items() if not k.startswith("WIKIVIS_")})
+    reset_settings_cache()
+    try:
+        assert share_pool_limits({"task": SimpleNamespace(pool=pool)}) == expected
+        settings = get_settings()
+        if pool == "commons_upload":
+            assert (settings.upload_max_concurrency, settings.upload_max_mbps) == (1, 12.5)
+        if pool == "commons_api":
+            assert settings.api_max_concurrency == 1
+    finally:
+        reset_settings_cache()

@@ -37,8 +37,9 @@ def _events(trigger) -> list[dict]:
 
 
 def test_trigger_polls_until_the_dump_is_complete_and_survives_source_errors(pokes):
-    from wikivis.errors import SourceError
     from wikivis_airflow.triggers import DumpReadyTrigger
+
+    from wikivis.errors import SourceError
 
     pokes.answers.extend([False, SourceError("503", url="http://dumps/x"), True])
     trigger = DumpReadyTrigger("samplewiki", "20261101", poll_interval_s=0)
@@ -47,8 +48,9 @@ def test_trigger_polls_until_the_dump_is_complete_and_survives_source_errors(pok
 
 
 def test_trigger_stops_on_a_configuration_error(pokes):
-    from wikivis.errors import PolicyError
     from wikivis_airflow.triggers import DumpReadyTrigger
+
+    from wikivis.errors import PolicyError
 
     pokes.answers.append(PolicyError("no contact"))
     [event] = _events(DumpReadyTrigger("samplewiki", "20261101", poll_interval_s=0))
@@ -57,7 +59,6 @@ def test_trigger_stops_on_a_configuration_error(pokes):
 
 def test_trigger_serializes_to_its_importable_path():
     from airflow.sdk.module_loading import import_string
-
     from wikivis_airflow.triggers import DumpReadyTrigger
 
     path, kwargs = DumpReadyTrigger("samplewiki", "20261101", poll_interval_s=60).serialize()
@@ -67,7 +68,6 @@ def test_trigger_serializes_to_its_importable_path():
 
 def test_sensor_defers_only_when_the_dump_is_not_there_yet(pokes):
     from airflow.sdk.exceptions import AirflowException, TaskDeferred
-
     from wikivis_airflow.sensors import DumpReadySensor
     from wikivis_airflow.triggers import DumpReadyTrigger
 
@@ -87,9 +87,9 @@ def test_sensor_defers_only_when_the_dump_is_not_there_yet(pokes):
 
 def test_failure_callback_logs_the_reason_and_counts_gate_failures(monkeypatch, caplog):
     import airflow.sdk.observability.stats as stats
+    from wikivis_airflow.callbacks import task_failed
 
     from wikivis.errors import GateFailed
-    from wikivis_airflow.callbacks import task_failed
 
     counted: list[tuple[str, dict]] = []
     monkeypatch.setattr(stats, "incr", lambda metric, tags=None: counted.append((metric, tags)))
@@ -104,7 +104,6 @@ def test_failure_callback_logs_the_reason_and_counts_gate_failures(monkeypatch, 
 
 def test_deadline_callback_is_async_and_counts(monkeypatch, caplog):
     import airflow.sdk.observability.stats as stats
-
     from wikivis_airflow.callbacks import deadline_missed
 
     counted: list[str] = []

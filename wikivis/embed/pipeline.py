@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: decode workers yield to the model's threads when both share the CPU (see make_loader)
+CPU_WORKER_NICENESS = 10
+
 
 @dataclass
 class EmbedResult:
@@ -50,6 +53,8 @@ class EmbedResult:
     failed: dict[str, int] = field(default_factory=dict)
     shards: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: time the model loop sat waiting for the decode workers (≈0 when they keep it fed)
+    input_wait_s: float = 0.0
     runtime: str = ""
 
     @property
@@ -152,6 +157,7 @@ def embed_images(
         batch_size=batch_size,
         workers=settings.embed_workers,
         pin_memory=runtime.pin_memory,
+        worker_niceness=0 if runtime.is_cuda else CPU_WORKER_NICENESS,
     )
     writer = ShardWriter(
         directory,
@@ -178,7 +184,13 @@ def embed_images(
         result.embedded += len(sha1s)
 
     try:
-        for batch in loader:
+        batches = iter(loader)
+        while True:
+            waited = time.perf_counter()
+            batch = next(batches, None)
+            result.input_wait_s += time.perf_counter() - waited
+            if batch is None:
+                break
             for _, reason in batch.failures:
                 result.failed[reason] = result.failed.get(reason, 0) + 1
             if batch.sha1s:
