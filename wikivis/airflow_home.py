@@ -83,3 +83,16 @@ def migrate() -> None:
     for name, (slots, description) in POOLS.items():
         Pool.create_or_update_pool(name, slots=slots, description=description, include_deferred=False)
     _migrated = True
+
+
+def run_dag_test(dag, **kwargs):
+    """``dag.test`` without the DAG's deadline alerts: in Airflow 3.3.2 ``dag.test`` crashes when a
+    run with a ``DeadlineAlert`` *succeeds* (``DagRun.update_state`` looks the alerts up by id, but
+    ``dag.test``'s re-serialized DAG holds them as dicts).  The scheduler path is not affected;
+    the alerts themselves are checked by the DAG integrity tests."""
+    deadline = dag.deadline
+    dag.deadline = None
+    try:
+        return dag.test(**kwargs)
+    finally:
+        dag.deadline = deadline

@@ -45,7 +45,7 @@ def run_nightly_dag(settings: Any, date: str) -> str:
     if bag.import_errors:
         raise WikivisError(f"DAG import errors: {bag.import_errors}")
     start = datetime.strptime(date, "%Y%m%d").replace(tzinfo=UTC)
-    run = bag.dags["wikivis_nightly"].test(logical_date=start + timedelta(days=1))
+    run = airflow_home.run_dag_test(bag.dags["wikivis_nightly"], logical_date=start + timedelta(days=1))
     state = str(run.state)
     if not state.endswith("success"):
         failed = [ti.task_id for ti in run.get_task_instances() if str(ti.state).endswith("failed")]

@@ -124,6 +124,7 @@ def ingest(wiki: str, date: str, *, run_id: str, source: str = "dumps", force: b
         if dry_run:
             metrics["dry_run"] = True
             return {"wiki": wiki, "snapshot": date, "run_id": run_id, "dry_run": True}
+        result: Any
         if source == "dumps":
             from wikivis.dumps.ingest import ingest as ingest_dumps
 
@@ -153,9 +154,7 @@ def _summary(result: Any) -> dict[str, Any]:
         data = dict(getattr(result, "__dict__", {}))
     out: dict[str, Any] = {}
     for key, value in data.items():
-        if isinstance(value, (str, int, float, bool)) or value is None:
-            out[key] = value
-        elif isinstance(value, dict) and all(isinstance(v, (str, int, float, bool)) for v in value.values()):
+        if isinstance(value, (str, int, float, bool)) or value is None or (isinstance(value, dict) and all(isinstance(v, (str, int, float, bool)) for v in value.values())):
             out[key] = value
     return out
 

@@ -41,7 +41,7 @@ def redis_url() -> str:
     return os.environ.get("WIKIVIS_TEST_REDIS_URL", DEFAULT_REDIS_URL)
 
 
-def engine_or_skip(url: str, what: str):  # noqa: ANN201 - returns a SQLAlchemy Engine
+def engine_or_skip(url: str, what: str):
     """Connect to ``url`` or skip/fail with a reason naming the service."""
     import sqlalchemy as sa
 
@@ -49,7 +49,7 @@ def engine_or_skip(url: str, what: str):  # noqa: ANN201 - returns a SQLAlchemy 
     try:
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any connect failure means "service down"
+    except Exception as exc:
         engine.dispose()
         require_service(f"{what} not reachable at {url}: {exc.__class__.__name__}: {exc}")
     return engine

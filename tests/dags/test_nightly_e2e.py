@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from wikivis import airflow_home
+
 pytestmark = [pytest.mark.dags, pytest.mark.integration, pytest.mark.slow]
 
 MAX_IMAGES = 40
@@ -46,17 +48,7 @@ def _interval_start(date: str) -> datetime:
     return datetime.strptime(date, "%Y%m%d").replace(tzinfo=UTC)
 
 
-def dag_test(dag, **kwargs):
-    """``dag.test`` without the DAG's deadline alerts: in Airflow 3.3.2 ``dag.test`` crashes when a
-    run with a ``DeadlineAlert`` *succeeds* (``DagRun.update_state`` looks the alerts up by id, but
-    ``dag.test``'s re-serialized DAG holds them as dicts).  The scheduler path is not affected;
-    the alerts themselves are checked in test_dag_integrity.py."""
-    deadline = dag.deadline
-    dag.deadline = None
-    try:
-        return dag.test(**kwargs)
-    finally:
-        dag.deadline = deadline
+dag_test = airflow_home.run_dag_test
 
 
 def run_nightly(dagbag, date: str):

@@ -33,8 +33,10 @@ def run(
 ) -> None:
     """Embed every fetched image (media status 'ok') that has no vector for the model yet."""
     from wikivis.embed import embed_images, media_items
+    from wikivis.embed.models import resolve_model_id
 
     settings = settings_from_ctx(**_overrides(device=device, embed_batch_size=batch_size, embed_workers=workers))
+    model = resolve_model_id(settings, model)  # a typo fails before any work
     items = media_items(settings, wiki, snapshot)
     with progress(len(items), "embed", "img") as bar:
         result = embed_images(settings, items, model, on_progress=bar.update)

@@ -16,6 +16,7 @@ cuDNN's autotuner sees a single shape.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -197,20 +198,27 @@ def embed_images(
                 # pad on the device: a host-side torch.cat would drop the pinned memory
                 pixels = pad_batch(runtime.to_device(batch.pixels), batch_size)
                 feats = forward(model, runtime, pixels)
-                event = None
                 if runtime.is_cuda:
+                    # copy back asynchronously; collect it after the next batch is queued
                     host = feats.to("cpu", non_blocking=True)
                     event = torch.cuda.Event()
                     event.record()
+                    if in_flight is not None:
+                        finish(in_flight)
+                    in_flight = (batch.sha1s, host, event)
                 else:
-                    host = feats
-                if in_flight is not None:
-                    finish(in_flight)
-                in_flight = (batch.sha1s, host, event)
+                    finish((batch.sha1s, feats, None))
             if on_progress is not None:
                 on_progress(len(batch.sha1s) + len(batch.failures))
         if in_flight is not None:
-            finish(in_flight)
+            done, in_flight = in_flight, None
+            finish(done)
+    except BaseException:
+        if in_flight is not None:
+            # keep the batch already computed; a second failure must not hide the first
+            with contextlib.suppress(Exception):
+                finish(in_flight)
+        raise
     finally:
         writer.close()  # keep every finished vector even when interrupted
         result.shards = [str(p) for p in writer.written]

@@ -15,17 +15,10 @@ then measured on a *different* sample, so tuning cannot overfit the gate.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-# faiss's bundled OpenMP spins while waiting for work; on a machine whose cores are shared
-# (Airflow workers, CI) that made k-means training 7× slower here.  Passive waiting costs
-# nothing measurable on an idle machine.  Only effective if set before faiss first loads;
-# an explicit OMP_WAIT_POLICY wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import faiss
 import numpy as np

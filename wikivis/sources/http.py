@@ -333,7 +333,7 @@ def request(
         body = ""
         try:
             body = response.text[:300]
-        except Exception:  # noqa: BLE001 - best effort for the message
+        except Exception:
             body = ""
         response.close()
         raise SourceError(f"unexpected response: {body.strip()}", url=url, status=response.status_code)

@@ -78,7 +78,7 @@ def test_worker_processes_give_the_same_vectors_as_in_process_decoding(media_lak
     items = media_items(media_lake)
     with_workers = media_lake.replace(embed_workers=2, embed_batch_size=4, device="cpu")
     result = embed_images(with_workers, items)
-    assert (result.embedded, result.failed) in ((6, {"decode_error": 1}), (6, {"not_an_image": 1}))
+    assert (result.embedded, result.failed) == (6, {"decode_error": 1})
     in_process = with_workers.replace(home=tmp_path / "other", embed_workers=0)
     embed_images(in_process, items)
     a_ids, a = load_embeddings(with_workers)

@@ -74,4 +74,6 @@ def test_status_and_report_describe_the_run(finished_run):
     assert {s["stage"] for s in run["stages"]} >= {"ingest", "gate_tables", "commons", "embed", "publish"}
     assert not [g for g in status["gates"] if g["outcome"] == "fail"]
     report = summary["wikis"]["samplewiki"]["report"]
-    assert report.endswith(".html") and "samplewiki" in open(report, encoding="utf-8").read()
+    assert report.endswith(".html")
+    with open(report, encoding="utf-8") as fh:
+        assert "samplewiki" in fh.read()
