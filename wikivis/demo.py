@@ -128,16 +128,24 @@ def run_demo(home: Path, *, airflow: bool = True, max_images: int = 0) -> dict[s
         settings = mirror.settings(home=home.resolve(), max_images=max_images)
         os.environ.update(_env_for(settings))
         pipeline.use_settings(settings)
+        started = datetime.now(UTC).replace(microsecond=0).isoformat()
         try:
             date = sample.dates[0]
             if airflow:
                 run_nightly_dag(settings, date)
             else:
                 until = (datetime.strptime(date, "%Y%m%d").replace(tzinfo=UTC) + timedelta(days=1)).isoformat()
-                pipeline.run_all(date=date, until=until)
+                interval = datetime.strptime(date, "%Y%m%d").replace(tzinfo=UTC).isoformat()
+                pipeline.run_all(date=date, until=until,
+                                 run_id=pipeline.run_id_for("wikivis_nightly", interval, settings.wikis[0]))
             catalog = Catalog(settings.resolved_catalog_url)
-            run = next(r for r in catalog.runs(limit=50) if not r["kind"].startswith("stage:"))
-            gates = catalog.gate_results(run["id"], limit=500)
+            # the runs this demo made: one per wiki (ingest … publish), one for the shared index stages
+            interval = datetime.strptime(date, "%Y%m%d").replace(tzinfo=UTC).isoformat()
+            run_ids = [pipeline.run_id_for("wikivis_nightly", interval, w) for w in (settings.wikis[0], None)]
+            run = catalog.get_run(run_ids[0])
+            if run is None:
+                raise WikivisError(f"the demo run {run_ids[0]} is not in the catalog")
+            gates = [g for rid in run_ids for g in catalog.gate_results(rid, limit=1000) if g["created_at"] >= started]
             from wikivis.index import index_info
 
             index = index_info(settings)

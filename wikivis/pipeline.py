@@ -356,12 +356,16 @@ def gate_embeddings(*, run_id: str, model_id: str | None = None) -> dict[str, An
 
 def build_index(*, run_id: str, model_id: str | None = None) -> dict[str, Any]:
     """Build a new index version; it is swapped in only if its recall gate passes."""
+    from wikivis.index import add_to_index, index_info
     from wikivis.index import build_index as build
 
     ctx = context()
     with stage(ctx, run_id, "build_index", None) as metrics:
+        # nightly: add the new vectors to the live index (it rebuilds itself when due)
+        incremental = bool(index_info(ctx.settings, model_id).get("current"))
+        metrics["incremental"] = incremental
         try:
-            result = build(ctx.settings, model_id)
+            result = add_to_index(ctx.settings, model_id) if incremental else build(ctx.settings, model_id)
         except GateFailed as exc:
             ctx.catalog.record_gate(run_id, "index", f"index/{model_id or ctx.settings.model}", "index.recall",
                                     "fail", {}, str(exc))
@@ -388,7 +392,10 @@ def gate_index(version: str, *, run_id: str, model_id: str | None = None) -> dic
         report = run(ctx.settings, index.search, vectors, ids=ids, index_size=index.size, model_id=model_id,
                      catalog=ctx.catalog, run_id=run_id)
         metrics["outcome"] = report.outcome
-        return {"version": version, "outcome": report.outcome}
+    # the index stages are the last ones of an interval-level run (the per-wiki runs end at publish)
+    if (ctx.catalog.get_run(run_id) or {}).get("status") == "running":
+        ctx.catalog.finish_run(run_id, "success", None, {"index_version": version})
+    return {"version": version, "outcome": report.outcome}
 
 
 # --------------------------------------------------------------------------- publish + report

@@ -301,6 +301,11 @@ def _column(batch: pa.RecordBatch | pa.Table, name: str) -> list[Any]:
     return batch.column(name).to_pylist()
 
 
+def _pair_keys(page_id: Any, file_name: Any) -> Any:
+    """One string per (page_id, file_name) pair, for vectorised membership tests."""
+    return pc.binary_join_element_wise(pc.cast(page_id, pa.string()), pc.cast(file_name, pa.string()), "|")
+
+
 def articles_only(raw: pa.RecordBatch | pa.Table, target_namespace: int) -> Any:
     """Rows from an article to a target in ``target_namespace``.
 
@@ -585,11 +590,11 @@ class ReplicaClient:
         for raw in self.scan("pages", Keyset(("page_id",), ("after_page",), (0,))):
             yield pa.RecordBatch.from_arrays(
                 [
-                    pa.array([self.wiki] * raw.num_rows, pa.string()),
+                    pa.repeat(pa.scalar(self.wiki, pa.string()), raw.num_rows),
                     raw.column("page_id").cast(pa.int64()),
                     raw.column("page_namespace").cast(pa.int32()),
                     raw.column("page_title").cast(pa.string()),
-                    pa.array([bool(v) for v in _column(raw, "page_is_redirect")], pa.bool_()),
+                    pc.not_equal(raw.column("page_is_redirect"), 0),
                 ],
                 schema=target,
             )
@@ -600,34 +605,58 @@ class ReplicaClient:
 
     def lead_images(self, page_ids: Iterable[int], *, lease: _Lease | None = None) -> set[tuple[int, str]]:
         """(page_id, file_name) pairs that PageImages marks as a lead image."""
-        table = self.lookup("lead_images", "page_ids", page_ids, {"propnames": list(LEAD_IMAGE_PROPS)}, lease=lease)
-        if not table.num_rows:
-            return set()
+        table = self._lead_table(list(page_ids), lease=lease)
         return set(zip(table.column("page_id").to_pylist(), table.column("file_name").to_pylist(), strict=True))
 
-    def _article_image_batch(self, raw: pa.RecordBatch | pa.Table, leads: set[tuple[int, str]]) -> pa.RecordBatch:
-        page_ids = raw.column("page_id").to_pylist()
-        names = raw.column("file_name").to_pylist()
+    def _lead_table(self, page_ids: list[int], *, lease: _Lease | None = None) -> pa.Table:
+        table = self.lookup("lead_images", "page_ids", page_ids, {"propnames": list(LEAD_IMAGE_PROPS)}, lease=lease)
+        return table if table.num_rows else pa.table({"page_id": pa.array([], pa.int64()), "file_name": pa.array([], pa.string())})
+
+    def _leads_in_range(self, lease: _Lease, first_page: int, last_page: int) -> pa.Table:
+        query = load_query("lead_images_in_range")
+        params = {"propnames": list(LEAD_IMAGE_PROPS), "first_page": first_page, "last_page": last_page}
+
+        def run() -> pa.Table:
+            self.counters.add(queries=1)
+            result = lease.connection().execute(query, params)
+            return pa.Table.from_batches([rows_to_batch(list(result.keys()), result.fetchall())])
+
+        return self._retry(lease, f"{self.wiki}: query lead_images_in_range", run)  # type: ignore[no-any-return]
+
+    def _article_image_batch(self, raw: pa.RecordBatch | pa.Table, leads: pa.Table) -> pa.RecordBatch:
+        """Dataset batch; ``is_lead`` when (page_id, file_name) is one of ``leads``' rows."""
+        page_id = raw.column("page_id").cast(pa.int64())
+        file_name = raw.column("file_name").cast(pa.string())
+        if leads.num_rows:
+            lead_keys = _pair_keys(leads.column("page_id"), leads.column("file_name"))
+            is_lead = pc.is_in(_pair_keys(page_id, file_name), value_set=lead_keys)
+        else:
+            is_lead = pa.repeat(pa.scalar(False), raw.num_rows)
         arrays = [
-            pa.array([self.wiki] * raw.num_rows, pa.string()),
-            pa.array(page_ids, pa.int64()),
+            pa.repeat(pa.scalar(self.wiki, pa.string()), raw.num_rows),
+            page_id,
             raw.column("page_namespace").cast(pa.int32()),
             raw.column("page_title").cast(pa.string()),
-            raw.column("file_name").cast(pa.string()),
-            pa.array([(p, n) in leads for p, n in zip(page_ids, names, strict=True)], pa.bool_()),
+            file_name,
+            is_lead,
         ]
         arrays = [a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in arrays]
         return pa.RecordBatch.from_arrays(arrays, schema=dataset_schema("article_images"))
 
     def article_images(self) -> Iterator[pa.RecordBatch]:
-        """``article_images`` batches: imagelinks ⋈ linktarget(ns 6) ⋈ page(ns 0) + lead flag."""
+        """``article_images`` batches: imagelinks ⋈ linktarget(ns 6) ⋈ page(ns 0) + lead flag.
+
+        A batch covers a contiguous range of page ids, so its lead images come from one
+        range read of page_props (on the same connection as the scan).
+        """
         schema = self.detect_schema()
         keyset = self._target_keyset("imagelinks")
         with self._leased() as lease:
             for scanned in self.scan(schema.query("article_images"), keyset, lease=lease):
                 raw = articles_only(scanned, NS_FILE)
                 if raw.num_rows:
-                    leads = self.lead_images(_column(raw, "page_id"), lease=lease)
+                    bounds = pc.min_max(raw.column("page_id"))
+                    leads = self._leads_in_range(lease, bounds["min"].as_py(), bounds["max"].as_py())
                     yield self._article_image_batch(raw, leads)
 
     def images_of_pages(self, page_ids: Iterable[int]) -> pa.Table:
@@ -639,7 +668,7 @@ class ReplicaClient:
             raw = articles_only(raw, NS_FILE) if raw.num_rows else raw
             if not raw.num_rows:
                 return dataset_schema("article_images").empty_table()
-            leads = self.lead_images(ids, lease=lease)
+            leads = self._lead_table(ids, lease=lease)
             return pa.Table.from_batches([self._article_image_batch(raw, leads)])
 
     def article_categories(self) -> Iterator[pa.RecordBatch]:
@@ -650,7 +679,7 @@ class ReplicaClient:
             raw = articles_only(scanned, NS_CATEGORY)
             yield pa.RecordBatch.from_arrays(
                 [
-                    pa.array([self.wiki] * raw.num_rows, pa.string()),
+                    pa.repeat(pa.scalar(self.wiki, pa.string()), raw.num_rows),
                     raw.column("page_id").cast(pa.int64()),
                     raw.column("category").cast(pa.string()),
                 ],
@@ -658,16 +687,16 @@ class ReplicaClient:
             )
 
     def _file_batch(self, raw: pa.RecordBatch | pa.Table) -> pa.RecordBatch:
-        major = _column(raw, "img_major_mime")
-        minor = _column(raw, "img_minor_mime")
         arrays = [
-            pa.array([self.wiki] * raw.num_rows, pa.string()),
+            pa.repeat(pa.scalar(self.wiki, pa.string()), raw.num_rows),
             raw.column("img_name").cast(pa.string()),
             raw.column("img_size").cast(pa.int64()),
             raw.column("img_width").cast(pa.int32()),
             raw.column("img_height").cast(pa.int32()),
             raw.column("img_media_type").cast(pa.string()),
-            pa.array([f"{a}/{b}" for a, b in zip(major, minor, strict=True)], pa.string()),
+            pc.binary_join_element_wise(
+                raw.column("img_major_mime").cast(pa.string()), raw.column("img_minor_mime").cast(pa.string()), "/"
+            ),
             pa.array([base36_to_hex(v or "") for v in _column(raw, "img_sha1")], pa.string()),
             raw.column("img_timestamp").cast(pa.string()),
         ]
