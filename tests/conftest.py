@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
+
+# faiss's OpenMP threads spin-wait by default; on 2 shared cores that makes training several
+# times slower.  This must be set before anything imports faiss.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest
 
