@@ -10,6 +10,8 @@ Then, each in a fresh subprocess (so ``ru_maxrss`` is that reader's own peak):
 
 * **stream** — :meth:`ReplicaClient.article_images`: keyset batches, server-side cursor,
   Arrow conversion, lead-image lookups; the complete ``article_images`` dataset.
+* **scan** — the same keyset scan, raw rows only (no lead lookups, no dataset shaping):
+  the price of bounded batches alone.
 * **naive** — ``pandas.read_sql`` of the same named query in one go (one buffered result,
   no lead flag): what a quick script would do.
 
@@ -37,6 +39,7 @@ WIKI = "benchwiki"
 LINKS_PER_PAGE = 8
 MARKER = "_wikivis_bench_marker"
 DATA_VERSION = 2
+MODES = ("stream", "scan", "naive")
 
 
 def database_name(rows: int) -> str:
@@ -105,15 +108,18 @@ def ensure_replica(server_url: str, rows: int) -> str:
 # ---------------------------------------------------------------------------- children
 def child(mode: str, url: str) -> None:
     """Read article_images once and print {rows, seconds, peak_rss_mb} as JSON."""
-    if mode == "stream":
+    if mode in ("stream", "scan"):
         from wikivis.config import load_settings
-        from wikivis.sources.replicas import ReplicaSource
+        from wikivis.sources.replicas import Keyset, ReplicaSource
 
         database = database_from(url)  # wvbench_<n>_benchwiki_p = <prefix>{db}
         settings = load_settings(env={}, replica_url_template=url.replace(database, database.replace(f"{WIKI}_p", "{db}")))
         rows = 0
         with timer() as t, ReplicaSource(settings) as source:
-            for batch in source.client(WIKI).article_images():
+            client = source.client(WIKI)
+            keyset = Keyset(("page_id", "target_key"), ("after_page", "after_target"), (0, 0))
+            batches = client.article_images() if mode == "stream" else client.scan("article_images", keyset)
+            for batch in batches:
                 rows += batch.num_rows
     else:
         import pandas as pd
@@ -150,7 +156,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="imagelinks rows at 1× (4× is also run)")
     parser.add_argument("--url", default=None, help="MariaDB server URL (default: WIKIVIS_TEST_MYSQL_URL)")
-    parser.add_argument("--child", choices=("stream", "naive"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.url)
@@ -163,7 +169,7 @@ def main() -> None:
     for label, rows in (("1x", args.rows), ("4x", 4 * args.rows)):
         url = ensure_replica(server, rows)
         say(f"{label}: {rows:,} imagelinks rows")
-        results[label] = {mode: run_child(mode, url) for mode in ("stream", "naive")}
+        results[label] = {mode: run_child(mode, url) for mode in MODES}
 
     def rate(label: str, mode: str) -> float:
         r = results[label][mode]
@@ -178,6 +184,7 @@ def main() -> None:
             "naive_rows_per_s": round(rate("4x", "naive")),
             "ratio_vs_naive": round(rate("4x", "stream") / rate("4x", "naive"), 3),
             "ratio_vs_naive_1x": round(rate("1x", "stream") / rate("1x", "naive"), 3),
+            "scan_ratio_vs_naive": round(rate("4x", "scan") / rate("4x", "naive"), 3),
             "peak_rss_mb_1x": round(results["1x"]["stream"]["peak_rss_mb"], 1),
             "peak_rss_mb_4x": round(results["4x"]["stream"]["peak_rss_mb"], 1),
             "naive_peak_rss_mb_1x": round(results["1x"]["naive"]["peak_rss_mb"], 1),

@@ -20,10 +20,12 @@ Facts this module is built on (see docs/reference: wikimedia-sources.md §3):
   ``sql/queries/article_images.sql``): joined directly, MariaDB drives from ``page`` and
   sorts the whole join for every batch.  Non-article rows are dropped here, in Arrow
   (:func:`articles_only`), with the same rules as the dump path.
-* **Throughput.**  PyMySQL parses every row in pure Python (≈50k rows/s of article_images
-  on this 2-core machine, the same as a plain ``pandas.read_sql``): the driver, not the
-  server, is the bottleneck.  A C driver (mysqlclient, ``mysql+mysqldb://`` through
-  ``replica_url_template``) would be faster; it is not installed or tested here.
+* **Throughput.**  PyMySQL parses every row in pure Python (≈100k article_images rows/s on
+  one core here): the driver, not the server, is the bottleneck.  The bare keyset scan
+  reads as fast as one ``pandas.read_sql`` of the whole result (bench/replica_pull.py) in
+  flat memory; the lead-image reads and Arrow shaping cost the rest.  A C driver
+  (mysqlclient, ``mysql+mysqldb://`` through ``replica_url_template``) would be faster; it
+  is not installed or tested here.
 * **Failures.**  A killed query or dropped connection (2013/2006 lost/gone, 1317 interrupted,
   1927 connection killed, 1969/3024 statement time exceeded, …) is retried per
   :class:`ReplicaRetryPolicy` (data, executed by tenacity) on a fresh connection, **from the
@@ -114,7 +116,7 @@ def _driver_error(exc: BaseException) -> BaseException | None:
     """The DB-API exception behind ``exc`` (SQLAlchemy-wrapped or raw PyMySQL/MySQLdb)."""
     if isinstance(exc, sa.exc.DBAPIError):
         return exc.orig
-    return exc if type(exc).__module__.split(".")[0] in ("pymysql", "MySQLdb") else None
+    return exc if type(exc).__module__.split(".")[0] in ("pymysql", "MySQLdb", "sqlite3") else None
 
 
 def db_error_code(exc: BaseException) -> int | None:
