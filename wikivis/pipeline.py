@@ -159,15 +159,21 @@ def _summary(result: Any) -> dict[str, Any]:
     return out
 
 
-def gate_tables(wiki: str, snapshot: str, *, run_id: str) -> dict[str, Any]:
+def _gate_lake_tables(stage_name: str, wiki: str, snapshot: str, run_id: str) -> dict[str, Any]:
+    """The tables gate, against the published snapshot for drift."""
     from wikivis.gates import gate_tables as run
 
     ctx = context()
-    with stage(ctx, run_id, "gate_tables", wiki, snapshot=snapshot) as metrics:
+    with stage(ctx, run_id, stage_name, wiki, snapshot=snapshot) as metrics:
         report = run(ctx.settings, ctx.lake, wiki, snapshot, previous=ctx.lake.current("article_images", wiki),
                      catalog=ctx.catalog, run_id=run_id)
         metrics["outcome"] = report.outcome
         return {"wiki": wiki, "snapshot": snapshot, "outcome": report.outcome}
+
+
+def gate_tables(wiki: str, snapshot: str, *, run_id: str) -> dict[str, Any]:
+    """Gate the ingested tables."""
+    return _gate_lake_tables("gate_tables", wiki, snapshot, run_id)
 
 
 # --------------------------------------------------------------------------- events
@@ -185,14 +191,8 @@ def events_catchup(wiki: str, snapshot: str, *, until: str, run_id: str) -> dict
 
 
 def gate_events(wiki: str, snapshot: str, *, run_id: str) -> dict[str, Any]:
-    from wikivis.gates import gate_tables as run
-
-    ctx = context()
-    with stage(ctx, run_id, "gate_events", wiki, snapshot=snapshot) as metrics:
-        report = run(ctx.settings, ctx.lake, wiki, snapshot, previous=ctx.lake.current("article_images", wiki),
-                     catalog=ctx.catalog, run_id=run_id)
-        metrics["outcome"] = report.outcome
-        return {"wiki": wiki, "snapshot": snapshot, "outcome": report.outcome}
+    """Gate the tables after the EventStreams delta."""
+    return _gate_lake_tables("gate_events", wiki, snapshot, run_id)
 
 
 # --------------------------------------------------------------------------- commons

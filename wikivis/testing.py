@@ -9,7 +9,9 @@ failure so that CI can never go green by skipping.
 from __future__ import annotations
 
 import os
-from typing import NoReturn
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
 
 DEFAULT_MYSQL_URL = "mysql+pymysql://root@127.0.0.1:3306/test"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -53,3 +55,39 @@ def engine_or_skip(url: str, what: str):
         engine.dispose()
         require_service(f"{what} not reachable at {url}: {exc.__class__.__name__}: {exc}")
     return engine
+
+
+@contextmanager
+def scratch_mysql_database(name: str) -> Iterator[tuple[Any, Any]]:
+    """A throw-away database on the loopback MariaDB: yields ``(url, engine)`` for it (utf8mb4),
+    drops it afterwards.  Skips (or fails under CI) when MariaDB or ``mariadb-dump`` is missing."""
+    import shutil
+
+    import sqlalchemy as sa
+
+    if shutil.which("mariadb-dump") is None:
+        require_service("mariadb-dump is not installed")
+    url = sa.engine.make_url(mysql_url())
+    server = engine_or_skip(url.render_as_string(hide_password=False), "MariaDB")
+    with server.begin() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+        conn.execute(sa.text(f"CREATE DATABASE `{name}`"))
+    db_url = url.set(database=name, query={"charset": "utf8mb4"})
+    engine = sa.create_engine(db_url)
+    try:
+        yield db_url, engine
+    finally:
+        engine.dispose()
+        with server.begin() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+        server.dispose()
+
+
+def mariadb_dump(url: Any, *args: str, input: bytes | None = None, program: str = "mariadb-dump") -> bytes:
+    """Run ``mariadb-dump`` (or ``mariadb``) against the server of ``url`` with ``args``."""
+    import subprocess
+
+    cmd = [program, f"-h{url.host or '127.0.0.1'}", f"-P{url.port or 3306}", f"-u{url.username or 'root'}"]
+    if url.password:
+        cmd.append(f"-p{url.password}")
+    return subprocess.run([*cmd, *args], input=input, capture_output=True, check=True).stdout

@@ -30,16 +30,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-PAGE_STREAMS = frozenset(
-    {
-        "mediawiki.revision-create",
-        "mediawiki.page-create",
-        "mediawiki.page-properties-change",
-        "mediawiki.page-delete",
-        "mediawiki.page-undelete",
-        "mediawiki.page-move",
-    }
-)
+from wikivis.sources import eventstreams
+
+PAGE_STREAMS = frozenset(eventstreams.PAGE_STREAMS)
 #: on the file wiki (page_change.v1 edits of File: pages are description edits: ignored)
 FILE_PAGE_STREAMS = frozenset({"mediawiki.page-create", "mediawiki.page-delete", "mediawiki.page-undelete", "mediawiki.page-move"})
 FILE_LOG_TYPES = frozenset({"upload", "delete", "move"})

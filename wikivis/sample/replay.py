@@ -17,14 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-PAGE_STREAMS = {
-    "mediawiki.revision-create",
-    "mediawiki.page-create",
-    "mediawiki.page-properties-change",
-    "mediawiki.page-delete",
-    "mediawiki.page-undelete",
-    "mediawiki.page-move",
-}
+from wikivis.sources import eventstreams
+
+PAGE_STREAMS = set(eventstreams.PAGE_STREAMS)
 
 
 @dataclass

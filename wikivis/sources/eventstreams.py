@@ -66,15 +66,15 @@ log = logging.getLogger(__name__)
 #: the streams wikivis needs: page changes (links are re-read, see wikivis.events), lead-image
 #: changes (page-properties-change), deletions/undeletions/moves, and Commons uploads
 #: (recentchange, log_type=upload; there is no dedicated upload stream)
-DEFAULT_STREAMS: tuple[str, ...] = (
+PAGE_STREAMS: tuple[str, ...] = (
     "mediawiki.revision-create",
     "mediawiki.page-create",
     "mediawiki.page-properties-change",
     "mediawiki.page-delete",
     "mediawiki.page-undelete",
     "mediawiki.page-move",
-    "mediawiki.recentchange",
 )
+DEFAULT_STREAMS: tuple[str, ...] = (*PAGE_STREAMS, "mediawiki.recentchange")
 
 _BOM = b"\xef\xbb\xbf"
 #: read timeout of the streaming socket; the server sends ``:ok`` keep-alives every ~15 s

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import shutil
-import subprocess
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,7 +14,7 @@ import sqlalchemy as sa
 
 from wikivis.dumps.parser import DumpParser
 from wikivis.errors import InputError
-from wikivis.testing import engine_or_skip, mysql_url, require_service
+from wikivis.testing import mariadb_dump, scratch_mysql_database
 
 pytestmark = pytest.mark.integration
 DATABASE = "wikivis_dumps_parser"
@@ -60,33 +58,19 @@ TEXT = {"hostile": ["title"]}  # a VARBINARY declared as text: invalid UTF-8 mus
 
 @pytest.fixture(scope="module")
 def server():
-    if shutil.which("mariadb-dump") is None:
-        require_service("mariadb-dump is not installed")
-    url = sa.engine.make_url(mysql_url())
-    engine = engine_or_skip(url.render_as_string(hide_password=False), "MariaDB")
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {DATABASE}"))
-        conn.execute(sa.text(f"CREATE DATABASE {DATABASE}"))
-    db = sa.create_engine(url.set(database=DATABASE, query={"charset": "utf8mb4"}))
-    with db.begin() as conn:
-        conn.execute(sa.text("SET time_zone = '+00:00'"))
-        conn.execute(sa.text(DDL))
-        columns = list(ROWS[0])
-        conn.execute(
-            sa.text(f"INSERT INTO hostile ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})"), ROWS
-        )
-    yield url, db
-    db.dispose()
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {DATABASE}"))
-    engine.dispose()
+    with scratch_mysql_database(DATABASE) as (url, db):
+        with db.begin() as conn:
+            conn.execute(sa.text("SET time_zone = '+00:00'"))
+            conn.execute(sa.text(DDL))
+            columns = list(ROWS[0])
+            conn.execute(
+                sa.text(f"INSERT INTO hostile ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})"), ROWS
+            )
+        yield url, db
 
 
 def _dump(url: sa.engine.URL, out: Path, *options: str) -> Path:
-    cmd = ["mariadb-dump", f"-h{url.host or '127.0.0.1'}", f"-P{url.port or 3306}", f"-u{url.username or 'root'}"]
-    if url.password:
-        cmd.append(f"-p{url.password}")
-    out.write_bytes(subprocess.run([*cmd, *options, DATABASE, "hostile"], capture_output=True, check=True).stdout)
+    out.write_bytes(mariadb_dump(url, *options, DATABASE, "hostile"))
     return out
 
 

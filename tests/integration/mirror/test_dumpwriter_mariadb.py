@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
 import pytest
 import sqlalchemy as sa
 
 from wikivis.mirror.dumpwriter import LEGACY_TABLES, TABLES, to_legacy, write_dump
 from wikivis.sample import generate
-from wikivis.testing import engine_or_skip, mysql_url, require_service
+from wikivis.testing import mariadb_dump, scratch_mysql_database
 
 pytestmark = pytest.mark.integration
 DATABASE = "wikivis_mirror_dumpwriter"
@@ -19,18 +16,8 @@ VOLATILE = (b"-- MariaDB dump", b"-- Host:", b"-- Server version", b"-- Dump com
 
 @pytest.fixture(scope="module")
 def server():
-    if shutil.which("mariadb-dump") is None:
-        require_service("mariadb-dump is not installed")
-    url = sa.engine.make_url(mysql_url())
-    engine = engine_or_skip(url.render_as_string(hide_password=False), "MariaDB")
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE IF NOT EXISTS {DATABASE}"))
-    db_engine = sa.create_engine(url.set(database=DATABASE))
-    yield url, db_engine
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {DATABASE}"))
-    db_engine.dispose()
-    engine.dispose()
+    with scratch_mysql_database(DATABASE) as (url, engine):
+        yield url, engine
 
 
 @pytest.fixture(scope="module")
@@ -40,13 +27,10 @@ def state(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _mariadb_dump(url: sa.engine.URL, table: str) -> bytes:
-    cmd = ["mariadb-dump", f"-h{url.host or '127.0.0.1'}", f"-P{url.port or 3306}", f"-u{url.username or 'root'}"]
-    if url.password:
-        cmd.append(f"-p{url.password}")
     # production's flags, plus --order-by-primary: InnoDB may scan a covering secondary index
     # (linktarget, imagelinks) while Wikimedia's files come out in primary-key order
-    cmd += ["--opt", "--quick", "--skip-add-locks", "--skip-lock-tables", "--order-by-primary", DATABASE, table]
-    return subprocess.run(cmd, capture_output=True, check=True).stdout
+    return mariadb_dump(url, "--opt", "--quick", "--skip-add-locks", "--skip-lock-tables", "--order-by-primary",
+                        DATABASE, table)
 
 
 def _normalise(dump: bytes) -> list[bytes]:
@@ -92,8 +76,7 @@ def test_escaping_round_trips_through_mariadb(server) -> None:
     # and the classic one-line style loads back into MariaDB with the same content
     classic = write_dump(table, rows, style="mysqldump", database=DATABASE)
     assert b"INSERT INTO `linktarget` VALUES (1,6,'a\\'b\\\"c\\\\d\\0e\\nf\\rg\\Zh Z\xc3\xbcrich'),(2,14,'plain');" in classic
-    cmd = ["mariadb", f"-h{url.host or '127.0.0.1'}", f"-P{url.port or 3306}", f"-u{url.username or 'root'}", DATABASE]
-    subprocess.run(cmd, input=classic, check=True, capture_output=True)
+    mariadb_dump(url, DATABASE, input=classic, program="mariadb")
     with engine.connect() as conn:
         got = conn.execute(sa.text("SELECT lt_title FROM linktarget WHERE lt_id = 1")).scalar_one()
     assert got == tricky.encode()
