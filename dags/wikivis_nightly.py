@@ -9,9 +9,10 @@ same work and write the same snapshots.
 
 **Stages**, mapped over the configured wikis (`WIKIVIS_WIKIS`, read inside `plan`):
 
-1. `wait_for_dump` — deferrable sensor (`DumpReadyTrigger` in the triggerer) until the
-   dump run is complete; soft-fails (skips the run's downstream work) when no dump run
-   of that date appears within a day;
+1. `wait_for_dump` — deferrable sensor (`DumpReadyTrigger` in the triggerer) until a
+   complete dump run dated on or before the interval start exists (dumps come twice a
+   month; the newest one plus EventStreams is today's state); soft-fails (skips the run's
+   downstream work) when none appears within a day;
 2. `ingest` → `gate_tables`; 3. `events_catchup` → `gate_events`;
 4. `plan_media_shards` → `fetch_metadata` (pool `commons_api`, 3 slots) and `fetch_media`
    (pool `commons_upload`, 2 slots), mapped over shards → `gate_media`;

@@ -105,7 +105,25 @@ def stage(ctx: Context, run_id: str, name: str, wiki: str | None, **params: Any)
 
 # --------------------------------------------------------------------------- ingest
 def wait_for_dump(wiki: str, date: str) -> bool:
-    """Cheap poke: is a complete dump run of ``wiki`` for ``date`` (or any, for 'latest') there?"""
+    """Cheap poke: is there a complete dump run of ``wiki`` dated ``date`` or earlier?
+
+    Dumps start on the 1st and the 20th and take days; a nightly run uses the newest complete
+    one and lets EventStreams bring it up to date, so it never waits half a month."""
+    from wikivis.dumps.ingest import WIKI_TABLES
+    from wikivis.sources.dumps import DumpsClient
+
+    try:
+        if date == "latest":
+            DumpsClient(settings()).find_run(wiki, WIKI_TABLES, "latest")
+        else:
+            DumpsClient(settings()).find_run(wiki, WIKI_TABLES, "latest", at_or_before=date)
+    except NotFoundError:
+        return False
+    return True
+
+
+def wait_for_dump_exact(wiki: str, date: str) -> bool:
+    """Is the dump run dated exactly ``date`` complete?"""
     from wikivis.dumps.ingest import WIKI_TABLES
     from wikivis.sources.dumps import DumpsClient
 
@@ -128,7 +146,10 @@ def ingest(wiki: str, date: str, *, run_id: str, source: str = "dumps", force: b
         if source == "dumps":
             from wikivis.dumps.ingest import ingest as ingest_dumps
 
-            result = ingest_dumps(ctx.settings, wiki, date, lake=ctx.lake, run_id=run_id)
+            exact = date == "latest" or wait_for_dump_exact(wiki, date)
+            result = (ingest_dumps(ctx.settings, wiki, date, lake=ctx.lake, run_id=run_id) if exact else
+                      ingest_dumps(ctx.settings, wiki, "latest", lake=ctx.lake, run_id=run_id, at_or_before=date))
+            metrics["dump_date"] = result.snapshot
             for manifest in result.manifests.values():
                 ctx.catalog.record_snapshot(manifest.dataset, manifest.wiki, manifest.snapshot, manifest.rows,
                                             manifest.content_hash, run_id)
@@ -179,10 +200,15 @@ def gate_tables(wiki: str, snapshot: str, *, run_id: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- events
 def events_catchup(wiki: str, snapshot: str, *, until: str, run_id: str) -> dict[str, Any]:
     """Apply EventStreams changes up to ``until`` on top of ``snapshot``; returns the new snapshot."""
-    from wikivis.events import catch_up
+    from wikivis.events import catch_up, snapshot_time
 
     ctx = context()
     until_dt = datetime.fromisoformat(until.replace("Z", "+00:00")).astimezone(UTC)
+    # an older dump than the published event-derived state: continue from the published state
+    # (its checkpoint belongs to it), as long as that state lies inside this window
+    published = ctx.lake.current("article_images", wiki)
+    if published and snapshot_time(snapshot) < snapshot_time(published) < until_dt:
+        snapshot = published
     with stage(ctx, run_id, "events", wiki, base=snapshot, until=until) as metrics:
         result = catch_up(ctx.settings, wiki, base_snapshot=snapshot, until=until_dt, lake=ctx.lake,
                           catalog=ctx.catalog, run_id=run_id)

@@ -1,4 +1,7 @@
-"""Deferrable sensor: wait until a wiki's dump run for a date is complete.
+"""Deferrable sensor: wait until a complete dump run of a wiki dated on or before a date exists.
+
+Dumps start on the 1st and the 20th and take days, so a nightly run takes the newest complete
+one and lets EventStreams bring it up to date (``wikivis.pipeline.wait_for_dump``).
 
 The sensor pokes once synchronously (a dump that is already complete costs no deferral),
 then hands the wait to :class:`~wikivis_airflow.triggers.DumpReadyTrigger` in the

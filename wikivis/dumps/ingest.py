@@ -240,15 +240,20 @@ def ingest(
     lake: Any = None,
     run_id: str | None = None,
     client: DumpsClient | None = None,
+    at_or_before: str | None = None,
 ) -> IngestResult:
     """Download, parse and join one dump snapshot of ``wiki`` (plus Commons' ``image``) into
-    the lake.  Returns what was written; nothing is published."""
+    the lake.  Returns what was written; nothing is published.
+
+    ``date="latest"`` with ``at_or_before=D`` takes the newest complete run dated D or earlier
+    (what a nightly run wants: dumps come twice a month, EventStreams fills the days between).
+    """
     from wikivis.lake import Lake
 
     check_wiki_name(wiki)
     lake = lake if lake is not None else Lake(settings.lake_root)
     client = client or DumpsClient(settings)
-    run = client.fetch(wiki, date, WIKI_TABLES, optional=("linktarget",))
+    run = client.fetch(wiki, date, WIKI_TABLES, optional=("linktarget",), at_or_before=at_or_before)
     commons = client.fetch(settings.commons_wiki, "latest", ("image",), at_or_before=run.date)
 
     tables: dict[str, pa.Table] = {}
