@@ -26,7 +26,8 @@ _home: Path | None = None
 _migrated = False
 
 
-def configure(home: Path | None = None, *, admin_password: str | None = None, unit_test_mode: bool = True) -> Path:
+def configure(home: Path | None = None, *, admin_password: str | None = None, unit_test_mode: bool = True,
+              log_level: str = "WARNING") -> Path:
     """Set this process's environment for a private Airflow home (idempotent); return it."""
     global _home
     if _home is not None:
@@ -50,7 +51,7 @@ def configure(home: Path | None = None, *, admin_password: str | None = None, un
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
             "AIRFLOW__API__SECRET_KEY": secrets.token_hex(16),
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": log_level,
         }
     )
     if str(PLUGINS_FOLDER) not in sys.path:

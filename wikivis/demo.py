@@ -37,7 +37,8 @@ def run_nightly_dag(settings: Any, date: str) -> str:
     """Run ``wikivis_nightly`` with ``dag.test()`` for the data interval of ``date``."""
     from wikivis import airflow_home
 
-    airflow_home.configure(settings.home / "airflow", unit_test_mode=False)
+    airflow_home.configure(settings.home / "airflow", unit_test_mode=False, log_level="ERROR")
+    os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
     airflow_home.migrate()
     from airflow.dag_processing.dagbag import DagBag
 
@@ -64,7 +65,8 @@ def gallery(settings: Any, suggestions: list[dict[str, Any]], path: Path) -> Pat
     def img(file_name: str, sha1: str | None, caption: str) -> str:
         stored = media.get(sha1 or files.get(file_name, ""))
         if not stored:
-            return f'<figure class="missing"><figcaption>{html.escape(caption)}</figcaption></figure>'
+            return (f'<figure class="missing"><figcaption>{html.escape(caption)} — not fetched (non-free, '
+                    f"filtered or missing)</figcaption></figure>")
         src = os.path.relpath(settings.media_root / stored if not Path(stored).is_absolute() else Path(stored), path.parent)
         return (f'<figure><img src="{html.escape(src)}" loading="lazy" alt="{html.escape(file_name)}">'
                 f"<figcaption>{html.escape(caption)}</figcaption></figure>")
