@@ -27,7 +27,6 @@ import argparse
 import json
 import random
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pyarrow as pa
 import requests
-from requests.structures import CaseInsensitiveDict
 
 from bench._common import emit, peak_rss_mb, say, timer
 from wikivis.datasets import SORT_KEYS
@@ -45,6 +43,7 @@ from wikivis.events.apply import FileRow, PageState, apply_files, apply_pages
 from wikivis.events.dirty import DirtySet
 from wikivis.sample.events import STREAMS
 from wikivis.sources.eventstreams import EventFilter, StreamReader, Window, parse_dt
+from wikivis.testing import streamed_response
 
 CHUNK = 16 * 1024
 TOPICS = [f"{dc}.{s}" for s in STREAMS for dc in ("eqiad", "codfw")]
@@ -78,17 +77,6 @@ def frames(events: list[dict[str, Any]], copies: int, foreign_share: float = 0.0
     return b"".join(out), data_lines
 
 
-class _Raw:
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-
-    def stream(self, amt: Any = None, decode_content: Any = None) -> Iterator[bytes]:
-        yield from self._chunks
-
-    def close(self) -> None:
-        pass
-
-
 class BufferSession(requests.Session):
     """Serves ``buffer`` once (then an empty stream, so the reader stops with "end")."""
 
@@ -99,11 +87,7 @@ class BufferSession(requests.Session):
 
     def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         body, self.buffer = self.buffer, b":ok\n\n"
-        response = requests.Response()
-        response.status_code, response.url = 200, url
-        response.headers = CaseInsensitiveDict({"Content-Type": "text/event-stream"})
-        response.raw = _Raw(body[i : i + CHUNK] for i in range(0, len(body), CHUNK))
-        return response
+        return streamed_response(url, (body[i : i + CHUNK] for i in range(0, len(body), CHUNK)))
 
 
 def consume(buffer: bytes, *, prefilter: bool = True) -> dict[str, int]:

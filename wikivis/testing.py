@@ -91,3 +91,29 @@ def mariadb_dump(url: Any, *args: str, input: bytes | None = None, program: str 
     if url.password:
         cmd.append(f"-p{url.password}")
     return subprocess.run([*cmd, *args], input=input, capture_output=True, check=True).stdout
+
+
+class _ChunkStream:
+    """The part of urllib3's response that ``requests`` streams from."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+
+    def stream(self, amt: Any = None, decode_content: Any = None) -> Iterator[bytes]:
+        yield from self._chunks
+
+    def close(self) -> None:
+        pass
+
+
+def streamed_response(url: str, chunks: Iterator[bytes], content_type: str = "text/event-stream") -> Any:
+    """A ``requests.Response`` (200) whose body streams ``chunks`` — for in-memory sessions
+    that stand in for an SSE server in unit tests and benchmarks."""
+    import requests
+    from requests.structures import CaseInsensitiveDict
+
+    response = requests.Response()
+    response.status_code, response.url = 200, url
+    response.headers = CaseInsensitiveDict({"Content-Type": content_type})
+    response.raw = _ChunkStream(chunks)
+    return response

@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
-from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import ProtocolError
+
+from wikivis.testing import streamed_response
 
 UA = "wikivis-tests/1.0 (tests@example.org) python-requests/2"
 
@@ -40,17 +41,6 @@ class Message:
     topic: str
     ts: int
     data: dict[str, Any]
-
-
-class _Raw:
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-
-    def stream(self, amt: Any = None, decode_content: Any = None) -> Iterator[bytes]:
-        yield from self._chunks
-
-    def close(self) -> None:
-        pass
 
 
 @dataclass
@@ -89,12 +79,7 @@ class FakeStreams(requests.Session):
             for item in json.loads(headers["Last-Event-ID"]):
                 if item["topic"] in start:
                     start[item["topic"]] = int(item["timestamp"])
-        response = requests.Response()
-        response.status_code = 200
-        response.url = url
-        response.headers = CaseInsensitiveDict({"Content-Type": "text/event-stream"})
-        response.raw = _Raw(self._frames(start))
-        return response
+        return streamed_response(url, self._frames(start))
 
     def _frames(self, start: dict[str, int]) -> Iterator[bytes]:
         nl = b"\r\n" if self.crlf else b"\n"
