@@ -81,7 +81,9 @@ def plan_media_shards(item: Item) -> list[Item]:
 
 @task
 def flatten(shard_lists: list[list[Item]]) -> list[Item]:
-    return [shard for shards in shard_lists for shard in shards]
+    # a slice reads the mapped results in one request; iterating probes one index past the end,
+    # which the task SDK logs as an error ("XCom not found")
+    return [shard for shards in shard_lists[:] for shard in shards]
 
 
 @task(pool=COMMONS_API_POOL)
@@ -149,7 +151,7 @@ def gate_index(version: str | None, run: Item) -> str | None:
 def newest_per_wiki(items: list[Item]) -> list[Item]:
     from wikivis import orchestration
 
-    return orchestration.newest_per_wiki(items)
+    return orchestration.newest_per_wiki(list(items[:]))  # one request, see flatten()
 
 
 @task
@@ -165,7 +167,7 @@ def write_reports(items: list[Item], run: Item) -> list[str]:
     the outcome (a failed gate is what a report is for), and does not decide the run's state."""
     from wikivis import orchestration
 
-    return orchestration.write_reports([*(item["run_id"] for item in items), run["run_id"]])
+    return orchestration.write_reports([*(item["run_id"] for item in items[:]), run["run_id"]])
 
 
 def wire(items: XComArg, run: XComArg, *, after: Any = None) -> XComArg:
