@@ -30,7 +30,7 @@ and validated.  Sort keys (``cl_sortkey``, collation bytes) and blobs (``pp_valu
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -155,52 +155,44 @@ def map_type(sql_type: str, *, text: bool) -> tuple[Kind, pa.DataType]:
     raise DDLError(f"unknown column type {sql_type.strip()!r}; the dump parser does not guess")
 
 
-def _split_top_level(body: str) -> list[str]:
-    """Split a CREATE TABLE body at commas outside parentheses, quotes and backticks."""
-    items, depth, start, i, quote = [], 0, 0, 0, ""
-    while i < len(body):
-        ch = body[i]
-        if quote:
-            if ch == "\\" and quote != "`":
-                i += 1
-            elif ch == quote:
-                if i + 1 < len(body) and body[i + 1] == quote:  # doubled quote
-                    i += 1
-                else:
-                    quote = ""
-        elif ch in "'\"`":
-            quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            items.append(body[start:i])
-            start = i + 1
-        i += 1
-    items.append(body[start:])
-    return [it.strip() for it in items if it.strip()]
-
-
-def _matching_paren(text: str, open_at: int) -> int:
-    """Index of the ``)`` closing the ``(`` at ``open_at`` (quote-aware), or -1."""
-    depth, i, quote = 0, open_at, ""
+def _outside_quotes(text: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
+    """``(index, char, depth)`` for every character of ``text`` outside quotes and backticks;
+    ``depth`` counts the open parentheses, the current character included."""
+    depth, i, quote = 0, start, ""
     while i < len(text):
         ch = text[i]
         if quote:
             if ch == "\\" and quote != "`":
                 i += 1
             elif ch == quote:
-                quote = ""
+                if i + 1 < len(text) and text[i + 1] == quote:  # doubled quote
+                    i += 1
+                else:
+                    quote = ""
         elif ch in "'\"`":
             quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0:
-                return i
+        else:
+            depth += (ch == "(") - (ch == ")")
+            yield i, ch, depth
         i += 1
+
+
+def _split_top_level(body: str) -> list[str]:
+    """Split a CREATE TABLE body at commas outside parentheses, quotes and backticks."""
+    items, start = [], 0
+    for i, ch, depth in _outside_quotes(body):
+        if ch == "," and depth == 0:
+            items.append(body[start:i])
+            start = i + 1
+    items.append(body[start:])
+    return [it.strip() for it in items if it.strip()]
+
+
+def _matching_paren(text: str, open_at: int) -> int:
+    """Index of the ``)`` closing the ``(`` at ``open_at`` (quote-aware), or -1."""
+    for i, ch, depth in _outside_quotes(text, open_at):
+        if ch == ")" and depth == 0:
+            return i
     return -1
 
 
