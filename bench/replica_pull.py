@@ -9,9 +9,12 @@ by a marker table.
 Then, each in a fresh subprocess (so ``ru_maxrss`` is that reader's own peak):
 
 * **stream** — :meth:`ReplicaClient.article_images`: keyset batches, server-side cursor,
-  Arrow conversion, lead-image lookups; the complete ``article_images`` dataset.
-* **scan** — the same keyset scan, raw rows only (no lead lookups, no dataset shaping):
-  the price of bounded batches alone.
+  rows decoded column-wise from the wire (:mod:`wikivis.sources.mysql_wire`), lead-image
+  lookups; the complete ``article_images`` dataset.
+* **rows** — the same, with ``replica_wire_decode = false``: PyMySQL's own per-row parser
+  (what the client did before the wire decoder).
+* **scan** — the keyset scan alone, raw columns only (no lead lookups, no dataset
+  shaping): the price of bounded batches.
 * **naive** — ``pandas.read_sql`` of the same named query in one go (one buffered result,
   no lead flag): what a quick script would do.
 
@@ -39,7 +42,7 @@ WIKI = "benchwiki"
 LINKS_PER_PAGE = 8
 MARKER = "_wikivis_bench_marker"
 DATA_VERSION = 2
-MODES = ("stream", "scan", "naive")
+MODES = ("stream", "rows", "scan", "naive")
 
 
 def database_name(rows: int) -> str:
@@ -108,17 +111,18 @@ def ensure_replica(server_url: str, rows: int) -> str:
 # ---------------------------------------------------------------------------- children
 def child(mode: str, url: str) -> None:
     """Read article_images once and print {rows, seconds, peak_rss_mb} as JSON."""
-    if mode in ("stream", "scan"):
+    if mode in ("stream", "rows", "scan"):
         from wikivis.config import load_settings
         from wikivis.sources.replicas import Keyset, ReplicaSource
 
         database = database_from(url)  # wvbench_<n>_benchwiki_p = <prefix>{db}
-        settings = load_settings(env={}, replica_url_template=url.replace(database, database.replace(f"{WIKI}_p", "{db}")))
+        settings = load_settings(env={}, replica_url_template=url.replace(database, database.replace(f"{WIKI}_p", "{db}")),
+                                 replica_wire_decode=mode != "rows")
         rows = 0
         with timer() as t, ReplicaSource(settings) as source:
             client = source.client(WIKI)
             keyset = Keyset(("page_id", "target_key"), ("after_page", "after_target"), (0, 0))
-            batches = client.article_images() if mode == "stream" else client.scan("article_images", keyset)
+            batches = client.scan("article_images", keyset) if mode == "scan" else client.article_images()
             for batch in batches:
                 rows += batch.num_rows
     else:
@@ -189,6 +193,7 @@ def main() -> None:
             "ratio_vs_naive": round(rate("4x", "stream") / rate("4x", "naive"), 3),
             "ratio_vs_naive_1x": round(rate("1x", "stream") / rate("1x", "naive"), 3),
             "scan_ratio_vs_naive": round(rate("4x", "scan") / rate("4x", "naive"), 3),
+            "pymysql_rows_ratio_vs_naive": round(rate("4x", "rows") / rate("4x", "naive"), 3),
             "peak_rss_mb_1x": round(results["1x"]["stream"]["peak_rss_mb"], 1),
             "peak_rss_mb_4x": round(results["4x"]["stream"]["peak_rss_mb"], 1),
             "naive_peak_rss_mb_1x": round(results["1x"]["naive"]["peak_rss_mb"], 1),

@@ -13,19 +13,21 @@ Facts this module is built on (see docs/reference: wikimedia-sources.md §3):
   wiki of one :class:`ReplicaSource`, so waiting threads queue instead of timing out).
 * **Reading.**  Keyset pagination on each table's primary key in bounded batches
   (``Settings.replica_batch_rows``), each batch read with a server-side cursor
-  (``stream_results`` → pymysql ``SSCursor``, ``yield_per``) and converted chunk by chunk to
-  Arrow, so memory is flat in table size.  One connection is held per scan, in autocommit
+  (``stream_results`` → pymysql ``SSCursor``) and converted slab by slab to Arrow, so
+  memory is flat in table size.  One connection is held per scan, in autocommit
   mode (no read view held open for hours on a shared replica).  The link-table queries pick
   each batch's keys in a derived table and LEFT JOIN page/linktarget to it (see
   ``sql/queries/article_images.sql``): joined directly, MariaDB drives from ``page`` and
   sorts the whole join for every batch.  Non-article rows are dropped here, in Arrow
   (:func:`articles_only`), with the same rules as the dump path.
 * **Throughput.**  PyMySQL parses every row in pure Python (≈100k article_images rows/s on
-  one core here): the driver, not the server, is the bottleneck.  The bare keyset scan
-  reads as fast as one ``pandas.read_sql`` of the whole result (bench/replica_pull.py) in
-  flat memory; the lead-image reads and Arrow shaping cost the rest.  A C driver
-  (mysqlclient, ``mysql+mysqldb://`` through ``replica_url_template``) would be faster; it
-  is not installed or tested here.
+  one core here, whatever the server does).  So once PyMySQL has read a streaming result's
+  column definitions, :mod:`wikivis.sources.mysql_wire` reads the row packets off the same
+  connection and decodes them column-wise into Arrow (numpy + Arrow, ~0.5 µs a row): the
+  server's join becomes the bottleneck, ~1.6-1.8× a naive ``pandas.read_sql`` of the same
+  query in flat memory (bench/replica_pull.py).  Column types it does not decode (DECIMAL,
+  dates, …), SQLite, and ``replica_wire_decode = false`` use PyMySQL's rows, same datasets
+  (tested).
 * **Failures.**  A killed query or dropped connection (2013/2006 lost/gone, 1317 interrupted,
   1927 connection killed, 1969/3024 statement time exceeded, …) is retried per
   :class:`ReplicaRetryPolicy` (data, executed by tenacity) on a fresh connection, **from the
@@ -65,6 +67,7 @@ from wikivis.datasets import base36_to_hex
 from wikivis.datasets import schema as dataset_schema
 from wikivis.errors import ConfigError, NotFoundError, RetriesExceeded, SourceError
 from wikivis.sources.http import ConcurrencyLimiter
+from wikivis.sources.mysql_wire import WireReader, wire_columns
 from wikivis.sqlq import load_query
 
 if TYPE_CHECKING:
@@ -299,6 +302,18 @@ def rows_to_batch(keys: Sequence[str], rows: Sequence[Sequence[Any]]) -> pa.Reco
     return pa.RecordBatch.from_arrays(arrays, names=list(keys))
 
 
+def binary_as_text(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """VARBINARY columns of a wire-decoded batch as UTF-8 strings, as :func:`rows_to_batch` does."""
+    if not any(pa.types.is_binary(t) or pa.types.is_large_binary(t) for t in batch.schema.types):
+        return batch
+    arrays = [
+        a.cast(pa.large_string() if pa.types.is_large_binary(a.type) else pa.string())
+        if pa.types.is_binary(a.type) or pa.types.is_large_binary(a.type) else a
+        for a in batch.columns
+    ]
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
 def _column(batch: pa.RecordBatch | pa.Table, name: str) -> list[Any]:
     return batch.column(name).to_pylist()
 
@@ -323,6 +338,19 @@ def articles_only(raw: pa.RecordBatch | pa.Table, target_namespace: int) -> Any:
     if "from_namespace" in raw.schema.names:
         mask = pc.and_(mask, pc.equal(raw.column("from_namespace"), NS_MAIN))
     return raw.filter(mask)
+
+
+def _prefetched_rows(result: sa.CursorResult[Any]) -> list[tuple[Any, ...]] | None:
+    """The rows SQLAlchemy already took from a streaming cursor, or None if unknowable.
+
+    A ``stream_results`` result prefetches one row at creation (its
+    ``BufferedRowCursorFetchStrategy``); the wire reader starts after them.  Handing them
+    back through ``fetchmany`` of exactly the buffered count does not touch the cursor.
+    """
+    buffered = getattr(getattr(result, "cursor_strategy", None), "_rowbuffer", None)
+    if buffered is None:
+        return None
+    return [tuple(row) for row in result.fetchmany(len(buffered))] if buffered else []
 
 
 def _abandon_stream(dbapi_cursor: Any) -> None:
@@ -399,8 +427,10 @@ class ReplicaClient:
         counters: ReplicaCounters,
         chunk_rows: int = CHUNK_ROWS,
         sleep: Callable[[float], None] = time.sleep,
+        wire_decode: bool = True,
     ) -> None:
         self.wiki = check_wiki_name(wiki)
+        self.wire_decode = wire_decode
         self.chunk_rows = max(1, chunk_rows)
         self.engine = engine
         self.limiter = limiter
@@ -451,6 +481,45 @@ class ReplicaClient:
             finally:
                 lease.close()
 
+    def _stream(self, result: sa.CursorResult[Any], key_columns: Sequence[str], chunk: int
+                ) -> Iterator[tuple[pa.RecordBatch, tuple[Any, ...]]]:
+        """``(batch, key of its last row)`` for each chunk of an executed streaming result.
+
+        Decoded column-wise from the wire (:mod:`wikivis.sources.mysql_wire`) when the
+        driver and the column types allow it, otherwise from the driver's rows, ``chunk``
+        at a time (SQLite, DECIMAL/date columns, ``replica_wire_decode = false``).
+        """
+        keys = list(result.keys())
+        positions = [keys.index(c) for c in key_columns]
+        columns = wire_columns(result.cursor) if self.wire_decode else None
+        head = _prefetched_rows(result) if columns is not None else None
+        if columns is not None and head is not None:
+            reader = WireReader(result.cursor, columns)
+            first: pa.RecordBatch | None = reader.rows_batch(head)
+            for raw in reader.batches():
+                if first is not None:
+                    raw, first = pa.concat_batches([first, raw]), None
+                yield binary_as_text(raw), tuple(raw.column(i)[-1].as_py() for i in positions)
+            if first is not None and first.num_rows:
+                yield binary_as_text(first), tuple(first.column(i)[-1].as_py() for i in positions)
+            result.close()
+            return
+        for rows in result.partitions(chunk):
+            last = rows[-1]
+            yield rows_to_batch(keys, rows), tuple(last[i] for i in positions)
+
+    def _read_all(self, lease: _Lease, query: sa.TextClause, params: dict[str, Any]) -> pa.Table:
+        """One (bounded) query's whole result as a table, streamed like the scans."""
+        self.counters.add(queries=1)
+        result = lease.connection().execution_options(stream_results=True).execute(query, params)
+        keys = list(result.keys())
+        try:
+            batches = [batch for batch, _ in self._stream(result, (), self.chunk_rows)]
+        except BaseException:
+            _abandon_stream(result.cursor)
+            raise
+        return pa.Table.from_batches(batches) if batches else pa.Table.from_batches([rows_to_batch(keys, [])])
+
     def _fetch_page(self, lease: _Lease, query: sa.TextClause, keyset: Keyset, params: dict[str, Any],
                     state: _ScanState) -> None:
         """Read (the rest of) one bounded page into ``state``; resumable after any chunk."""
@@ -461,18 +530,14 @@ class ReplicaClient:
         chunk = min(limit, self.chunk_rows)
         result = conn.execution_options(stream_results=True, yield_per=chunk).execute(query, bound)
         dbapi_cursor = result.cursor
-        keys = list(result.keys())
-        positions = [keys.index(c) for c in keyset.columns]
         got = 0
         try:
-            for rows in result.partitions(chunk):
-                batch = rows_to_batch(keys, rows)
-                last = rows[-1]
+            for batch, last_key in self._stream(result, keyset.columns, chunk):
                 state.pending.append(batch)
-                state.after = tuple(last[i] for i in positions)
-                state.page_rows += len(rows)
-                got += len(rows)
-                self.counters.add(rows=len(rows))
+                state.after = last_key
+                state.page_rows += batch.num_rows
+                got += batch.num_rows
+                self.counters.add(rows=batch.num_rows)
         except BaseException:
             _abandon_stream(dbapi_cursor)
             if got:
@@ -505,19 +570,18 @@ class ReplicaClient:
             with self._leased() as held:
                 return self.lookup(name, list_param, values, params, lease=held, **identifiers)
         query = load_query(name, **identifiers)
-        batches: list[pa.RecordBatch] = []
+        tables: list[pa.Table] = []
         for start in range(0, len(values), LOOKUP_CHUNK):
             bound = {**(params or {}), list_param: values[start : start + LOOKUP_CHUNK]}
 
-            def run(bound: dict[str, Any] = bound) -> pa.RecordBatch:
-                self.counters.add(queries=1)
-                result = lease.connection().execute(query, bound)
-                return rows_to_batch(list(result.keys()), result.fetchall())
+            def run(bound: dict[str, Any] = bound) -> pa.Table:
+                return self._read_all(lease, query, bound)
 
-            batches.append(self._retry(lease, f"{self.wiki}: query {name}", run))
-        if not batches:
+            tables.append(self._retry(lease, f"{self.wiki}: query {name}", run))
+        if not tables:
             return pa.table({})
-        return pa.Table.from_batches(batches)
+        found = [t for t in tables if t.num_rows]
+        return pa.concat_tables(found) if found else tables[0]
 
     def _select(self, lease: _Lease, what: str, query: sa.TextClause, params: dict[str, Any]) -> list[Any]:
         def run() -> list[Any]:
@@ -617,13 +681,9 @@ class ReplicaClient:
     def _leads_in_range(self, lease: _Lease, first_page: int, last_page: int) -> pa.Table:
         query = load_query("lead_images_in_range")
         params = {"propnames": list(LEAD_IMAGE_PROPS), "first_page": first_page, "last_page": last_page}
-
-        def run() -> pa.Table:
-            self.counters.add(queries=1)
-            result = lease.connection().execute(query, params)
-            return pa.Table.from_batches([rows_to_batch(list(result.keys()), result.fetchall())])
-
-        return self._retry(lease, f"{self.wiki}: query lead_images_in_range", run)  # type: ignore[no-any-return]
+        return self._retry(  # type: ignore[no-any-return]
+            lease, f"{self.wiki}: query lead_images_in_range", lambda: self._read_all(lease, query, params)
+        )
 
     def _article_image_batch(self, raw: pa.RecordBatch | pa.Table, leads: pa.Table) -> pa.RecordBatch:
         """Dataset batch; ``is_lead`` when (page_id, file_name) is one of ``leads``' rows."""
@@ -776,6 +836,7 @@ class ReplicaSource:
             counters=self.counters,
             chunk_rows=self.chunk_rows,
             sleep=self._sleep,
+            wire_decode=self.settings.replica_wire_decode,
         )
 
     def close(self) -> None:

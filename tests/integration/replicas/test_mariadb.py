@@ -110,10 +110,12 @@ def test_session_statement_limit_and_pool_bound(load, mariadb_settings):
 
 
 # ---------------------------------------------------------------------------- kills
+@pytest.mark.parametrize("wire", [True, False], ids=["wire", "rows"])
 @pytest.mark.parametrize("query_only", [False, True])
-def test_connection_killed_between_batches_resumes_without_duplicates_or_gaps(big, mariadb, query_only):
+def test_connection_killed_between_batches_resumes_without_duplicates_or_gaps(big, mariadb, query_only, wire):
     loaded, settings, expected = big
     assert len(expected) == len(set(expected)) > 10_000
+    settings = settings.replace(replica_wire_decode=wire)
     with ReplicaSource(settings, batch_rows=997, chunk_rows=250, sleep=no_sleep) as source:
         got: list[pa.RecordBatch] = []
         for i, batch in enumerate(source.client(WIKI).article_images()):
@@ -128,9 +130,10 @@ def test_connection_killed_between_batches_resumes_without_duplicates_or_gaps(bi
         assert retries >= 3  # the next batch found its connection dead and resumed on a new one
 
 
-def test_connection_killed_while_rows_stream_resumes_mid_batch(big, mariadb, monkeypatch):
+@pytest.mark.parametrize("wire", [True, False], ids=["wire", "rows"])
+def test_connection_killed_while_rows_stream_resumes_mid_batch(big, mariadb, monkeypatch, wire):
     loaded, settings, expected = big
-    source = ReplicaSource(settings, batch_rows=100_000, chunk_rows=200, sleep=no_sleep)
+    source = ReplicaSource(settings.replace(replica_wire_decode=wire), batch_rows=100_000, chunk_rows=200, sleep=no_sleep)
     engine = source.engine(WIKI)
     current: dict[str, int] = {}
 
@@ -144,15 +147,17 @@ def test_connection_killed_while_rows_stream_resumes_mid_batch(big, mariadb, mon
         current["thread_id"] = conn.connection.dbapi_connection.thread_id()
 
     chunks = {"n": 0}
-    convert = replicas.rows_to_batch
+    # each converted chunk passes through one of these: wire slabs (~1 MiB) or PyMySQL rows
+    name = "binary_as_text" if wire else "rows_to_batch"
+    convert = getattr(replicas, name)
 
-    def kill_while_streaming(keys_, rows_):
+    def kill_while_streaming(*args):
         chunks["n"] += 1
-        if chunks["n"] == 2:  # two chunks converted, thousands of rows still on the wire
+        if chunks["n"] == 2:  # two chunks converted, megabytes of rows still on the wire
             kill(mariadb, current["thread_id"])
-        return convert(keys_, rows_)
+        return convert(*args)
 
-    monkeypatch.setattr(replicas, "rows_to_batch", kill_while_streaming)
+    monkeypatch.setattr(replicas, name, kill_while_streaming)
     try:
         result = keys(table_of(source.client(WIKI).article_images()))
     finally:
@@ -184,12 +189,12 @@ def test_mariadb_and_sqlite_replicas_give_identical_datasets(load, mariadb_setti
         load(tables, wiki)
         load_replica(tables, mariadb_settings.replace(replica_url_template="").replica_url(wiki), wiki)
     on_mariadb = pull(mariadb_settings, WIKI, state.date, lake=Lake(tmp_path / "m"))
+    pymysql_rows = pull(mariadb_settings.replace(replica_wire_decode=False), WIKI, state.date, lake=Lake(tmp_path / "r"))
     on_sqlite = pull(mariadb_settings.replace(replica_url_template=""), WIKI, state.date, lake=Lake(tmp_path / "s"))
-    assert on_mariadb.rows == on_sqlite.rows
+    assert on_mariadb.rows == on_sqlite.rows == pymysql_rows.rows
     assert on_mariadb.rows["article_images"] > 0
-    assert {k: m.content_hash for k, m in on_mariadb.manifests.items()} == {
-        k: m.content_hash for k, m in on_sqlite.manifests.items()
-    }
+    hashes = [{k: m.content_hash for k, m in result.manifests.items()} for result in (on_mariadb, pymysql_rows, on_sqlite)]
+    assert hashes[0] == hashes[1] == hashes[2]
 
 
 def test_tiny_wiki_with_hostile_titles_on_mariadb(load, mariadb_settings, tmp_path):
