@@ -1,7 +1,7 @@
 """``wikivis eval …``: offline evaluation and CuratorNet training.
 
 ``run`` holds out one image per article, ranks every usable image with ``random``,
-``popularity``, ``visrank`` and ``curatornet``, prints a Markdown report (``--json``: one
+``popularity``, ``visrank``, ``vbpr`` and ``curatornet``, prints a Markdown report (``--json``: one
 object ``{model: {metric: value}}``) and stores both under ``<reports>/eval-<wiki>-<time>/``.
 ``train`` trains CuratorNet on every link and saves the checkpoint that ``suggest`` and the
 API use.
@@ -17,7 +17,7 @@ from wikivis.cli._common import echo_result, settings_from_ctx
 
 app = typer.Typer(help="Offline evaluation of the recommenders.", no_args_is_help=True)
 
-DEFAULT_MODELS = "random,popularity,visrank,curatornet"
+DEFAULT_MODELS = "random,popularity,visrank,vbpr,curatornet"
 
 
 @app.command("run")

@@ -8,6 +8,8 @@ evaluation ranks all items, minus the profile, as the tutorial does with
 * ``random`` — uniform scores from a seeded generator (the floor: AUC ≈ 0.5);
 * ``popularity`` — number of training articles that use the image;
 * ``visrank`` — VisRank (the serving default aggregation) over the profile, exact;
+* ``vbpr`` — VBPR trained on the training profiles (an article's held-out image is
+  scored with that article's learned factors, as in the tutorial's evaluation);
 * ``curatornet`` — CuratorNet trained on the training profiles only.
 """
 
@@ -19,8 +21,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from wikivis.evaluation.split import Split
-from wikivis.recommend.curatornet import CuratorNetConfig, CuratorNetModel, train_curatornet
+from wikivis.recommend.curatornet import CuratorNetConfig, train_curatornet
 from wikivis.recommend.data import RecData
+from wikivis.recommend.vbpr import VBPRConfig, train_vbpr
 from wikivis.recommend.visrank import DEFAULT_AGGREGATION, DEFAULT_TOP, Aggregation, visrank_scores
 
 
@@ -77,13 +80,25 @@ class VisRankScorer:
         return visrank_scores(self._unit, self._unit[profile], self.method, self.top)
 
 
-class CuratorNetScorer:
+class TrainedScorer:
+    """A scorer with a model trained in :meth:`fit`; its training metadata goes in the report."""
+
+    model: Any = None
+
+    def __init__(self, device: str = "auto") -> None:
+        self.device = device
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return dict(self.model.meta) if self.model else {}
+
+
+class CuratorNetScorer(TrainedScorer):
     name = "curatornet"
 
     def __init__(self, config: CuratorNetConfig | None = None, device: str = "auto") -> None:
+        super().__init__(device)
         self.config = config or CuratorNetConfig()
-        self.device = device
-        self.model: CuratorNetModel | None = None
         self._codes = np.zeros((0, 0), dtype=np.float32)
         self._vectors = np.zeros((0, 0), dtype=np.float32)
 
@@ -94,14 +109,25 @@ class CuratorNetScorer:
 
     def score(self, page_id: int, profile: list[int]) -> np.ndarray:
         assert self.model is not None, "fit() first"
-        return self._codes @ self.model.encode_profile(self._vectors[profile])
-
-    @property
-    def meta(self) -> dict[str, Any]:
-        return dict(self.model.meta) if self.model else {}
+        return self._codes @ self.model.encode_profile(self._vectors[profile])  # type: ignore[no-any-return]
 
 
-MODEL_NAMES: tuple[str, ...] = ("random", "popularity", "visrank", "curatornet")
+class VBPRScorer(TrainedScorer):
+    name = "vbpr"
+
+    def __init__(self, config: VBPRConfig | None = None, device: str = "auto") -> None:
+        super().__init__(device)
+        self.config = config or VBPRConfig()
+
+    def fit(self, data: RecData, split: Split) -> None:
+        self.model = train_vbpr(data.vectors, split.train, self.config, device=self.device)
+
+    def score(self, page_id: int, profile: list[int]) -> np.ndarray:
+        assert self.model is not None, "fit() first"
+        return self.model.score_all(page_id)  # type: ignore[no-any-return]
+
+
+MODEL_NAMES: tuple[str, ...] = ("random", "popularity", "visrank", "vbpr", "curatornet")
 
 
 def make_scorer(name: str, *, seed: int = 0, config: CuratorNetConfig | None = None, device: str = "auto") -> Scorer:
@@ -109,6 +135,7 @@ def make_scorer(name: str, *, seed: int = 0, config: CuratorNetConfig | None = N
         "random": lambda: RandomScorer(seed),
         "popularity": PopularityScorer,
         "visrank": VisRankScorer,
+        "vbpr": lambda: VBPRScorer(VBPRConfig(seed=seed), device),
         "curatornet": lambda: CuratorNetScorer(config, device),
     }
     try:

@@ -8,8 +8,9 @@ Protocol (one line per choice, so the numbers can be reproduced and compared):
   images (the held-out image is among them);
 * metrics per article from :mod:`wikivis.evaluation.metrics` (standard nDCG, exact AUC,
   score ties in a seeded random order), macro-averaged over articles;
-* models: ``random``, ``popularity``, ``visrank``, ``curatornet`` (trained on the
-  training links only, never on held-out ones).
+* models: ``random``, ``popularity``, ``visrank``, ``vbpr``, ``curatornet`` — the
+  tutorial's visual baselines; the trained ones see the training links only, never
+  held-out ones.
 
 :func:`evaluate` returns ``{model: {metric: value}}``; :func:`run_evaluation` also
 returns the split size, filter drops, training metadata and per-article scoring latency
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from wikivis.evaluation.metrics import auc, mean_metrics, ndcg_at_k, ranks_from_scores, recall_at_k, reciprocal_rank
-from wikivis.evaluation.models import MODEL_NAMES, CuratorNetScorer, make_scorer
+from wikivis.evaluation.models import MODEL_NAMES, TrainedScorer, make_scorer
 from wikivis.evaluation.split import Split, holdout_split
 from wikivis.recommend.curatornet import CuratorNetConfig
 from wikivis.recommend.data import RecData
@@ -117,7 +118,7 @@ def evaluate_data(
             "p95": float(np.percentile(times, 95)) if times else math.nan,
             "fit_s": round(fit_s, 3),
         }
-        if isinstance(scorer, CuratorNetScorer):
+        if isinstance(scorer, TrainedScorer):
             training[name] = scorer.meta
     return EvalResult(
         metrics=metrics,

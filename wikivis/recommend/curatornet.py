@@ -4,8 +4,9 @@ Frozen visual features go through a shared SELU item tower; a *profile* (the ima
 article already shows) is encoded item by item, pooled by **max and mean**, and passed
 through a SELU profile tower.  The score is the dot product of the profile code and the
 candidate's item code.  Because nothing is learned per user or per item, the model scores
-new articles and new images without retraining — which is why wikivis ships it rather
-than VBPR (whose per-item latent factors need retraining for every new image).
+new articles and new images without retraining — which is why wikivis serves it rather
+than VBPR (whose per-item latent factors need retraining for every new image; VBPR is
+kept as an evaluation baseline in ``vbpr.py``).
 
 Training uses (profile, positive, negative) triplets built from ``article → image``
 links: for an article with images ``I``, every ``p ∈ I`` is a positive for the profile
@@ -26,7 +27,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -220,14 +222,23 @@ def train_curatornet(
     if features.ndim != 2 or len(features) < 2:
         raise InputError(f"need an (N ≥ 2, d) feature matrix, got {features.shape}", source="embeddings")
     dev = resolve_device(device)
-    # the index backward (scatter-add) sums in thread order unless deterministic kernels are forced
+    with seeded_training(dev, config.seed):
+        return _train(features, profiles, config, dev)
+
+
+@contextmanager
+def seeded_training(dev: torch.device, seed: int) -> Iterator[None]:
+    """Seed torch for one training run, bit-for-bit repeatable on CPU, caller's RNG untouched.
+
+    Index backwards (scatter-add) sum in thread order unless deterministic kernels are
+    forced, so they are, on CPU, for the duration."""
     previous = torch.are_deterministic_algorithms_enabled()
     if dev.type == "cpu":
         torch.use_deterministic_algorithms(True)
     try:
-        with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):  # leave the caller's RNG alone
-            torch.manual_seed(config.seed)
-            return _train(features, profiles, config, dev)
+        with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+            torch.manual_seed(seed)
+            yield
     finally:
         torch.use_deterministic_algorithms(previous)
 

@@ -22,12 +22,13 @@ def result():
 
 def test_content_models_beat_popularity_on_recall_at_10(result) -> None:
     m = result.metrics
-    assert list(m) == ["random", "popularity", "visrank", "curatornet"]
+    assert list(m) == ["random", "popularity", "visrank", "vbpr", "curatornet"]
     assert all(list(values) == METRICS for values in m.values())
     assert m["visrank"]["recall_at_10"] > m["popularity"]["recall_at_10"]
     assert m["curatornet"]["recall_at_10"] > m["popularity"]["recall_at_10"]
     assert m["visrank"]["auc"] > 0.8
     assert m["curatornet"]["auc"] > 0.8
+    assert m["vbpr"]["auc"] > m["random"]["auc"] + 0.1  # learns something from 1 link per factor row
     assert abs(m["random"]["auc"] - 0.5) < 0.1
     for values in m.values():
         for name, value in values.items():
@@ -39,6 +40,7 @@ def test_report_and_json(result, tmp_path) -> None:
     assert "| model | auc | recall_at_10" in text
     assert "| visrank |" in text
     assert "curatornet:" in text
+    assert "vbpr:" in text
     assert "Wikimedia filters applied: yes" in text
     folder = write_report(result, tmp_path)
     assert (folder / "report.md").read_text() == text
@@ -57,7 +59,7 @@ def test_without_filters_and_unknown_model() -> None:
     assert r.filter_drops == {}
     assert not math.isnan(r.metrics["popularity"]["recall_at_5"])
     with pytest.raises(ValueError, match="unknown model"):
-        evaluate_data(data, models=("vbpr",))
+        evaluate_data(data, models=("bogus",))
 
 
 def test_evaluate_from_settings_writes_report(settings) -> None:
