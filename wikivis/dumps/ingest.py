@@ -139,24 +139,31 @@ def build_pages(wiki: str, page: pa.Table) -> pa.Table:
     )
 
 
-def _targets(linktarget: pa.Table | None, namespace: int, source: str) -> pa.Table:
-    if linktarget is None:
-        raise InputError("the run has no linktarget file, needed for the current link-table schema", source=source)
-    titles = linktarget.filter(pc.equal(linktarget["lt_namespace"], namespace))
-    return titles.select(["lt_id", "lt_title"])
+def _link_targets(
+    links: pa.Table, prefix: str, linktarget: pa.Table | None, namespace: int, name: str, source: str
+) -> pa.Table:
+    """``(page_id int64, <name>)`` of a link table, in either schema.
+
+    Legacy rows carry the target title inline (``<prefix>_to``); current rows point at
+    ``linktarget`` (``<prefix>_target_id``), joined here to its titles in ``namespace``.
+    """
+    if f"{prefix}_to" in links.column_names:
+        pairs = links.select([f"{prefix}_from", f"{prefix}_to"])
+    else:
+        if linktarget is None:
+            raise InputError("the run has no linktarget file, needed for the current link-table schema", source=source)
+        titles = linktarget.filter(pc.equal(linktarget["lt_namespace"], namespace)).select(["lt_id", "lt_title"])
+        pairs = links.join(titles, keys=f"{prefix}_target_id", right_keys="lt_id", join_type="inner")
+        pairs = pairs.select([f"{prefix}_from", "lt_title"])
+    pairs = pairs.rename_columns(["page_id", name])
+    return pairs.set_column(0, "page_id", pairs["page_id"].cast(pa.int64()))
 
 
 def build_article_images(
     wiki: str, pages: pa.Table, imagelinks: pa.Table, linktarget: pa.Table | None, page_props: pa.Table, source: str
 ) -> pa.Table:
     links = imagelinks.filter(pc.equal(imagelinks["il_from_namespace"], NS_MAIN))
-    if "il_to" in links.column_names:  # legacy schema: the file name is inline
-        links = links.select(["il_from", "il_to"]).rename_columns(["page_id", "file_name"])
-    else:
-        files = _targets(linktarget, NS_FILE, source)
-        links = links.join(files, keys="il_target_id", right_keys="lt_id", join_type="inner")
-        links = links.select(["il_from", "lt_title"]).rename_columns(["page_id", "file_name"])
-    links = links.set_column(0, "page_id", links["page_id"].cast(pa.int64()))
+    links = _link_targets(links, "il", linktarget, NS_FILE, "file_name", source)
     articles = pages.select(["page_id", "page_namespace", "page_title"])
     joined = links.join(articles, keys="page_id", join_type="inner")
 
@@ -188,13 +195,7 @@ def build_article_images(
 def build_article_categories(
     wiki: str, pages: pa.Table, categorylinks: pa.Table, linktarget: pa.Table | None, source: str
 ) -> pa.Table:
-    if "cl_to" in categorylinks.column_names:
-        cats = categorylinks.select(["cl_from", "cl_to"]).rename_columns(["page_id", "category"])
-    else:
-        names = _targets(linktarget, NS_CATEGORY, source)
-        cats = categorylinks.join(names, keys="cl_target_id", right_keys="lt_id", join_type="inner")
-        cats = cats.select(["cl_from", "lt_title"]).rename_columns(["page_id", "category"])
-    cats = cats.set_column(0, "page_id", cats["page_id"].cast(pa.int64()))
+    cats = _link_targets(categorylinks, "cl", linktarget, NS_CATEGORY, "category", source)
     cats = cats.join(pages.select(["page_id"]), keys="page_id", join_type="left semi")
     return pa.table(
         {"wiki": _constant(wiki, cats.num_rows), "page_id": cats["page_id"], "category": cats["category"]},

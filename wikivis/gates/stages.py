@@ -185,6 +185,27 @@ def _select(requested: Sequence[str] | None, default: Sequence[str]) -> tuple[li
     return list(requested), True
 
 
+def _locate(
+    lake: Lake, settings: Settings, stage: str, wiki: str, snapshot: str,
+    datasets: Sequence[str] | None, default: Sequence[str], always_required: str,
+) -> tuple[list[str], dict[str, Any]]:
+    """The datasets a gate checks and where each one is (None: absent).
+
+    ``always_required`` must exist unless ``datasets`` names the set, in which case every
+    named one must.  ``media`` is content-addressed and shared, so it is also looked for
+    under the Commons wiki.
+    """
+    wanted, explicit = _select(datasets, default)
+    located = {d: locate(lake, settings, d, wiki, snapshot) for d in wanted}
+    if "media" in wanted and located["media"] is None:
+        located["media"] = locate(lake, settings, "media", settings.commons_wiki, snapshot)
+    required = set(wanted) if explicit else {always_required} & set(wanted)
+    missing = [d for d in wanted if d in required and located[d] is None]
+    if missing:
+        raise NotFoundError(f"gate {stage}: no {', '.join(missing)} for {wiki} at snapshot {snapshot} in {lake.root}")
+    return wanted, located
+
+
 # --------------------------------------------------------------------------- the gates
 def gate_tables(
     settings: Settings,
@@ -205,12 +226,7 @@ def gate_tables(
     (article_images must; with ``datasets`` given, each named one must), then sets aside
     over-used and blacklisted files into ``quarantine``.
     """
-    wanted, explicit = _select(datasets, TABLE_DATASETS)
-    located = {d: locate(lake, settings, d, wiki, snapshot) for d in wanted}
-    required = set(wanted) if explicit else {"article_images"} & set(wanted)
-    missing = [d for d in required if located[d] is None]
-    if missing:
-        raise NotFoundError(f"gate tables: no {', '.join(missing)} for {wiki} at snapshot {snapshot} in {lake.root}")
+    wanted, located = _locate(lake, settings, "tables", wiki, snapshot, datasets, TABLE_DATASETS, "article_images")
     results: list[CheckResult] = []
     tables: dict[str, pa.Table] = {}
     facts: dict[str, TableFacts] = {}
@@ -282,14 +298,7 @@ def gate_media(
     Table checks on file_metadata (when present) and media (required), then the image checks
     on every fetched thumbnail; bad thumbnails and Wikimedia-filtered files go to quarantine.
     """
-    wanted, explicit = _select(datasets, MEDIA_DATASETS)
-    located = {d: locate(lake, settings, d, wiki, snapshot) for d in wanted}
-    if "media" in wanted and located["media"] is None:
-        located["media"] = locate(lake, settings, "media", settings.commons_wiki, snapshot)
-    required = set(wanted) if explicit else {"media"} & set(wanted)
-    missing = [d for d in required if located[d] is None]
-    if missing:
-        raise NotFoundError(f"gate media: no {', '.join(missing)} for {wiki} at snapshot {snapshot} in {lake.root}")
+    wanted, located = _locate(lake, settings, "media", wiki, snapshot, datasets, MEDIA_DATASETS, "media")
     results: list[CheckResult] = []
     quarantine = dataset_schema("quarantine").empty_table()
     for dataset in wanted:

@@ -2,8 +2,8 @@
 
 Public API::
 
-    build_index(settings, model_id=None, *, index_key=None) -> IndexBuildResult   # full build
-    add_to_index(settings, model_id=None) -> IndexBuildResult                     # incremental
+    build_index(settings, model_id=None, *, index_key=None, tuning=None) -> IndexBuildResult   # full build
+    add_to_index(settings, model_id=None, *, tuning=None) -> IndexBuildResult                  # incremental
     load_index(settings, model_id=None) -> LoadedIndex   # .search(vectors, k), .vector_for(sha1)
     index_info(settings, model_id=None) -> dict
     plan_index(n, dim, memory_budget_mb=, latency_budget_ms=) -> IndexPlan
@@ -22,7 +22,7 @@ import os
 # process; an explicit OMP_WAIT_POLICY (e.g. ACTIVE) wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from wikivis.index.build import IndexBuildResult, add_to_index, build_index, index_info
+from wikivis.index.build import IndexBuildResult, IndexTuning, add_to_index, build_index, index_info
 from wikivis.index.core import RecallSample, recall_at_k
 from wikivis.index.plan import IndexPlan, plan_index
 from wikivis.index.store import LoadedIndex, load_index
@@ -30,6 +30,7 @@ from wikivis.index.store import LoadedIndex, load_index
 __all__ = [
     "IndexBuildResult",
     "IndexPlan",
+    "IndexTuning",
     "LoadedIndex",
     "RecallSample",
     "add_to_index",

@@ -82,12 +82,18 @@ class IndexBuildResult:
         return asdict(self)
 
 
-@dataclass
-class _Options:
+@dataclass(frozen=True)
+class IndexTuning:
+    """How a build is tuned, gated and kept (the same for full builds and incremental adds)."""
+
+    #: queries sampled for tuning (half) and for the recall gate (half)
     n_queries: int = 1000
     k: int = RECALL_K
     seed: int = 0
+    #: index versions kept on disk after a swap
     keep_versions: int = KEEP_VERSIONS
+    #: above this many vectors HNSW is not considered (its build time grows too fast)
+    hnsw_max_n: int = HNSW_MAX_N
 
 
 def build_index(
@@ -96,31 +102,27 @@ def build_index(
     *,
     index_key: str | None = None,
     rerank: int | None = None,
-    n_queries: int = 1000,
-    k: int = RECALL_K,
-    seed: int = 0,
-    keep_versions: int = KEEP_VERSIONS,
-    hnsw_max_n: int = HNSW_MAX_N,
+    tuning: IndexTuning | None = None,
 ) -> IndexBuildResult:
     """Build a new index version from all stored embeddings of ``model_id`` and swap it in.
 
     :param index_key: a faiss factory string instead of the budget-based choice.
     :param rerank: exact re-rank factor override (candidates = rerank · k).
-    :param n_queries: queries sampled for tuning (half) and for the recall gate (half).
+    :param tuning: sampling, recall k, seed, versions kept (:class:`IndexTuning` defaults).
     :raises GateFailed: recall@k below ``Settings.recall_threshold``; nothing is swapped.
     """
+    tuning = tuning or IndexTuning()
     mid = stored_model_id(settings, model_id)
     sha1s, raw = load_embeddings(settings, mid)
     vectors = core.normalize(raw, copy=False)
     del raw
-    plan = _plan(settings, len(sha1s), vectors.shape[1], index_key, rerank, hnsw_max_n)
+    plan = _plan(settings, len(sha1s), vectors.shape[1], index_key, rerank, tuning.hnsw_max_n)
     started = time.perf_counter()
     index = core.make_index(plan)
-    core.train_and_add(index, vectors, seed=seed)
+    core.train_and_add(index, vectors, seed=tuning.seed)
     log.info("built %s over %d × %d in %.1f s", plan.key, plan.n, plan.dim, time.perf_counter() - started)
-    opts = _Options(n_queries, k, seed, keep_versions)
     meta = {"adds_since_rebuild": 0, "base_version": None, "requested_key": index_key, "reason": plan.reason}
-    return _gate_write_swap(settings, mid, plan, index, sha1s, vectors, None, started, opts, meta)
+    return _gate_write_swap(settings, mid, plan, index, sha1s, vectors, None, started, tuning, meta)
 
 
 def add_to_index(
@@ -128,23 +130,18 @@ def add_to_index(
     model_id: str | None = None,
     *,
     rebuild_after: int | None = None,
-    n_queries: int = 1000,
-    k: int = RECALL_K,
-    seed: int = 0,
-    keep_versions: int = KEEP_VERSIONS,
-    hnsw_max_n: int = HNSW_MAX_N,
+    tuning: IndexTuning | None = None,
 ) -> IndexBuildResult:
     """Add vectors embedded since the current version; rebuild fully when due (see module doc).
 
     With nothing new it returns the current version with ``added == 0`` and ``swapped == False``.
     """
+    tuning = tuning or IndexTuning()
     mid = stored_model_id(settings, model_id)
     model_dir = model_index_dir(settings, mid)
     pointer = read_current(model_dir)
     if pointer is None:
-        result = build_index(
-            settings, mid, n_queries=n_queries, k=k, seed=seed, keep_versions=keep_versions, hnsw_max_n=hnsw_max_n
-        )
+        result = build_index(settings, mid, tuning=tuning)
         result.reason = "no current index: full build"
         result.added = result.n
         return result
@@ -161,7 +158,8 @@ def add_to_index(
     limit = settings.index_rebuild_after_adds if rebuild_after is None else rebuild_after
     n_total = current.n + len(new_rows)
     requested = meta.get("requested_key")
-    planned = _plan(settings, n_total, current.dim, requested, meta.get("rerank") if requested else None, hnsw_max_n)
+    planned = _plan(settings, n_total, current.dim, requested, meta.get("rerank") if requested else None,
+                    tuning.hnsw_max_n)
     why_rebuild = None
     if embeddings_version(settings, mid) != meta.get("model_version"):
         why_rebuild = "embeddings come from other weights"
@@ -176,11 +174,7 @@ def add_to_index(
             mid,
             index_key=requested,
             rerank=meta.get("rerank") if requested else None,
-            n_queries=n_queries,
-            k=k,
-            seed=seed,
-            keep_versions=keep_versions,
-            hnsw_max_n=hnsw_max_n,
+            tuning=tuning,
         )
         result.reason = why_rebuild
         result.added = len(new_rows)
@@ -209,8 +203,7 @@ def add_to_index(
         "requested_key": requested,
         "reason": f"incremental add of {len(new_rows)}",
     }
-    opts = _Options(n_queries, k, seed, keep_versions)
-    result = _gate_write_swap(settings, mid, plan, index, sha1s, current.vectors, new_vectors, started, opts, extra)
+    result = _gate_write_swap(settings, mid, plan, index, sha1s, current.vectors, new_vectors, started, tuning, extra)
     result.added = len(new_rows)
     result.rebuilt = False
     return result
@@ -242,7 +235,7 @@ def _gate_write_swap(
     old_vectors: np.ndarray,
     new_vectors: np.ndarray | None,
     started: float,
-    opts: _Options,
+    opts: IndexTuning,
     extra: dict[str, Any],
 ) -> IndexBuildResult:
     # the whole collection in RAM once: exact ground truth needs it anyway

@@ -91,7 +91,24 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 @dataclass
-class HttpCounters:
+class SharedCounters:
+    """Counters that several threads of one client bump together (``add`` is atomic).
+
+    Subclasses are dataclasses that declare the counters as fields."""
+
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False, kw_only=True)
+
+    def add(self, **deltas: float) -> None:
+        with self._lock:
+            for key, delta in deltas.items():
+                setattr(self, key, getattr(self, key) + delta)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+
+
+@dataclass
+class HttpCounters(SharedCounters):
     """Per-client politeness counters (exported to the catalog / monitoring page)."""
 
     requests: int = 0
@@ -100,15 +117,6 @@ class HttpCounters:
     server_errors: int = 0
     bytes: int = 0
     waited_s: float = 0.0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def add(self, **deltas: float) -> None:
-        with self._lock:
-            for key, delta in deltas.items():
-                setattr(self, key, getattr(self, key) + delta)
-
-    def as_dict(self) -> dict[str, float]:
-        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
 
 
 class ConcurrencyLimiter:

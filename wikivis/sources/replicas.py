@@ -66,7 +66,7 @@ from wikivis.config import Settings, check_wiki_name
 from wikivis.datasets import base36_to_hex
 from wikivis.datasets import schema as dataset_schema
 from wikivis.errors import ConfigError, NotFoundError, RetriesExceeded, SourceError
-from wikivis.sources.http import ConcurrencyLimiter
+from wikivis.sources.http import ConcurrencyLimiter, SharedCounters
 from wikivis.sources.mysql_wire import WireReader, wire_columns
 from wikivis.sqlq import load_query
 
@@ -156,22 +156,13 @@ class ReplicaRetryPolicy:
 
 
 @dataclass
-class ReplicaCounters:
+class ReplicaCounters(SharedCounters):
     queries: int = 0
     rows: int = 0
     retries: int = 0
     #: retries that kept the rows of a half-read batch and resumed after its last key
     partial_resumes: int = 0
     last_error: str = ""
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def add(self, **deltas: int) -> None:
-        with self._lock:
-            for key, delta in deltas.items():
-                setattr(self, key, getattr(self, key) + delta)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
 
 
 # --------------------------------------------------------------------------- engines
