@@ -24,6 +24,12 @@ DATASETS = (
     "file_metadata",
     "media",
     "quarantine",
+    "metadata_failures",
+    "article_items",
+    "item_images",
+    "crosswiki_leads",
+    "article_image_captions",
+    "file_captions",
 )
 
 #: canonical sort order per dataset (also the uniqueness key)
@@ -35,6 +41,12 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
     "file_metadata": ("file_name",),
     "media": ("sha1",),
     "quarantine": ("dataset", "check", "row_key"),
+    "metadata_failures": ("file_name",),
+    "article_items": ("page_id",),
+    "item_images": ("item", "file_name"),
+    "crosswiki_leads": ("item", "wiki"),
+    "article_image_captions": ("page_id", "position"),
+    "file_captions": ("file_name", "language", "source"),
 }
 
 
@@ -131,6 +143,62 @@ def schema(name: str) -> pa.Schema:
                 pa.field("check", s, nullable=False),
                 pa.field("row_key", s, nullable=False),
                 pa.field("reason", s, nullable=False),
+            ]
+        ),
+        # every requested Commons title that got no usable metadata, with why
+        # (missing | invalid | no_imageinfo | non_free | error)
+        "metadata_failures": pa.schema(
+            [
+                pa.field("file_name", s, nullable=False),
+                pa.field("reason", s, nullable=False),
+                pa.field("detail", s),
+            ]
+        ),
+        # page_props.wikibase_item of each article: the Wikidata item (Q-id) it describes
+        "article_items": pa.schema(
+            [
+                pa.field("wiki", s, nullable=False),
+                pa.field("page_id", pa.int64(), nullable=False),
+                pa.field("item", s, nullable=False),
+            ]
+        ),
+        # Wikidata: an item's P18 images (property P18) and its Commons category (P373)
+        "item_images": pa.schema(
+            [
+                pa.field("item", s, nullable=False),
+                pa.field("file_name", s, nullable=False),  # "" when the item only has P373
+                pa.field("property", s, nullable=False),  # P18 | P373
+                pa.field("commons_category", s),
+            ]
+        ),
+        # the lead image that each wiki's article about an item uses (PageImages)
+        "crosswiki_leads": pa.schema(
+            [
+                pa.field("item", s, nullable=False),
+                pa.field("wiki", s, nullable=False),
+                pa.field("page_id", pa.int64(), nullable=False),
+                pa.field("file_name", s, nullable=False),
+            ]
+        ),
+        # captions and alt text of the images an article shows, in article order
+        "article_image_captions": pa.schema(
+            [
+                pa.field("wiki", s, nullable=False),
+                pa.field("page_id", pa.int64(), nullable=False),
+                pa.field("position", pa.int32(), nullable=False),
+                pa.field("file_name", s, nullable=False),
+                pa.field("caption", s),
+                pa.field("alt", s),
+                pa.field("source", s, nullable=False),  # link | gallery | infobox
+            ]
+        ),
+        # multilingual file captions: MediaInfo labels and ImageDescription per language
+        "file_captions": pa.schema(
+            [
+                pa.field("file_name", s, nullable=False),
+                pa.field("language", s, nullable=False),
+                pa.field("text", s, nullable=False),
+                pa.field("source", s, nullable=False),  # mediainfo | imagedescription | wit
             ]
         ),
     }
