@@ -64,6 +64,10 @@ class Settings:
     home: Path = Path("var")
     #: SQLAlchemy URL of the catalog; empty means ``sqlite:///<home>/catalog.sqlite``
     catalog_url: str = ""
+    #: where the lake's Iceberg tables keep their files: any URI pyarrow's file systems accept
+    #: (``s3://bucket/wikivis``, ``gs://…``, ``hdfs://…``); empty means ``<home>/lake/warehouse``.
+    #: The Iceberg SQL catalog itself lives in the catalog database above.
+    lake_warehouse: str = ""
     #: article wikis to process
     wikis: tuple[str, ...] = ("samplewiki",)
     #: the wiki holding the files (its ``image`` table and API)

@@ -58,7 +58,7 @@ def gallery(settings: Any, suggestions: list[dict[str, Any]], path: Path) -> Pat
     """An HTML page: per article, its current images and the suggested ones with provenance."""
     from wikivis.lake import Lake
 
-    lake = Lake(settings.lake_root)
+    lake = Lake.from_settings(settings)
     media = {r["sha1"]: r["path"] for r in lake.read("media", settings.wikis[0]).to_pylist() if r["status"] == "ok"}
     files = {r["file_name"]: r["sha1"] for r in lake.read("file_metadata", settings.wikis[0]).to_pylist()}
 
@@ -103,7 +103,7 @@ def recommendations(settings: Any, n_articles: int = 6, k: int = 6) -> list[dict
 
     wiki = settings.wikis[0]
     service = load_service(settings, wiki=wiki)
-    lake = Lake(settings.lake_root)
+    lake = Lake.from_settings(settings)
     images = lake.read("article_images", wiki).to_pylist()
     pages = [p for p in lake.read("pages", wiki).to_pylist() if not p["is_redirect"]]
     used: dict[int, list[str]] = {}

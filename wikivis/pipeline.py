@@ -65,7 +65,7 @@ def context(s: Settings | None = None) -> Context:
     from wikivis.lake import Lake
 
     s = s or settings()
-    return Context(s, Lake(s.lake_root), Catalog(s.resolved_catalog_url))
+    return Context(s, Lake.from_settings(s), Catalog(s.resolved_catalog_url))
 
 
 def configured_wikis() -> list[str]:
@@ -186,7 +186,7 @@ def _gate_lake_tables(stage_name: str, wiki: str, snapshot: str, run_id: str) ->
 
     ctx = context()
     with stage(ctx, run_id, stage_name, wiki, snapshot=snapshot) as metrics:
-        report = run(ctx.settings, ctx.lake, wiki, snapshot, previous=ctx.lake.current("article_images", wiki),
+        report = run(ctx.settings, ctx.lake, wiki, snapshot,
                      catalog=ctx.catalog, run_id=run_id)
         metrics["outcome"] = report.outcome
         return {"wiki": wiki, "snapshot": snapshot, "outcome": report.outcome}
@@ -429,21 +429,23 @@ def publish(wiki: str, snapshot: str, *, index_version: str | None = None, run_i
     """Move every ``current`` pointer of the run at once (all gates have passed)."""
     ctx = context()
     with stage(ctx, run_id, "publish", wiki, snapshot=snapshot, index_version=index_version) as metrics:
-        published = {}
-        for dataset in WIKI_DATASETS:
-            if ctx.lake.exists(dataset, wiki, snapshot):
-                ctx.lake.publish(dataset, wiki, snapshot, run_id=run_id)
-                ctx.catalog.mark_published(dataset, wiki, snapshot)
-                published[dataset] = snapshot
+        from wikivis.datasets import DATASETS
+
+        # every dataset of the wiki the run wrote at this snapshot: one publication, all or none
+        labels = {d: snapshot for d in DATASETS if d != "files" and ctx.lake.exists(d, wiki, snapshot)}
+        if "article_images" not in labels:
+            raise NotFoundError(f"nothing to publish for {wiki} at {snapshot}")
+        publication = ctx.lake.publish_run(wiki, labels, run_id=run_id)
+        published = dict(labels)
         files_snap = _newest_at_or_before(ctx.lake, "files", ctx.settings.commons_wiki, snapshot)
         if files_snap:
-            ctx.lake.publish("files", ctx.settings.commons_wiki, files_snap, run_id=run_id)
-            ctx.catalog.mark_published("files", ctx.settings.commons_wiki, files_snap)
+            ctx.lake.publish_run(ctx.settings.commons_wiki, {"files": files_snap}, run_id=run_id)
             published["files"] = files_snap
-        if "article_images" not in published:
-            raise NotFoundError(f"nothing to publish for {wiki} at {snapshot}")
-        for dataset in WIKI_DATASETS:
-            ctx.lake.apply_retention(dataset, wiki, ctx.settings.retention_snapshots) if ctx.lake.snapshots(dataset, wiki) else None
+        for dataset, label in published.items():
+            ctx.catalog.mark_published(dataset, ctx.settings.commons_wiki if dataset == "files" else wiki, label)
+        for dataset in labels:
+            ctx.lake.apply_retention(dataset, wiki, ctx.settings.retention_snapshots)
+        metrics["publication"] = publication.id
         metrics["published"] = published
     ctx.catalog.finish_run(run_id, "success", None, {"published": published, "index_version": index_version})
     return {"wiki": wiki, "snapshot": snapshot, "published": published, "index_version": index_version}

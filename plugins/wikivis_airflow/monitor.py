@@ -194,7 +194,7 @@ def collect_status(settings: Settings, *, runs_limit: int = 500, now: datetime |
     status["gates"] = sorted(shown, key=lambda g: (g.get("outcome") != "fail", g.get("outcome") != "warn"))
     status["failing_gates"] = [g for g in shown if g.get("outcome") == "fail"]
 
-    lake = Lake(settings.lake_root)
+    lake = Lake.from_settings(settings)
     freshness = []
     for dataset in lake.datasets():
         for wiki in lake.wikis(dataset):

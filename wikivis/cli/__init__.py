@@ -35,6 +35,7 @@ GROUPS: list[tuple[str, str | None, str]] = [
     ("events", "events", "EventStreams catch-up"),
     ("commons", "commons", "Commons metadata and thumbnails"),
     ("gates", "gates", "validation gates"),
+    ("lake", "lake", "the Iceberg lake: publications, branches, time travel, upkeep"),
     ("report", None, "quality reports"),
     ("embed", "embed", "image embeddings"),
     ("index", "index", "nearest-neighbour index"),

@@ -70,7 +70,7 @@ def fetch(
     if include_non_free:
         overrides["free_licences_only"] = False
     settings = settings_from_ctx(None, **overrides)
-    lake = Lake(settings.lake_root)
+    lake = Lake.from_settings(settings)
 
     with progress(None, "thumbnails", unit="img") as bar:
 
@@ -117,7 +117,7 @@ def import_pixels_cmd(
     from wikivis.sources.research import import_pixels
 
     settings = settings_from_ctx(None)
-    lake = Lake(settings.lake_root)
+    lake = Lake.from_settings(settings)
     sha1_by_name: dict[str, str] = {}
     for dataset, owner in (("files", settings.commons_wiki), ("files", wiki), ("file_metadata", wiki)):
         snap = snapshot or lake.latest(dataset, owner)

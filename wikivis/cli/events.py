@@ -45,7 +45,7 @@ def pull_command(
     settings = settings_from_ctx(None)
     until_dt = _parse_time(until, "--until")
     since_dt = _parse_time(since, "--since") if since else None
-    lake = Lake(settings.lake_root)
+    lake = Lake.from_settings(settings)
     base = base or lake.current("article_images", wiki) or lake.latest("article_images", wiki)
     if base is None:
         raise NotFoundError(f"no article_images snapshot of {wiki} in {lake.root}: run `wikivis dumps ingest --wiki {wiki}` first")

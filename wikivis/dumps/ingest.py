@@ -252,7 +252,7 @@ def ingest(
     from wikivis.lake import Lake
 
     check_wiki_name(wiki)
-    lake = lake if lake is not None else Lake(settings.lake_root)
+    lake = lake if lake is not None else Lake.from_settings(settings)
     client = client or DumpsClient(settings)
     run = client.fetch(wiki, date, WIKI_TABLES, optional=("linktarget",), at_or_before=at_or_before)
     commons = client.fetch(settings.commons_wiki, "latest", ("image",), at_or_before=run.date)

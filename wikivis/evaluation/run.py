@@ -177,13 +177,14 @@ def run_evaluation(
     seed: int = 0,
     config: CuratorNetConfig | None = None,
     write: bool = True,
+    as_of: str | None = None,
 ) -> tuple[EvalResult, Path | None]:
     """Load the data, evaluate, and (with ``write``) store the report; returns (result, folder)."""
     from wikivis.recommend.loading import load_rec_data
 
     wiki = wiki or settings.wikis[0]
     model_id = model_id or settings.model
-    data = load_rec_data(settings, wiki=wiki, model_id=model_id)
+    data = load_rec_data(settings, wiki=wiki, model_id=model_id, as_of=as_of)
     result = evaluate_data(
         data, models=models, seed=seed, config=config, device=settings.device, wiki=wiki, model_id=model_id
     )

@@ -358,7 +358,8 @@ def catch_up(
         extra = {"base_snapshot": base_snapshot, "events_applied": result.events_applied, "start": iso(start), "until": iso(until)}
         for dataset, table in tables.items():
             owner, base_id = (files_wiki, base_files_snapshot) if dataset == "files" else (wiki, base_snapshot)
-            manifest = lake.write(dataset, owner, snapshot, table, run_id=run_id,
+            # row-level changes on top of the base snapshot, not a rewrite of the wiki's partition
+            manifest = lake.write(dataset, owner, snapshot, table, run_id=run_id, base=base_id,
                                   inputs=(f"lake:{dataset}/{owner}/{base_id}", source), extra=extra)
             catalog.record_snapshot(dataset, owner, snapshot, manifest.rows, manifest.content_hash, run_id)
             result.rows[dataset] = manifest.rows

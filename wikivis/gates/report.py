@@ -186,7 +186,7 @@ def write_report(settings: Settings, catalog: Any, run_id: str) -> tuple[Path, P
     gates = list(reversed(catalog.gate_results(run_id, limit=100_000)))
     if run is None and not gates:
         raise NotFoundError(f"no run {run_id!r} in the catalog {settings.resolved_catalog_url}")
-    lake = Lake(settings.lake_root)
+    lake = Lake.from_settings(settings)
     wiki = _run_wiki(run, gates, settings)
     snapshot = _run_snapshot(gates)
     wikis = [wiki, settings.commons_wiki]

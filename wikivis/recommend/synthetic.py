@@ -163,7 +163,7 @@ def publish_synthetic(
     commons = settings.commons_wiki
     synth = synthetic_wiki(**options)
     data = synth.data
-    lake = Lake(settings.lake_root)
+    lake = Lake.from_settings(settings)
     pages = sorted(data.pages.items())
     links = data.interactions.to_pydict()
     cats = [(pid, c) for pid, cs in sorted(data.categories.items()) for c in cs]

@@ -883,7 +883,7 @@ def pull(
 
     check_wiki_name(wiki)
     snapshot = snapshot or today_snapshot()
-    lake = lake or Lake(settings.lake_root)
+    lake = lake or Lake.from_settings(settings)
     started = time.perf_counter()
     files_wiki = settings.commons_wiki
     with ReplicaSource(settings, engine_factory=engine_factory) as source:

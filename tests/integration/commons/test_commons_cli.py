@@ -34,7 +34,7 @@ def test_fetch_titles_file_prints_a_summary(cli_settings, sample_wiki, tmp_path)
     summary = json.loads(result.output)
     assert summary["fetched"] + summary["skipped"] + summary["failed_total"] == summary["total"]
     assert summary["fetched"] <= 8
-    lake = Lake(settings.lake_root)
+    lake = Lake.from_settings(settings)
     assert lake.exists("media", settings.commons_wiki, summary["snapshot"])
     assert mirror.stats["upload"]["peak_concurrency"] <= 2
 

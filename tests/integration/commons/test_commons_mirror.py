@@ -82,7 +82,7 @@ def test_lists_category_and_depicts(mirror, sample_wiki):
 def test_fetch_is_polite_verified_and_resumable(mirror_factory, sample_wiki):
     mirror = mirror_factory()
     settings = mirror.settings()
-    lake = Lake(settings.lake_root)
+    lake = Lake.from_settings(settings)
     names = _names(sample_wiki)
     small = [n for n in names if n.endswith(".png") and n.startswith(("Map_icon", "Noimage"))]
     meta = fetch_metadata(settings, names[:N_FILES] + small, lake, "20250101")
@@ -177,7 +177,7 @@ def test_corrupt_payloads_are_recorded_not_stored(mirror_factory, sample_wiki):
 def test_commons_stage_on_ingested_article_images(mirror_factory, sample_wiki):
     mirror = mirror_factory()
     settings = mirror.settings(max_images=0)
-    lake = Lake(settings.lake_root)
+    lake = Lake.from_settings(settings)
     state = sample_wiki.state(sample_wiki.n_days)
     tables = state.tables_for(sample_wiki.wiki)
     targets = {r["lt_id"]: r["lt_title"] for r in tables["linktarget"] if r["lt_namespace"] == 6}

@@ -73,7 +73,7 @@ def test_ingest_latest_matches_the_sample(mirror, sample_wiki, tmp_path):
     from wikivis.dumps.ingest import ingest
 
     settings = mirror.settings(home=tmp_path / "home")
-    lake = Lake(settings.lake_root)
+    lake = Lake.from_settings(settings)
     mirror.reset_stats()
     result = ingest(settings, sample_wiki.wiki, run_id="run-1", lake=lake)
     # the newest run is still in progress: the newest *complete* one is used
@@ -104,7 +104,7 @@ def test_ingest_an_explicit_date(mirror, sample_wiki, tmp_path):
     from wikivis.dumps.ingest import ingest
 
     settings = mirror.settings(home=tmp_path / "home")
-    lake = Lake(settings.lake_root)
+    lake = Lake.from_settings(settings)
     result = ingest(settings, sample_wiki.wiki, sample_wiki.dates[2], lake=lake)
     assert result.snapshot == sample_wiki.dates[2]
     assert result.commons_snapshot == sample_wiki.dates[2]  # Commons: newest complete run at or before
@@ -131,7 +131,7 @@ def test_ingest_survives_transfer_faults(mirror_factory, sample_wiki, tmp_path, 
     settings = running.settings(home=tmp_path / "home")
     client = DumpsClient(settings, policy=RetryPolicy(max_attempts=6, backoff_initial_s=0.01, backoff_max_s=0.05))
     result = ingest(settings, sample_wiki.wiki, sample_wiki.dates[1], client=client)
-    assert_lake_matches(Lake(settings.lake_root), sample_wiki, result, 1)
+    assert_lake_matches(Lake.from_settings(settings), sample_wiki, result, 1)
     assert running.stats["dumps"]["peak_concurrency"] <= 2
 
 
