@@ -197,6 +197,28 @@ class MetadataResult:
     requested: int
     problems: dict[str, int]
     manifest: Manifest | None = None
+    #: ``metadata_failures`` rows: every requested title that yields no usable metadata
+    failures: pa.Table | None = None
+    failures_manifest: Manifest | None = None
+
+    def failure_rows(self) -> list[dict[str, Any]]:
+        return self.failures.to_pylist() if self.failures is not None else []
+
+
+#: why a requested title has no usable metadata (``metadata_failures.reason``)
+FAILURE_DETAILS = {
+    "missing": "no such file on Commons",
+    "invalid": "not a valid file title",
+    "no_imageinfo": "the file page has no file revision (deleted or never uploaded)",
+    "no_sha1": "the API gave no sha1 for the file",
+    "non_free": "non-free file (fair use): no image is fetched",
+}
+
+
+def failure_row(requested: str, reason: str, detail: str | None = None) -> dict[str, Any]:
+    """One ``metadata_failures`` row; ``file_name`` is the title as asked (as a DB key)."""
+    return {"file_name": file_name(requested) or requested, "reason": reason,
+            "detail": detail or FAILURE_DETAILS.get(reason)}
 
 
 def metadata_row(info: FileInfo) -> dict[str, Any]:
@@ -248,7 +270,11 @@ def fetch_metadata(
 
     ``reuse`` rows (e.g. last snapshot's metadata for files whose sha1 did not change) are
     kept as they are and not asked again.  Missing/invalid titles are counted in
-    ``problems``, never raised.
+    ``problems``, never raised, and every requested title without usable metadata is a
+    ``metadata_failures`` row with its reason (``missing``, ``invalid``, ``no_imageinfo``,
+    ``no_sha1``, and ``non_free`` when only free files are wanted: its metadata is in
+    ``file_metadata``, flagged, but it yields no image); that dataset is written beside
+    ``file_metadata``.
     """
     width = check_thumb_width(thumb_width or settings.thumb_width)
     client = client or ActionApiClient.from_settings(settings)
@@ -256,18 +282,31 @@ def fetch_metadata(
     wanted = [t for t in dict.fromkeys(titles) if file_name(t) not in reused]
     rows: dict[str, dict[str, Any]] = dict(reused)
     problems: Counter[str] = Counter()
+    failures: dict[str, dict[str, Any]] = {}
     for info in client.imageinfo(wanted, thumb_width=width):
         if on_file is not None:
             on_file(info)
         if info.problem is not None or not info.sha1:
             problems[info.problem or "no_sha1"] += 1
+            failure = failure_row(info.requested, info.problem or "no_sha1", info.problem_detail)
+            failures.setdefault(failure["file_name"], failure)
             continue
         rows.setdefault(info.name, metadata_row(info))
+    if settings.free_licences_only:
+        for row in rows.values():
+            if row.get("non_free") and row["file_name"] not in failures:
+                licence = row.get("licence_short_name")
+                failures[row["file_name"]] = failure_row(
+                    row["file_name"], "non_free", f"non-free file ({licence}): no image is fetched" if licence else None
+                )
     table = pa.Table.from_pylist(list(rows.values()), schema=schema("file_metadata"))
-    manifest = None
+    failed = pa.Table.from_pylist([failures[k] for k in sorted(failures)], schema=schema("metadata_failures"))
+    manifest = failures_manifest = None
     if lake is not None and snapshot is not None:
-        manifest = lake.write("file_metadata", wiki or settings.commons_wiki, snapshot, table, run_id=run_id)
-    return MetadataResult(table, len(wanted) + len(reused), dict(problems), manifest)
+        owner = wiki or settings.commons_wiki
+        manifest = lake.write("file_metadata", owner, snapshot, table, run_id=run_id)
+        failures_manifest = lake.write("metadata_failures", owner, snapshot, failed, run_id=run_id)
+    return MetadataResult(table, len(wanted) + len(reused), dict(problems), manifest, failed, failures_manifest)
 
 
 # --------------------------------------------------------------------------- images
@@ -335,6 +374,8 @@ class FetchSummary:
     #: items put back to the end of their shard after a thumbnail 500/502/504
     deferred: int = 0
     metadata_problems: dict[str, int] = field(default_factory=dict)
+    #: ``metadata_failures`` rows (file_name, reason, detail): titles that got no usable metadata
+    metadata_failures: list[dict[str, Any]] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list, repr=False)
     manifest: Manifest | None = field(default=None, repr=False)
 

@@ -296,6 +296,13 @@ class ApiService(Service):
         normalized = []
         seen: set[tuple[int, str]] = set()
         for text in _split(q.get("titles")):
+            bad = _INVALID_TITLE.search(text)
+            if bad or not parse_title(text)[1]:
+                # as MediaWiki: a page object with ``invalid`` and the reason, not an error
+                reason = (f'The requested page title contains invalid characters: "{bad.group(0)}".' if bad
+                          else "The requested page title is empty or contains only the name of a namespace.")
+                pages.append({"title": text, "invalidreason": reason, "invalid": True})
+                continue
             ns, key = parse_title(text)
             canonical = title_text(ns, key)
             if canonical != text:
@@ -662,6 +669,8 @@ class _MaxLag(Exception):
         self.seconds = seconds
 
 
+#: characters MediaWiki never allows in a title (``$wgLegalTitleChars`` leaves them out)
+_INVALID_TITLE = re.compile(r"[<>\[\]{}#]")
 _PREFIX = {"imageinfo": "ii", "images": "im", "pageprops": "pp", "categories": "cl"}
 _GEN_PREFIX = {"categorymembers": "cm", "images": "im"}
 

@@ -198,7 +198,8 @@ class FileInfo:
 
     ``problem`` is ``None`` for a file with image info, otherwise ``"missing"`` (no such
     file), ``"invalid"`` (not a valid title) or ``"no_imageinfo"`` (the page exists but has
-    no file revision, e.g. a deleted file).
+    no file revision, e.g. a deleted file); ``problem_detail`` says more when the API does
+    (``invalidreason``).
     """
 
     requested: str
@@ -216,6 +217,7 @@ class FileInfo:
     thumb_width: int | None = None
     thumb_height: int | None = None
     extmetadata: dict[str, str] = field(default_factory=dict)
+    problem_detail: str | None = None
 
     @property
     def name(self) -> str:
@@ -537,7 +539,8 @@ def _int(value: Any) -> int | None:
 
 def _file_info(requested: str, title: str, page: dict[str, Any]) -> FileInfo:
     if page.get("invalid"):
-        return FileInfo(requested, title, problem="invalid")
+        reason = page.get("invalidreason")
+        return FileInfo(requested, title, problem="invalid", problem_detail=str(reason) if reason else None)
     infos = page.get("imageinfo") or []
     if not infos:
         return FileInfo(requested, title, problem="missing" if page.get("missing") else "no_imageinfo")
