@@ -4,7 +4,7 @@ Routes: ``/w/api.php`` is Commons (``commonswiki``), ``/<wiki>/w/api.php`` any s
 Only ``action=query`` is implemented, with what wikivis uses:
 
 * ``prop=imageinfo`` — ``iiprop`` timestamp|user|url|size|dimensions|sha1|mime|mediatype|
-  extmetadata|canonicaltitle|comment; ``iiurlwidth`` gives ``thumburl``/``thumbwidth``/
+  extmetadata|canonicaltitle|comment (``iiextmetadatafilter`` honoured); ``iiurlwidth`` gives ``thumburl``/``thumbwidth``/
   ``thumbheight`` (+ ``responsiveUrls``) on the upload server, snapped *up* to the next
   standard width (the API never hands out a non-standard thumbnail URL); a bitmap thumb at or
   above the original width is the original URL.  **At most 50 thumbnail transforms per
@@ -363,6 +363,7 @@ class ApiService(Service):
         start = q.get("iicontinue", "").partition("|")[0]
         iistart = _ts14(q.get("iistart"), "iistart")
         limit = _limit(q.get("iilimit"), 1)
+        ext_filter = set(_split(q.get("iiextmetadatafilter"))) or None
         files = sorted((parse_title(p["title"])[1], p) for p in pages if p.get("ns") == 6)  # DB-key order
         single = len(files) == 1
         for key, page in files:
@@ -376,7 +377,7 @@ class ApiService(Service):
             items = []
             for version in versions[:limit]:
                 items.append(self._imageinfo_item(version, iiprop, int(width) if wants_thumb and width else None,
-                                                  archived=version is not row))
+                                                  archived=version is not row, ext_filter=ext_filter))
                 transforms += int(wants_thumb)
             if items:
                 page["imageinfo"] = items
@@ -403,7 +404,7 @@ class ApiService(Service):
             return self._image_rows[day]
 
     def _imageinfo_item(self, row: dict[str, Any], iiprop: set[str], width: int | None, *,
-                        archived: bool = False) -> dict[str, Any]:
+                        archived: bool = False, ext_filter: set[str] | None = None) -> dict[str, Any]:
         name = row["img_name"]
         info = self.sample.file_info[name]
         ts = row["img_timestamp"]
@@ -436,7 +437,8 @@ class ApiService(Service):
         if "mediatype" in iiprop:
             item["mediatype"] = row["img_media_type"]
         if "extmetadata" in iiprop:
-            item["extmetadata"] = self._extmetadata(row, info)
+            meta = self._extmetadata(row, info)
+            item["extmetadata"] = {k: v for k, v in meta.items() if ext_filter is None or k in ext_filter}
         return item
 
     def _thumb_fields(self, row: dict[str, Any], requested: int, original: str) -> dict[str, Any]:
@@ -461,7 +463,11 @@ class ApiService(Service):
         return fields
 
     def _extmetadata(self, row: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
-        def entry(value: str, source: str = "commons-desc-page", hidden: bool = False) -> dict[str, Any]:
+        """CommonsMetadata's fields with the ``source`` and ``hidden`` flags Commons really
+        sends (``../shared/realworld-data/commons``: only ImageDescription, DateTimeOriginal
+        and Artist are shown; CommonsMetadataExtension's value is a JSON number)."""
+
+        def entry(value: Any, source: str = "commons-desc-page", hidden: bool = True) -> dict[str, Any]:
             out: dict[str, Any] = {"value": value, "source": source}
             if hidden:
                 out["hidden"] = ""
@@ -470,21 +476,23 @@ class ApiService(Service):
         ts = row["img_timestamp"]
         artist = info["artist"]
         meta = {
-            "DateTime": entry(f"{ts[0:4]}-{ts[4:6]}-{ts[6:8]} {ts[8:10]}:{ts[10:12]}:{ts[12:14]}", "mediawiki-metadata", True),
-            "ObjectName": entry(row["img_name"].rsplit(".", 1)[0].replace("_", " ")),
-            "CommonsMetadataExtension": entry("1.2", "extension", True),
-            "Categories": entry("|".join(c.replace("_", " ") for c in info["categories"]), hidden=True),
-            "Assessments": entry("", hidden=True),
-            "ImageDescription": entry(f'<div class="description en" lang="en">{_html_escape(info["description"])}</div>'),
-            "DateTimeOriginal": entry(info["date_time_original"]),
+            "DateTime": entry(f"{ts[0:4]}-{ts[4:6]}-{ts[6:8]} {ts[8:10]}:{ts[10:12]}:{ts[12:14]}", "mediawiki-metadata"),
+            "ObjectName": entry(row["img_name"].rsplit(".", 1)[0].replace("_", " "), "mediawiki-metadata"),
+            "CommonsMetadataExtension": entry(1.2, "extension"),
+            "Categories": entry("|".join(c.replace("_", " ") for c in info["categories"]), "commons-categories"),
+            "Assessments": entry("", "commons-categories"),
+            "ImageDescription": entry(f'<div class="description en" lang="en">{_html_escape(info["description"])}</div>',
+                                      hidden=False),
+            "DateTimeOriginal": entry(info["date_time_original"], hidden=False),
             "Credit": entry(f'<span class="int-own-work" lang="en">{_html_escape(info["credit"])}</span>'),
-            "Artist": entry(f'<a href="//commons.wikimedia.org/wiki/User:{artist}" title="User:{artist}">{_html_escape(artist)}</a>'),
+            "Artist": entry(f'<a href="//commons.wikimedia.org/wiki/User:{artist}" title="User:{artist}">{_html_escape(artist)}</a>',
+                            hidden=False),
             "LicenseShortName": entry(info["licence_short_name"]),
             "UsageTerms": entry(info["usage_terms"]),
             "AttributionRequired": entry("true" if info["attribution_required"] else "false"),
             "Copyrighted": entry("True" if info["licence"] not in ("pd", "cc0") else "False"),
             "Restrictions": entry(info["restrictions"]),
-            "License": entry(info["licence"]),
+            "License": entry(info["licence"], "commons-templates"),
         }
         if info["licence_url"]:
             meta["LicenseUrl"] = entry(info["licence_url"])

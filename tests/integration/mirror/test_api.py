@@ -224,3 +224,33 @@ def test_client_asks_once_for_a_file_with_history(mirror, sample_wiki) -> None:
     (info,) = client.imageinfo([name], thumb_width=330)
     assert mirror.stats["api"]["requests"] - before == 1
     assert info.sha1 == sample_wiki.file_sha1(name)
+
+
+def test_extmetadata_has_the_shape_commons_sends(mirror, sample_wiki, http) -> None:
+    """Sources, ``hidden`` flags and value types as in the real answers of
+    ``../shared/realworld-data/commons`` (wptools, Wikipedia Android), and the filter honoured."""
+    from tests.realworld_commons import load_answer
+
+    real, _ = load_answer("wptools__imageinfo.py")
+    expected = real["query"]["pages"][0]["imageinfo"][0]["extmetadata"]
+    name = sample_wiki.state(sample_wiki.n_days).tables["image"][0]["img_name"]
+    url = mirror.urls["api"] + "/w/api.php"
+    data = http.get(url, params={**BASE, "prop": "imageinfo", "titles": f"File:{name}", "iiprop": "extmetadata"}).json()
+    meta = data["query"]["pages"][0]["imageinfo"][0]["extmetadata"]
+    assert set(expected) <= set(meta)
+    for key, value in expected.items():
+        assert meta[key]["source"] == value["source"], key
+        assert ("hidden" in meta[key]) == ("hidden" in value), key
+        assert type(meta[key]["value"]) is type(value["value"]), key
+    filtered = http.get(url, params={**BASE, "prop": "imageinfo", "titles": f"File:{name}", "iiprop": "extmetadata",
+                                     "iiextmetadatafilter": "License|Artist"}).json()
+    assert set(filtered["query"]["pages"][0]["imageinfo"][0]["extmetadata"]) == {"License", "Artist"}
+
+
+def test_invalid_titles_are_pages_with_a_reason(mirror, http) -> None:
+    data = http.get(mirror.urls["api"] + "/w/api.php",
+                    params={**BASE, "prop": "imageinfo", "titles": "File:Bad<title>.jpg|File:"}).json()
+    pages = {p["title"]: p for p in data["query"]["pages"]}
+    assert pages["File:Bad<title>.jpg"]["invalid"] is True
+    assert '"<"' in pages["File:Bad<title>.jpg"]["invalidreason"]
+    assert pages["File:"]["invalid"] is True
