@@ -27,7 +27,7 @@ concurrency of at most 2, and … 25 Mbps (as measured over 10 second intervals)
   server that asked us to stop.
 * *Never sleep holding a slot.*  A connection slot is one of the policy's two: it is held
   for one attempt (request and body) only, and every wait (backoff, Retry-After, cooldown)
-  happens after it is released.  A thumbnail **500/502/504** ("Error generating
+  happens after it is released; only the bandwidth bucket paces the body while it streams.  A thumbnail **500/502/504** ("Error generating
   thumbnail": Thumbor failed on that file, often for good) is not retried in line at all:
   the item goes to the end of its shard and is tried again there, at most
   :data:`DEFERRED_RETRIES` times, then recorded as failed (``http_500``…; the server's
