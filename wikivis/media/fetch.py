@@ -577,12 +577,17 @@ class ThumbnailFetcher:
         """One image's bytes.  Each attempt holds a connection slot for the request and body
         only; backoff and Retry-After waits happen with the slot released (module doc)."""
         policy = self.policy
+        # what Session.request does before sending, done here without a slot (CPU is scarce
+        # on a busy worker: only the exchange itself should hold a connection)
+        prepared = self.session.prepare_request(requests.Request("GET", url))
+        send_kwargs: dict[str, Any] = {"timeout": self.timeout_s, "allow_redirects": True}
+        send_kwargs.update(self.session.merge_environment_settings(prepared.url, {}, True, None, None))
         for attempt in range(1, policy.max_attempts + 1):
             if attempt == 1:  # a retry has already waited ≥ its Retry-After
                 paused = self.cooldown.wait()
                 if paused:
                     self.counters.add(waited_s=paused)
-            status, retry_after, detail = self._attempt(url)
+            status, retry_after, detail = self._attempt(url, prepared, send_kwargs)
             if status == 200:
                 return detail  # type: ignore[return-value]
             if status in DEFERRED_STATUSES:
@@ -611,7 +616,9 @@ class ThumbnailFetcher:
             self.sleep(delay)  # no slot held here
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _attempt(self, url: str) -> tuple[int, float | None, bytes | str]:
+    def _attempt(
+        self, url: str, prepared: requests.PreparedRequest, send_kwargs: dict[str, Any]
+    ) -> tuple[int, float | None, bytes | str]:
         """One request under a connection slot → (200, None, body) or (status, Retry-After,
         message) for a status the policy retries (status 0: a connection error).  Other
         statuses raise :class:`SourceError`."""
@@ -620,7 +627,7 @@ class ThumbnailFetcher:
                 raise self.abort
             self.counters.add(requests=1)
             try:
-                response = self.session.get(url, stream=True, timeout=self.timeout_s)
+                response = self.session.send(prepared, **send_kwargs)
             except self.policy.exceptions as exc:
                 return 0, None, f"{exc.__class__.__name__}: {exc}"
             try:
