@@ -36,7 +36,8 @@ from wikivis.errors import GateFailed, NotFoundError, WikivisError
 log = logging.getLogger(__name__)
 
 #: datasets of an article wiki that a run writes at its snapshot and publishes together
-WIKI_DATASETS = ("pages", "article_images", "article_categories", "file_metadata", "media", "quarantine")
+WIKI_DATASETS = ("pages", "article_images", "article_categories", "file_metadata", "media", "quarantine",
+                 "metadata_failures")
 MEDIA_SHARD_FILES = 2000
 
 
@@ -278,7 +279,10 @@ def fetch_metadata_shard(wiki: str, snapshot: str, shard: int, n_shards: int, *,
         result = fetch_metadata(ctx.settings, names, wiki=wiki, run_id=run_id, client=client)
         path = _parts_dir(ctx.settings, wiki, snapshot) / f"file_metadata-{shard:04d}-of-{n_shards:04d}.parquet"
         _write_part(path, result.table)
-        metrics.update(files=len(names), rows=result.table.num_rows, problems=dict(result.problems))
+        if result.failures is not None:  # titles without usable metadata, merged by gate_media
+            _write_part(path.with_name(f"metadata_failures-{shard:04d}-of-{n_shards:04d}.parquet"), result.failures)
+        metrics.update(files=len(names), rows=result.table.num_rows, problems=dict(result.problems),
+                       failures=result.failures.num_rows if result.failures is not None else 0)
         counters = getattr(client, "counters", None)
         if counters is not None:
             metrics["http"] = {k: counters.as_dict()[k] for k in ("requests", "retries", "throttled", "bytes")}
@@ -310,13 +314,13 @@ def fetch_media_shard(wiki: str, snapshot: str, shard: int, n_shards: int, *, ru
 
 
 def _merge_media_parts(ctx: Context, wiki: str, snapshot: str, run_id: str) -> bool:
-    """Write the ``file_metadata`` and ``media`` snapshots from the shard parts (if any)."""
+    """Write the ``file_metadata``, ``metadata_failures`` and ``media`` snapshots from the shard parts (if any)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     parts = _parts_dir(ctx.settings, wiki, snapshot)
     merged = False
-    for dataset in ("file_metadata", "media"):
+    for dataset in ("file_metadata", "media", "metadata_failures"):
         files = sorted(parts.glob(f"{dataset}-*.parquet"))
         if not files:
             continue

@@ -19,6 +19,8 @@ from wikivis.cli._common import echo_result, progress, settings_from_ctx
 from wikivis.errors import InputError, NotFoundError
 
 app = typer.Typer(help="Commons metadata and thumbnails.", no_args_is_help=True)
+#: titles without metadata listed in the human output (``--json`` lists them all)
+MAX_LISTED_FAILURES = 20
 
 
 def _describe(summary: dict[str, Any]) -> str:
@@ -35,6 +37,11 @@ def _describe(summary: dict[str, Any]) -> str:
     ]
     if summary.get("metadata_problems"):
         lines.append(f"files without metadata: {reasons(summary['metadata_problems'])}")
+    failures = summary.get("metadata_failures") or []
+    for row in failures[:MAX_LISTED_FAILURES]:
+        lines.append(f"  {row['file_name']}: {row['reason']}" + (f" ({row['detail']})" if row.get("detail") else ""))
+    if len(failures) > MAX_LISTED_FAILURES:
+        lines.append(f"  … and {len(failures) - MAX_LISTED_FAILURES} more (all in --json and the metadata_failures dataset)")
     return "\n".join(lines)
 
 
@@ -101,6 +108,7 @@ def fetch(
             meta = fetch_metadata(settings, names, lake, snap, client=client)
             summary = fetch_media(settings, meta.table, lake=lake, snapshot=snap, on_plan=on_plan, on_item=on_item)
             summary.metadata_problems = dict(meta.problems)
+            summary.metadata_failures = meta.failure_rows()
     result = summary.as_dict() | {"snapshot": snap}
     echo_result(result, human=_describe(result) + f"\nsnapshot: {snap}")
 

@@ -4,12 +4,18 @@ Routes: ``/w/api.php`` is Commons (``commonswiki``), ``/<wiki>/w/api.php`` any s
 Only ``action=query`` is implemented, with what wikivis uses:
 
 * ``prop=imageinfo`` — ``iiprop`` timestamp|user|url|size|dimensions|sha1|mime|mediatype|
-  extmetadata|canonicaltitle|comment; ``iiurlwidth`` gives ``thumburl``/``thumbwidth``/
+  extmetadata|canonicaltitle|comment (``iiextmetadatafilter`` honoured); ``iiurlwidth`` gives ``thumburl``/``thumbwidth``/
   ``thumbheight`` (+ ``responsiveUrls``) on the upload server, snapped *up* to the next
   standard width (the API never hands out a non-standard thumbnail URL); a bitmap thumb at or
   above the original width is the original URL.  **At most 50 thumbnail transforms per
   request** (``ApiQueryImageInfo::TRANSFORM_LIMIT``): past that, ``continue`` carries
-  ``iicontinue=<DBkey>|<timestamp>``.  On an article wiki, a Commons file is
+  ``iicontinue=<DBkey>|<timestamp>``.  ``iilimit`` (default 1) versions per file, newest
+  first; ``iistart`` starts the history at a timestamp.  Like MediaWiki, a **single-title**
+  query of a file with older versions (the sample's overwrites) answers
+  ``continue: {"iistart": <next older version>, "continue": "||"}``; with several titles the
+  older versions are silently cut.  Old versions' ``url`` is their ``archive/`` URL (which the
+  upload mirror does not serve).  An incomplete batch has no ``batchcomplete`` key at all
+  (formatversion=2 never sends ``false``).  On an article wiki, a Commons file is
   ``missing`` + ``known`` with ``imagerepository: "shared"`` (as Wikipedia shows it).
 * ``prop=images`` (``imlimit``, ``imcontinue``), ``prop=pageprops`` (``ppprop``),
   ``prop=categories`` (``cllimit``, ``clcontinue``), ``prop=info`` (redirect, lastrevid, …).
@@ -40,7 +46,7 @@ from wikivis.config import STANDARD_THUMB_WIDTHS, wiki_domain
 from wikivis.datasets import base36_to_hex
 from wikivis.mirror.base import Request, Response, Service
 from wikivis.mirror.faults import FaultProfile
-from wikivis.mirror.upload import original_path, thumb_path
+from wikivis.mirror.upload import original_path, thumb_path, url_name
 from wikivis.sample import SampleWiki
 from wikivis.sample.events import NAMESPACE_PREFIX
 
@@ -145,6 +151,7 @@ class ApiService(Service):
         self.maxlag_retry_after = 5  # MediaWiki sends max(lag, 5); tests may lower it
         self.transform_limit = TRANSFORM_LIMIT
         self._indexes: dict[tuple[int, str], WikiIndex] = {}
+        self._image_rows: dict[int, dict[str, dict[str, Any]]] = {}
         self._index_lock = threading.Lock()
 
     # ------------------------------------------------------------------ data
@@ -256,7 +263,7 @@ class ApiService(Service):
         if pages or generator or "titles" in q or "pageids" in q:
             query["pages"] = pages
         if prop_cont:
-            out["batchcomplete"] = False
+            del out["batchcomplete"]  # formatversion=2 omits it (never false) while the batch is incomplete
             cont.update(prop_cont)
             finished = [m for m in props if m not in done_modules and not any(k.startswith(_PREFIX[m]) for k in prop_cont)]
             gen_keys = []
@@ -289,6 +296,13 @@ class ApiService(Service):
         normalized = []
         seen: set[tuple[int, str]] = set()
         for text in _split(q.get("titles")):
+            bad = _INVALID_TITLE.search(text)
+            if bad or not parse_title(text)[1]:
+                # as MediaWiki: a page object with ``invalid`` and the reason, not an error
+                reason = (f'The requested page title contains invalid characters: "{bad.group(0)}".' if bad
+                          else "The requested page title is empty or contains only the name of a namespace.")
+                pages.append({"title": text, "invalidreason": reason, "invalid": True})
+                continue
             ns, key = parse_title(text)
             canonical = title_text(ns, key)
             if canonical != text:
@@ -347,7 +361,11 @@ class ApiService(Service):
         if width is not None and not width.lstrip("-").isdigit():
             raise ApiError("badinteger", f'Invalid value "{width}" for integer parameter "iiurlwidth".')
         start = q.get("iicontinue", "").partition("|")[0]
+        iistart = _ts14(q.get("iistart"), "iistart")
+        limit = _limit(q.get("iilimit"), 1)
+        ext_filter = set(_split(q.get("iiextmetadatafilter"))) or None
         files = sorted((parse_title(p["title"])[1], p) for p in pages if p.get("ns") == 6)  # DB-key order
+        single = len(files) == 1
         for key, page in files:
             row = idx.files.get(key)
             if row is None or (start and key < start):
@@ -355,11 +373,38 @@ class ApiService(Service):
             wants_thumb = width is not None and int(width) > 0 and "url" in iiprop
             if wants_thumb and transforms >= self.transform_limit:
                 return transforms, {"iicontinue": f"{key}|{row['img_timestamp']}"}
-            page["imageinfo"] = [self._imageinfo_item(row, iiprop, int(width) if wants_thumb and width else None)]
-            transforms += int(wants_thumb)
+            versions = [v for v in self._history(row) if iistart is None or v["img_timestamp"] <= iistart]
+            items = []
+            for version in versions[:limit]:
+                items.append(self._imageinfo_item(version, iiprop, int(width) if wants_thumb and width else None,
+                                                  archived=version is not row, ext_filter=ext_filter))
+                transforms += int(wants_thumb)
+            if items:
+                page["imageinfo"] = items
+            if len(versions) > limit and single:
+                # ApiQueryImageInfo: only a single-title query gets a continuation into the history
+                return transforms, {"iistart": _iso14(versions[limit]["img_timestamp"]) or ""}
         return transforms, {}
 
-    def _imageinfo_item(self, row: dict[str, Any], iiprop: set[str], width: int | None) -> dict[str, Any]:
+    def _history(self, row: dict[str, Any]) -> list[dict[str, Any]]:
+        """The file's ``image`` row, then one row per older version (``oldimage``), newest first."""
+        name = row["img_name"]
+        out = [row]
+        live = [day for day, _ in self.sample.file_versions(name) if day <= self.day]
+        for day in reversed(live[:-1]):
+            old = self._rows_on(day).get(name)
+            if old is not None and old["img_timestamp"] < out[-1]["img_timestamp"]:
+                out.append(old)
+        return out
+
+    def _rows_on(self, day: int) -> dict[str, dict[str, Any]]:
+        with self._index_lock:
+            if day not in self._image_rows:
+                self._image_rows[day] = {r["img_name"]: r for r in self.sample.state(day).tables["image"]}
+            return self._image_rows[day]
+
+    def _imageinfo_item(self, row: dict[str, Any], iiprop: set[str], width: int | None, *,
+                        archived: bool = False, ext_filter: set[str] | None = None) -> dict[str, Any]:
         name = row["img_name"]
         info = self.sample.file_info[name]
         ts = row["img_timestamp"]
@@ -376,7 +421,10 @@ class ApiService(Service):
             item.update({"size": row["img_size"], "width": row["img_width"], "height": row["img_height"]})
         if "url" in iiprop:
             original = self.upload_url + original_path(name)
-            if width is not None:
+            if archived:  # an old version lives under archive/<hash>/<timestamp>!<Name> (not served here)
+                h = original_path(name)[len("/wikipedia/commons/"):].rsplit("/", 1)[0]
+                original = f"{self.upload_url}/wikipedia/commons/archive/{h}/{ts}%21{url_name(name)}"
+            elif width is not None:
                 item.update(self._thumb_fields(row, width, original))
             item["url"] = original
             item["descriptionurl"] = f"https://commons.wikimedia.org/wiki/{title_text(6, name).replace(' ', '_')}"
@@ -389,7 +437,8 @@ class ApiService(Service):
         if "mediatype" in iiprop:
             item["mediatype"] = row["img_media_type"]
         if "extmetadata" in iiprop:
-            item["extmetadata"] = self._extmetadata(row, info)
+            meta = self._extmetadata(row, info)
+            item["extmetadata"] = {k: v for k, v in meta.items() if ext_filter is None or k in ext_filter}
         return item
 
     def _thumb_fields(self, row: dict[str, Any], requested: int, original: str) -> dict[str, Any]:
@@ -414,7 +463,11 @@ class ApiService(Service):
         return fields
 
     def _extmetadata(self, row: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
-        def entry(value: str, source: str = "commons-desc-page", hidden: bool = False) -> dict[str, Any]:
+        """CommonsMetadata's fields with the ``source`` and ``hidden`` flags Commons really
+        sends (``../shared/realworld-data/commons``: only ImageDescription, DateTimeOriginal
+        and Artist are shown; CommonsMetadataExtension's value is a JSON number)."""
+
+        def entry(value: Any, source: str = "commons-desc-page", hidden: bool = True) -> dict[str, Any]:
             out: dict[str, Any] = {"value": value, "source": source}
             if hidden:
                 out["hidden"] = ""
@@ -423,21 +476,23 @@ class ApiService(Service):
         ts = row["img_timestamp"]
         artist = info["artist"]
         meta = {
-            "DateTime": entry(f"{ts[0:4]}-{ts[4:6]}-{ts[6:8]} {ts[8:10]}:{ts[10:12]}:{ts[12:14]}", "mediawiki-metadata", True),
-            "ObjectName": entry(row["img_name"].rsplit(".", 1)[0].replace("_", " ")),
-            "CommonsMetadataExtension": entry("1.2", "extension", True),
-            "Categories": entry("|".join(c.replace("_", " ") for c in info["categories"]), hidden=True),
-            "Assessments": entry("", hidden=True),
-            "ImageDescription": entry(f'<div class="description en" lang="en">{_html_escape(info["description"])}</div>'),
-            "DateTimeOriginal": entry(info["date_time_original"]),
+            "DateTime": entry(f"{ts[0:4]}-{ts[4:6]}-{ts[6:8]} {ts[8:10]}:{ts[10:12]}:{ts[12:14]}", "mediawiki-metadata"),
+            "ObjectName": entry(row["img_name"].rsplit(".", 1)[0].replace("_", " "), "mediawiki-metadata"),
+            "CommonsMetadataExtension": entry(1.2, "extension"),
+            "Categories": entry("|".join(c.replace("_", " ") for c in info["categories"]), "commons-categories"),
+            "Assessments": entry("", "commons-categories"),
+            "ImageDescription": entry(f'<div class="description en" lang="en">{_html_escape(info["description"])}</div>',
+                                      hidden=False),
+            "DateTimeOriginal": entry(info["date_time_original"], hidden=False),
             "Credit": entry(f'<span class="int-own-work" lang="en">{_html_escape(info["credit"])}</span>'),
-            "Artist": entry(f'<a href="//commons.wikimedia.org/wiki/User:{artist}" title="User:{artist}">{_html_escape(artist)}</a>'),
+            "Artist": entry(f'<a href="//commons.wikimedia.org/wiki/User:{artist}" title="User:{artist}">{_html_escape(artist)}</a>',
+                            hidden=False),
             "LicenseShortName": entry(info["licence_short_name"]),
             "UsageTerms": entry(info["usage_terms"]),
             "AttributionRequired": entry("true" if info["attribution_required"] else "false"),
             "Copyrighted": entry("True" if info["licence"] not in ("pd", "cc0") else "False"),
             "Restrictions": entry(info["restrictions"]),
-            "License": entry(info["licence"]),
+            "License": entry(info["licence"], "commons-templates"),
         }
         if info["licence_url"]:
             meta["LicenseUrl"] = entry(info["licence_url"])
@@ -622,12 +677,24 @@ class _MaxLag(Exception):
         self.seconds = seconds
 
 
+#: characters MediaWiki never allows in a title (``$wgLegalTitleChars`` leaves them out)
+_INVALID_TITLE = re.compile(r"[<>\[\]{}#]")
 _PREFIX = {"imageinfo": "ii", "images": "im", "pageprops": "pp", "categories": "cl"}
 _GEN_PREFIX = {"categorymembers": "cm", "images": "im"}
 
 
 def _html_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def _ts14(value: str | None, param: str) -> str | None:
+    """An ISO 8601 timestamp parameter (``2010-04-16T22:53:21Z``) as MediaWiki's 14 digits."""
+    if not value:
+        return None
+    digits = re.sub(r"[-:TZ ]", "", value)
+    if len(digits) != 14 or not digits.isdigit():
+        raise ApiError("badtimestamp", f'Invalid value "{value}" for timestamp parameter "{param}".')
+    return digits
 
 
 def _iso14(ts: Any) -> str | None:

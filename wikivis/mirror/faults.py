@@ -18,6 +18,10 @@ corrupt    every 3rd payload has bytes flipped (same length; checksums/decoding 
 checksum   dumpstatus.json and *sums.txt publish a wrong md5/sha1 for imagelinks
 drops      every 5th request: connection closed without an answer; SSE drops every 40 events
 maxlag     requests 1 and 2 of every 6 that send ``maxlag`` get the maxlag error
+thumb500   1 % of the files (chosen by name) cannot be thumbnailed: every request for one
+           of their thumbnails answers **500** with Wikimedia's "Error generating
+           thumbnail" page, as Thumbor does for a file it cannot render (originals are
+           served); the upload server's ``thumb_error_rate`` sets another fraction
 ========== ==========================================================================
 """
 
@@ -43,6 +47,7 @@ class FaultProfile:
     sse_drop_every_events: int = 0
     maxlag_cycle: int = 0
     maxlag_slots: tuple[int, ...] = ()
+    thumb_error_rate: float = 0.0  # fraction of files whose thumbnails answer 500
 
     def hits(self, every: int, n: int) -> bool:
         return every > 0 and n % every == 0
@@ -66,6 +71,7 @@ PROFILES: dict[str, FaultProfile] = {
         FaultProfile("checksum", checksum_mismatch=True),
         FaultProfile("drops", drop_every=5, sse_drop_every_events=40),
         FaultProfile("maxlag", maxlag_cycle=6, maxlag_slots=(1, 2)),
+        FaultProfile("thumb500", thumb_error_rate=0.01),
     )
 }
 
