@@ -58,6 +58,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -337,6 +338,7 @@ def catch_up(
         dirty = DirtySet(wiki, files_wiki)
         carried = frozenset(checkpoint.replay_ids) if checkpoint is not None and result.start_from == "checkpoint" else frozenset()
         applied: list[tuple[str, Received]] = []
+        recent: dict[Any, deque[str]] = {}
         deferred_ids: set[str] = set()
         for message in reader:
             event = message.event
@@ -352,6 +354,8 @@ def catch_up(
                     if event_id is not None:
                         deferred_ids.add(event_id)
                 continue
+            if isinstance(event_id, str):  # the newest handled ids of each topic-partition
+                recent.setdefault(message.key, deque(maxlen=REPLAY_PER_PARTITION)).append(event_id)
             if event_id in carried:  # the previous run applied it: the at-least-once replay
                 result.replayed += 1
                 continue
@@ -421,7 +425,7 @@ def catch_up(
         manifest = lake.write(AUDIT_DATASET, wiki, snapshot, audit, run_id=run_id, inputs=(source,), extra=extra)
         catalog.record_snapshot(AUDIT_DATASET, wiki, snapshot, manifest.rows, manifest.content_hash, run_id)
         result.rows[AUDIT_DATASET] = manifest.rows
-        replay_ids = _replay_ids(applied, reader, until, options)
+        replay_ids = _replay_ids(applied, recent, carried, reader, until, options)
         result.checkpoint = Checkpoint(reader.checkpoint(), until, snapshot, replay_ids).to_value()
         _commit_checkpoint(catalog, wiki, result.checkpoint)
         if stale_reason(catalog, wiki):
@@ -444,20 +448,36 @@ def catch_up(
     return result
 
 
-def _replay_ids(applied: list[tuple[str, Received]], reader: StreamReader, until: datetime,
-                options: CatchUpOptions) -> tuple[str, ...]:
+#: the newest events read from each topic-partition are kept for the next run when they were
+#: applied (now or before): a resumed connection may re-send the messages right before the
+#: position it was given — on a quiet topic, at the start of every run
+REPLAY_PER_PARTITION = 3
+
+
+def _replay_ids(applied: list[tuple[str, Received]], recent: dict[Any, deque[str]], carried: frozenset[str],
+                reader: StreamReader, until: datetime, options: CatchUpOptions) -> tuple[str, ...]:
     """The applied ids the next run may see again: Kafka time at or after the earliest pin
-    (or ``until``) minus the lateness; the newest ``options.replay_ids_max`` of them."""
+    (or ``until``) minus the lateness, or within the lateness before their own topic's
+    checkpoint position, or among the last :data:`REPLAY_PER_PARTITION` ids read from a
+    topic (also other datacentres' copies, also ids carried from the previous run); the
+    newest ``options.replay_ids_max`` of them."""
+    lateness = int(options.lateness_s * 1000)
     pins = [int(e["timestamp"]) - 1 for e in reader.pinned.values() if e.get("timestamp") is not None]
-    threshold = min([to_ms(until), *pins]) - int(options.lateness_s * 1000)
+    threshold = min([to_ms(until), *pins]) - lateness
+    final = parse_event_id(reader.checkpoint() or "[]")
     tail: list[tuple[int, str]] = []
     for event_id, message in applied:
         when = message.kafka_ms
         if when is None:
             dt = parse_dt((message.event.get("meta") or {}).get("dt"))
             when = to_ms(dt) if dt is not None else threshold
-        if when >= threshold:
+        position = (final.get(message.key) or {}).get("timestamp")
+        if when >= threshold or (position is not None and when >= int(position) - lateness):
             tail.append((when, event_id))
+    kept = {event_id for _, event_id in tail}
+    done = {event_id for event_id, _ in applied} | carried
+    for ids in recent.values():
+        tail += [(threshold, event_id) for event_id in ids if event_id in done and event_id not in kept]
     if len(tail) > options.replay_ids_max:
         log.warning("%d events applied in the window's tail; only the newest %d are kept for the next run's "
                     "de-duplication (events_replay_ids_max)", len(tail), options.replay_ids_max)

@@ -19,8 +19,8 @@ checksum   dumpstatus.json and *sums.txt publish a wrong md5/sha1 for imagelinks
 drops      every 5th request: connection closed without an answer; SSE drops every 40 events
 maxlag     requests 1 and 2 of every 6 that send ``maxlag`` get the maxlag error
 sse_chaos  EventStreams only: each message ends the connection with probability 2 %
-           (seeded per request: reproducible), a resumed connection starts 3 messages
-           before the positions sent (backwards positions, replays), and topics not yet
+           (seeded per request: reproducible), a resumed connection starts 1 message
+           before each position sent (backwards positions, replays), and topics not yet
            consumed on a connection carry ``"offset": -1`` in the ids (idle datacentre)
 ========== ==========================================================================
 """
@@ -74,7 +74,7 @@ PROFILES: dict[str, FaultProfile] = {
         FaultProfile("checksum", checksum_mismatch=True),
         FaultProfile("drops", drop_every=5, sse_drop_every_events=40),
         FaultProfile("maxlag", maxlag_cycle=6, maxlag_slots=(1, 2)),
-        FaultProfile("sse_chaos", sse_drop_probability=0.02, sse_resume_backup=3, sse_idle_offsets=True),
+        FaultProfile("sse_chaos", sse_drop_probability=0.02, sse_resume_backup=1, sse_idle_offsets=True),
     )
 }
 

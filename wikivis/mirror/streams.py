@@ -22,7 +22,7 @@ Behaviour follows stream.wikimedia.org (KafkaSSE with ``useTimestampForId``):
   frame: ``events/clickhouse_blog_sse_frame.txt`` of the shared real-world data); the
   ``sse_chaos`` fault profile does so for every topic not consumed yet on the connection.
 * ``sse_chaos`` also drops connections at random (2 % per message, seeded by the request
-  number) and starts a resumed connection a few messages before the positions it was sent,
+  number) and starts a resumed connection one message before each position it was sent,
   so the first id's positions move backwards and those messages are delivered again.
 * retention: messages older than ``retention_s`` before ``now_ms`` are gone; a position
   before that starts at the oldest retained message (a consumer must notice the gap).
