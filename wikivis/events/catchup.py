@@ -246,9 +246,9 @@ def _mark_stale(catalog: Catalog, wiki: str, message: str, start: datetime, lost
     catalog.set_checkpoint(STALE_MARK, wiki, json.dumps(
         {"since": iso(start), "lost_until": iso(lost_until), "reason": message}, sort_keys=True))
     return StaleCheckpointError(
-        f"{wiki}: {message}. The events in between cannot be replayed: reconcile from a dump or the "
-        f"replicas (`wikivis dumps ingest --wiki {wiki}` or `wikivis replica pull --wiki {wiki}`), "
-        f"then catch up from that snapshot."
+        f"{wiki}: {message}. The events in between cannot be replayed (not retried): the next dump or "
+        f"replica ingest reconciles the wiki (`wikivis dumps ingest --wiki {wiki}` or `wikivis replica pull "
+        f"--wiki {wiki}`; the nightly run does it), then catch up from that snapshot."
     )
 
 
