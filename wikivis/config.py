@@ -132,8 +132,9 @@ class Settings:
     #: a run reads the stream for at most this many seconds, then fails
     events_max_run_s: float = 3 * 3600.0
     #: at most this many applied meta.ids of a window's tail are kept with the checkpoint
-    #: (the next run's at-least-once replay is de-duplicated against them)
-    events_replay_ids_max: int = 20000
+    #: (the next run's at-least-once replay is de-duplicated against them); ~40 bytes each in
+    #: the catalog's checkpoint value (a MariaDB TEXT holds 64 KB: keep it under ~1,500 there)
+    events_replay_ids_max: int = 1500
     # gates
     drift_max_ratio: float = 0.5
     gate_warn_only: tuple[str, ...] = ()

@@ -220,7 +220,7 @@ class CatchUpOptions:
     files_scope: str = "all"
     max_connections: int = 500
     max_run_s: float = 3 * 3600.0
-    replay_ids_max: int = 20000
+    replay_ids_max: int = 1500
 
     def __post_init__(self) -> None:
         if self.files_scope not in FILES_SCOPES:

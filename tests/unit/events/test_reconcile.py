@@ -73,3 +73,34 @@ def test_reconcile_keeps_a_checkpoint_that_is_ahead_of_the_dump(catalog) -> None
     assert reconcile(catalog, "samplewiki", "20261104") is None
     assert Checkpoint.from_value(checkpoint_value(catalog, "samplewiki") or "").snapshot == "20261104"
     assert event_gaps(catalog) == []
+
+
+def test_replay_ids_are_the_window_tail_and_bounded() -> None:
+    from collections import deque
+
+    from tests.unit.events.fake_streams import FakeStreams, event, ms
+    from wikivis.events.catchup import CatchUpOptions, _replay_ids
+    from wikivis.sources.eventstreams import Received, StreamReader, Window
+
+    until = datetime(2026, 11, 2, tzinfo=UTC)
+    topic = "eqiad.mediawiki.revision-create"
+    position = json.dumps([{"topic": topic, "partition": 0, "timestamp": ms("2026-11-02T00:10:00Z")}])
+    reader = StreamReader("http://streams.test", ["mediawiki.revision-create"], session=FakeStreams(),
+                          window=Window(until), last_event_id=position)
+
+    def received(i: int, dt: str) -> tuple[str, Received]:
+        return f"e{i}", Received(event(f"e{i}", dt), (topic, 0), ms(dt), None)
+
+    applied = [received(0, "2026-11-01T12:00:00Z")] + [received(i, f"2026-11-01T23:{50 + i:02d}:00Z") for i in range(1, 9)]
+    options = CatchUpOptions(lateness_s=300, skew_s=600, gap_slack_s=0, idle_timeout_s=1, read_timeout_s=1)
+    # the last 5 minutes before until (the lateness); e0 only as one of the topic's newest reads
+    assert _replay_ids(applied, {}, frozenset(), reader, until, options) == ("e5", "e6", "e7", "e8")
+    recent = {(topic, 0): deque(["e0", "old", "e8"], maxlen=3)}
+    assert _replay_ids(applied, recent, frozenset({"old"}), reader, until, options) == ("e0", "e5", "e6", "e7", "e8", "old")
+    capped = CatchUpOptions(lateness_s=3600, skew_s=600, gap_slack_s=0, idle_timeout_s=1, read_timeout_s=1, replay_ids_max=2)
+    assert _replay_ids(applied, {}, frozenset(), reader, until, capped) == ("e7", "e8")
+    late_kafka = ms("2026-11-01T23:30:00Z")  # a deferred event whose Kafka time is early
+    reader.defer(Received(event("e9", "2026-11-02T00:01:00Z"), (topic, 0), late_kafka,
+                          {"topic": topic, "partition": 0, "timestamp": late_kafka + 1}))
+    # a pin at 23:30 (a late Kafka timestamp): everything after pin - lateness may come again
+    assert _replay_ids(applied, {}, frozenset(), reader, until, options) == tuple(f"e{i}" for i in range(1, 9))
