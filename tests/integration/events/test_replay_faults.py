@@ -104,3 +104,33 @@ def test_the_mirror_sends_minus_one_for_an_idle_datacentre_and_honours_it(mirror
     # -1 for eqiad: nothing of eqiad comes (only codfw could, and it is idle)
     skipped = json.dumps([{"topic": f"eqiad.{stream}", "partition": 0, "offset": -1}])
     assert first_ids({"Last-Event-ID": skipped}) == []
+
+
+def test_the_next_dump_ingest_reconciles_a_stale_wiki(harness, sample_wiki) -> None:
+    """Stale → not retried (typed error) → the nightly's next ingest resets the checkpoint to
+    the dump's time and records the gap → the catch-up from that dump works again."""
+    from wikivis import pipeline
+    from wikivis.errors import StaleCheckpointError
+    from wikivis.events import event_gaps, stale_reason
+
+    h = harness(events_replay_days=2)
+    first = h.run(1, sample_wiki.dates[0])
+    with pytest.raises(StaleCheckpointError):
+        h.run(4, first.snapshot)
+    assert stale_reason(h.catalog, sample_wiki.wiki)
+    assert event_gaps(h.catalog)[0]["reconciled_by"] is None
+    pipeline.use_settings(h.settings)
+    try:
+        out = pipeline.ingest(sample_wiki.wiki, sample_wiki.dates[3], run_id="wikivis_nightly__samplewiki__test")
+    finally:
+        pipeline.use_settings(None)
+    assert out["snapshot"] == sample_wiki.dates[3]
+    assert stale_reason(h.catalog, sample_wiki.wiki) is None
+    gap = event_gaps(h.catalog)[0]
+    assert (gap["since"], gap["reconciled_by"]) == (midnight(sample_wiki.dates[1]).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                                    sample_wiki.dates[3])
+    stored = Checkpoint.from_value(checkpoint_value(h.catalog, sample_wiki.wiki) or "")
+    assert (stored.snapshot, stored.until, stored.last_event_id) == (sample_wiki.dates[3], midnight(sample_wiki.dates[3]), None)
+    result = h.run(4, sample_wiki.dates[3])
+    assert result.start_from == "checkpoint"
+    assert h.differences(result.snapshot, 4) == {}
