@@ -579,7 +579,6 @@ class StreamReader:
             self._update_positions(sse.id)
 
     def _handle(self, sse: SSEEvent) -> Received | _Skipped | None:
-        assert sse.event == "message"
         if self._wanted is not None and sse.id and self._wanted.search(sse.data) is None:
             skipped = self._skip(sse.data, sse.id)
             if skipped is not None:
@@ -600,9 +599,9 @@ class StreamReader:
         entry = _own_position(sse.id, key) if sse.id else None
         if entry is None and sse.id:  # no meta.topic, or an unusual id: read it whole
             before = dict(self.positions)
-            entries = self._update_positions(sse.id, own=True)
+            entries = self._update_positions(sse.id)
             if key not in entries:  # the one entry that moved is the message's topic
-                moved = [k for k, e in entries.items() if before.get(k) != e]
+                moved = [k for k, e in entries.items() if not _idle(e) and before.get(k) != self.positions.get(k)]
                 if len(moved) == 1:
                     key = moved[0]
             entry = entries.get(key)
@@ -646,9 +645,9 @@ class StreamReader:
         if stats.newest_kafka_ms is None or kafka_ms > stats.newest_kafka_ms:
             stats.newest_kafka_ms = kafka_ms
 
-    def _update_positions(self, raw_id: str, *, own: bool = False) -> dict[Key, dict[str, Any]]:
-        """Merge every entry of an id into :attr:`positions`, forward only (``own``: the id of
-        a message whose topic is unknown; its entries are returned as sent)."""
+    def _update_positions(self, raw_id: str) -> dict[Key, dict[str, Any]]:
+        """Merge every entry of an id into :attr:`positions`, forward only; returns the
+        entries as sent."""
         try:
             entries = parse_event_id(raw_id, source=f"{self.url} id of message {self.stats.messages}")
         except InputError as exc:

@@ -162,3 +162,30 @@ def test_deferred_boundary_pins_before_a_late_event_that_the_next_run_sees_again
     second = reader(session, until=UNTIL + timedelta(days=1), last_event_id=first.checkpoint())
     again = ids(second)
     assert again[:2] == ["after", "late"]  # "late" comes again: only its id tells it was applied
+
+
+def test_a_message_without_meta_topic_is_placed_by_the_entry_that_moved() -> None:
+    from wikivis.testing import streamed_response
+
+    def frame(ident: list[dict], eid: str) -> bytes:
+        data = {"meta": {"id": eid, "dt": "2026-11-01T01:00:00Z"}, "database": "samplewiki"}
+        return b"id: " + json.dumps(ident).encode() + b"\ndata: " + json.dumps(data).encode() + b"\n\n"
+
+    t1, t2 = ms("2026-11-01T01:00:00Z"), ms("2026-11-01T02:00:00Z")
+    frames = [
+        frame([{"topic": A, "partition": 0, "offset": -1}, {"topic": B, "partition": 0, "timestamp": t1}], "x1"),
+        frame([{"topic": A, "partition": 0, "offset": -1}, {"topic": B, "partition": 0, "timestamp": t2}], "x2"),
+        frame([{"topic": A, "partition": 0, "timestamp": t2}, {"topic": B, "partition": 0, "timestamp": t2}], "x3"),
+    ]
+
+    class Session(FakeStreams):
+        def request(self, method, url, **kwargs):  # type: ignore[override]
+            self.requests_seen.append(kwargs)
+            return streamed_response(url, iter(frames if len(self.requests_seen) == 1 else []))
+
+    r = reader(Session())
+    got = list(r)
+    assert [m.key for m in got] == [(B, 0), (B, 0), (A, 0)]
+    assert [m.kafka_ms for m in got] == [t1 - 1, t2 - 1, t2 - 1]
+    assert r.stats.new_events == 3
+    assert "offset" not in (r.checkpoint() or "")
