@@ -189,6 +189,7 @@ class CatchUpResult:
     reconnects: int = 0
     replayed: int = 0  # events the previous run applied (its checkpoint's replay ids), not applied again
     connections: int = 0
+    resent: int = 0  # messages the server sent again in this run (at or behind their position)
     checkpoint: str | None = None
     start: str = ""  # where the window started (ISO)
     start_from: str = ""  # checkpoint | base | since
@@ -367,6 +368,7 @@ def catch_up(
         result.events_read = stats.messages
         result.reconnects = stats.reconnects
         result.connections = stats.connections
+        result.resent = stats.replayed
         result.malformed = stats.malformed
         result.stop_reason = stats.stop_reason
         result.duplicates = filt.stats.duplicates

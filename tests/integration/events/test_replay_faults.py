@@ -39,6 +39,7 @@ def test_random_drops_across_14_partitions_end_exactly_or_with_a_clear_error(har
         pytest.fail(f"sse_chaos should complete with the default budget: {type(exc).__name__}: {exc}")
     assert len(DEFAULT_STREAMS) * 2 == 14
     assert sum(r.reconnects for r in results) > 20
+    assert sum(r.resent for r in results) > 0  # resumed connections went back and re-sent
     # every event applied once across the whole chain, even with replays after each resume
     seen: list[str] = []
     for r in results:
