@@ -131,6 +131,14 @@ class Settings:
     events_idle_timeout_s: float = 120.0
     #: socket read timeout of the stream (keep-alives come every ~15 s)
     events_read_timeout_s: float = 60.0
+    #: a run opens at most this many stream connections (first + reconnects), then fails
+    events_max_connections: int = 500
+    #: a run reads the stream for at most this many seconds, then fails
+    events_max_run_s: float = 3 * 3600.0
+    #: at most this many applied meta.ids of a window's tail are kept with the checkpoint
+    #: (the next run's at-least-once replay is de-duplicated against them); ~40 bytes each in
+    #: the catalog's checkpoint value (a MariaDB TEXT holds 64 KB: keep it under ~1,500 there)
+    events_replay_ids_max: int = 1500
     # gates
     drift_max_ratio: float = 0.5
     gate_warn_only: tuple[str, ...] = ()

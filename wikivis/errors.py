@@ -100,3 +100,8 @@ class StaleCheckpointError(WikivisError):
     """An EventStreams checkpoint is older than the replay window: reconcile from a dump."""
 
     exit_code = 7
+
+
+class StreamLimitReached(RetriesExceeded):
+    """An EventStreams run used up its connection or wall-time budget before its window was
+    complete (``Settings.events_max_connections`` / ``events_max_run_s``)."""

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 #: datasets of an article wiki that a run writes at its snapshot and publishes together
 WIKI_DATASETS = ("pages", "article_images", "article_categories", "file_metadata", "media", "quarantine",
-                 "metadata_failures")
+                 "metadata_failures", "events_applied")
 MEDIA_SHARD_FILES = 2000
 
 
@@ -163,6 +163,11 @@ def ingest(wiki: str, date: str, *, run_id: str, source: str = "dumps", force: b
             raise WikivisError(f"unknown ingest source {source!r} (use dumps or replica)")
         snapshot = result.snapshot
         metrics.update(_summary(result))
+        from wikivis.events import reconcile
+
+        gap = reconcile(ctx.catalog, wiki, snapshot, source=source)  # a stale EventStreams checkpoint restarts here
+        if gap:
+            metrics["events_gap"] = gap
         return {"wiki": wiki, "snapshot": snapshot, "run_id": run_id, "source": source}
 
 

@@ -164,12 +164,16 @@ def collect_status(settings: Settings, *, runs_limit: int = 500, now: datetime |
     status: dict[str, Any] = {"generated_at": now.isoformat(timespec="seconds"), "catalog_error": None}
     runs: list[dict[str, Any]] = []
     gates: list[dict[str, Any]] = []
+    status["event_gaps"] = []
     try:
         catalog = _open_catalog(settings)
         if catalog is not None:
             try:
                 runs = catalog.runs(limit=runs_limit)
                 gates = catalog.gate_results(limit=500)
+                from wikivis.events import event_gaps
+
+                status["event_gaps"] = event_gaps(catalog)
             finally:
                 catalog.dispose()
     except Exception as exc:
@@ -268,6 +272,14 @@ def render_page(status: Mapping[str, Any], prefix: str = "") -> str:
         ([g.get("run_id"), g.get("stage"), g.get("dataset"), g.get("gate"),
           f'<td class="reason">{html.escape(str(g.get("message") or ""))}</td>'] for g in failing),
         raw_columns=(4,), row_class=lambda _: "fail", empty="no failing gate",
+    ))
+
+    parts.append('<h2 id="event-gaps">EventStreams gaps (events that could not be replayed)</h2>')
+    parts.append(_table(
+        ["wiki", "lost from", "lost until", "reconciled by", "reason"],
+        ([g.get("wiki"), g.get("since"), g.get("lost_until"), g.get("reconciled_by") or "not yet (stale)",
+          f'<td class="reason">{html.escape(str(g.get("reason") or ""))}</td>'] for g in status.get("event_gaps", [])),
+        raw_columns=(4,), row_class=lambda row: "fail" if row[3] == "not yet (stale)" else "warn", empty="no gap",
     ))
 
     parts.append("<h2>Stages</h2>")

@@ -34,6 +34,9 @@ def pull_command(
         raise InputError(f"--files must be all, used or none, not {files!r}")
     settings = settings_from_ctx(None)
     result = pull(settings, wiki, snapshot, files=files)  # type: ignore[arg-type]
+    from wikivis.events import reconcile_after_ingest
+
+    reconcile_after_ingest(settings, result.wiki, result.snapshot, source="replica")  # a stale event checkpoint restarts here
     summary = {
         "wiki": result.wiki,
         "files_wiki": result.files_wiki,
