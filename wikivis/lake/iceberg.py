@@ -57,6 +57,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -371,9 +372,11 @@ class Lake:
         if base is not None and keys and isinstance(chunks, list):
             base_found = self._find(iceberg, wiki, base, run_id)
             if base_found is not None:
-                return self._write_delta(iceberg, dataset, wiki, snapshot, chunks[0], target, keys[0],
-                                         base_found[0], run_id=run_id, branch=branch, inputs=inputs,
-                                         extra={**(extra or {}), "delta_of": base})
+                delta = self._write_delta(iceberg, dataset, wiki, snapshot, chunks[0], target, keys[0],
+                                          base_found[0], run_id=run_id, branch=branch, inputs=inputs,
+                                          extra={**(extra or {}), "delta_of": base})
+                if delta is not None:
+                    return delta
         files, rows, content_hash = self._write_files(iceberg, wiki, snapshot, chunks, target)
         props = {
             "wiki": wiki, "label": snapshot, "run_id": run_id or "", "rows": str(rows), "content_hash": content_hash,
@@ -404,7 +407,11 @@ class Lake:
         from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
         from pyiceberg.typedef import Record
 
-        file_schema = schema_to_pyarrow(table.schema(), include_field_ids=True)
+        # the table's Arrow schema with field ids, but plain (not large) strings: the Parquet bytes
+        # are the same, and batches then need no copy to match it
+        file_schema = pa.schema([f.with_type(pa.string()) if pa.types.is_large_string(f.type) else f
+                                 for f in schema_to_pyarrow(table.schema(), include_field_ids=True)])
+        wiki_value = pa.array([wiki], pa.string())
         writer_id = uuid.uuid4().hex
         digest = hashlib.sha256(schema_fingerprint(target).encode())
         files: list[DataFile] = []
@@ -430,10 +437,8 @@ class Lake:
         try:
             for chunk in _rebatch(chunks, BATCH_ROWS):
                 total += chunk.num_rows
-                full = chunk.append_column(pa.field(HIDDEN_WIKI, pa.string(), nullable=False),
-                                           pa.array([wiki] * chunk.num_rows, pa.string()))
-                full = pa.Table.from_arrays([full.column(i).cast(file_schema.field(i).type) for i in range(full.num_columns)],
-                                            schema=file_schema)
+                wiki_column = wiki_value.take(pa.array(np.zeros(chunk.num_rows, dtype=np.int32)))
+                full = pa.Table.from_arrays([*chunk.columns, wiki_column], schema=file_schema)
                 if current is None:
                     current_path = f"{table.location()}/data/{HIDDEN_WIKI}={wiki}/{label}-{writer_id}-{len(files):05d}.parquet"
                     written.append(current_path)
@@ -459,14 +464,15 @@ class Lake:
 
     def _write_delta(self, table: Table, dataset: str, wiki: str, label: str, new: pa.Table, target: pa.Schema,
                      key: str, base_snapshot_id: int, *, run_id: str | None, branch: str, inputs: Sequence[str],
-                     extra: dict[str, Any]) -> Manifest:
+                     extra: dict[str, Any]) -> Manifest | None:
         """Commit ``new`` as row-level changes on top of a base snapshot (copy-on-write per file).
 
         The keys (first sort column) of rows that were added, removed or changed are found by
         two anti-joins; base files whose key bounds miss them all are kept as they are (the
         same files, referenced again), the others are rewritten without those keys, and the
         changed keys' new rows go to new files.  The snapshot is marked unsorted, so
-        :meth:`read` restores the canonical order."""
+        :meth:`read` restores the canonical order.  Returns None (write it whole) when the
+        changes touch most of the base files anyway."""
         import pyarrow.compute as pc
         from pyiceberg.conversions import from_bytes
 
@@ -484,20 +490,23 @@ class Lake:
                                               type=target.field(key).type))
         field = table.schema().find_field(key)
         keep: list[DataFile] = []
-        rewritten: list[pa.Table] = []
+        candidates: list[DataFile] = []
         for data_file in base_files:
             lower = data_file.lower_bounds.get(field.field_id) if data_file.lower_bounds else None
             upper = data_file.upper_bounds.get(field.field_id) if data_file.upper_bounds else None
-            if lower is not None and upper is not None and len(affected):
+            if not len(affected):
+                keep.append(data_file)
+            elif lower is not None and upper is not None:
                 primitive = cast("PrimitiveType", field.field_type)
                 lo, hi = from_bytes(primitive, lower), from_bytes(primitive, upper)
                 in_range = pc.and_(pc.greater_equal(affected, lo), pc.less_equal(affected, hi))
-                if not pc.any(in_range).as_py():
-                    keep.append(data_file)
-                    continue
-            elif not len(affected):
-                keep.append(data_file)
-                continue
+                (candidates if pc.any(in_range).as_py() else keep).append(data_file)
+            else:
+                candidates.append(data_file)
+        if len(base_files) > 1 and 2 * len(candidates) > len(base_files):
+            return None
+        rewritten: list[pa.Table] = []
+        for data_file in candidates:
             with table.io.new_input(data_file.file_path).open() as fh:
                 part = pq.read_table(fh, columns=columns)
             part = pa.Table.from_arrays([part.column(i).cast(target.field(i).type) for i in range(len(columns))],
