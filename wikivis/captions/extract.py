@@ -289,8 +289,8 @@ def _walk(code: Wikicode, aliases: Aliases, found: list[tuple[str, str | None, s
                 _walk(node.text, aliases, found)
         elif isinstance(node, Template):
             _infobox(node, aliases, found)
-            for param in node.params:
-                _walk(param.value, aliases, found)
+            for template_param in node.params:
+                _walk(template_param.value, aliases, found)
         elif isinstance(node, Tag):
             tag = str(node.tag).strip().lower()
             if tag == "gallery":

@@ -56,7 +56,7 @@ def _open(path: Path) -> IO[bytes]:
     if name.endswith(".bz2"):
         return bz2.open(path, "rb")
     if name.endswith(".gz"):
-        return gzip.open(path, "rb")
+        return gzip.GzipFile(path, "rb")  # type: ignore[return-value]
     if name.endswith((".xz", ".7z")):
         return lzma.open(path, "rb")
     return path.open("rb")

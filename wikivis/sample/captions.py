@@ -179,7 +179,7 @@ def article_wikitext(sample: SampleWiki, page_id: int, day: int | None = None) -
     lines.append(f"'''{title}''' is an article of the sample wiki about [[{(page.topic or 'things').capitalize()}]].")
     gallery: list[str] = []
     for name in page.images:
-        if name in icons and (name in MAINTENANCE_TEMPLATES or name.startswith("Flag_of_")) or name == infobox_image:
+        if (name in icons and (name in MAINTENANCE_TEMPLATES or name.startswith("Flag_of_"))) or name == infobox_image:
             continue
         caption, alt = _image_texts(sample, name, page_id, title, day)
         if name in in_gallery:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import random
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -384,12 +385,12 @@ def colour_name(colour: RGB) -> str:
     return min(COLOUR_NAMES, key=lambda n: sum((a - b) ** 2 for a, b in zip(COLOUR_NAMES[n], colour, strict=True)))
 
 
-def _area(kind: str, coords: object) -> float:
+def _area(kind: str, coords: Any) -> float:
     if kind in ("ellipse", "rect"):
-        x0, y0, x1, y1 = coords  # type: ignore[misc]
+        x0, y0, x1, y1 = (float(v) for v in coords)
         return abs((x1 - x0) * (y1 - y0)) * (0.785 if kind == "ellipse" else 1.0)
     if kind == "polygon":
-        pts = list(coords)  # type: ignore[call-overload]
+        pts = [(float(x), float(y)) for x, y in coords]
         return abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(pts, pts[1:] + pts[:1], strict=True))) / 2
     return 1.0
 

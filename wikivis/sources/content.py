@@ -155,7 +155,7 @@ def file_captions(client: ActionApiClient, names: Iterable[str]) -> Iterator[Fil
         for req, title in asked.items():
             page = pages.get(normalized.get(title, title)) or {}
             name = file_name(req)
-            if not page or page.get("missing") and not page.get("imageinfo") or page.get("invalid"):
+            if not page or (page.get("missing") and not page.get("imageinfo")) or page.get("invalid"):
                 found.append((name, None, {}, "invalid" if page.get("invalid") else "missing"))
                 continue
             infos = page.get("imageinfo") or [{}]
