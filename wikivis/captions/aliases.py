@@ -7,7 +7,7 @@ its old ``Image`` names), and ``$magicWords`` for the ``img_*`` words that
 ``img_manualthumb``, ``img_framed``, ``img_frameless``, ``img_border``, ``img_upright``,
 the alignments, ``img_width``, ``img_link``, ``img_alt``, ``img_class``, ``img_lang``,
 ``img_page``) plus TimedMediaHandler's ``img_thumbtime``/``img_starttime``/``img_endtime``.
-Transcribed by hand for en, de, fr, es, it, nl, pl, ru, ja, zh, ar, he, pt and sv (the
+Transcribed by hand for en, de, fr, es, it, nl, pl, ru, ja, zh, ar, he, pt, sv and af (the
 ``$1`` of a parameter word is the ``=value`` part); compare with those files when adding a
 language.  Two MediaWiki rules matter here:
 
@@ -45,6 +45,7 @@ FILE_NAMESPACE: dict[str, tuple[str, ...]] = {
     "he": ("קובץ", "תמונה"),
     "pt": ("Ficheiro", "Arquivo", "Imagem"),
     "sv": ("Fil", "Bild"),
+    "af": ("Lêer", "Beeld"),
 }
 
 #: language → image option words without a value (thumb, frame, frameless, border,
@@ -89,6 +90,7 @@ IMAGE_FLAGS: dict[str, tuple[str, ...]] = {
     "he": ("ממוזער", "ממוסגר", "מסגרת", "ללא מסגרת", "לא ממוסגר", "גבולות", "גבול", "זקוף", "ימין", "שמאל", "ללא", "מרכז"),
     "pt": ("miniaturadaimagem", "miniatura", "moldura", "semmoldura", "borda", "superior", "direita", "esquerda", "nenhum", "centro"),
     "sv": ("miniatyr", "ram", "ramlös", "kantlinje", "höger", "vänster", "ingen", "centrerad"),
+    "af": ("duimnael", "raam", "raamloos", "grens", "regop", "regs", "links", "geen", "gesentreer"),
 }
 
 #: language → ``key=`` forms of ``img_alt``
@@ -107,6 +109,7 @@ ALT_KEYS: dict[str, tuple[str, ...]] = {
     "he": ("טקסט",),
     "pt": ("alt",),
     "sv": ("alt",),
+    "af": ("alt",),
 }
 
 #: language → ``key=`` forms of the other valued options (link, upright=, thumb=, class,
@@ -129,6 +132,7 @@ OPTION_KEYS: dict[str, tuple[str, ...]] = {
     "he": ("קישור", "זקוף", "ממוזער", "מחלקה", "שפה", "דף"),
     "pt": ("ligação", "ligacao", "superior", "miniatura", "classe", "língua", "página"),
     "sv": ("länk", "miniatyr", "klass", "språk", "sida"),
+    "af": ("skakel", "regop", "duimnael", "klas", "taal", "bladsy"),
 }
 
 #: the unit of ``img_width`` (``$1px``) per language, after a number or ``WxH``
@@ -138,7 +142,8 @@ WIDTH_UNITS: tuple[str, ...] = ("px", "пкс", "ピクセル", "像素", "بك"
 INFOBOX_IMAGE_PARAMS: frozenset[str] = frozenset({
     "image", "image_name", "imagename", "img", "photo", "picture", "image_file", "logo", "cover",
     "bild", "bilddatei", "image_fichier", "imagen", "immagine", "imagem", "afbeelding", "zdjęcie",
-    "grafika", "изображение", "фото", "画像", "图像", "圖像", "صورة", "תמונה", "bildfil",
+    "grafika", "изображение", "фото", "画像", "图像", "圖像", "صورة", "الصورة", "תמונה", "bildfil",
+    "static_image_name", "static_image", "image_skyline", "image_map", "map_image", "image_flag", "image_seal",
 })
 #: parameters holding the caption of that image
 INFOBOX_CAPTION_PARAMS: frozenset[str] = frozenset({
@@ -146,7 +151,8 @@ INFOBOX_CAPTION_PARAMS: frozenset[str] = frozenset({
     "bildbeschreibung", "bildunterschrift", "légende", "legende", "pie de imagen", "pie_de_imagen",
     "pie", "didascalia", "legenda", "onderschrift", "bijschrift", "opis", "podpis", "подпись",
     "описание изображения", "キャプション", "画像説明", "图像说明", "圖像說明", "说明", "說明",
-    "تعليق", "تعليق الصورة", "כיתוב", "bildtext",
+    "تعليق", "التعليق", "تعليق الصورة", "כיתוב", "bildtext", "static_image_caption",
+    "imagecaption_skyline", "image_skyline_caption", "map_caption", "caption_skyline",
 })
 #: parameters holding its alt text
 INFOBOX_ALT_PARAMS: frozenset[str] = frozenset({

@@ -289,8 +289,6 @@ def _walk(code: Wikicode, aliases: Aliases, found: list[tuple[str, str | None, s
                 _walk(node.text, aliases, found)
         elif isinstance(node, Template):
             _infobox(node, aliases, found)
-            for template_param in node.params:
-                _walk(template_param.value, aliases, found)
         elif isinstance(node, Tag):
             tag = str(node.tag).strip().lower()
             if tag == "gallery":
@@ -339,28 +337,81 @@ _ALT_KEYS = _fold_set(INFOBOX_ALT_PARAMS)
 
 
 def _infobox(node: Template, aliases: Aliases, found: list[tuple[str, str | None, str | None, str]]) -> None:
-    images: dict[str, Wikicode] = {}
+    """A template's images, in parameter order: bare-name image parameters become infobox
+    rows; every other parameter is walked (a ``[[File:…]]`` value becomes a link row that
+    takes the infobox caption/alt when it has none of its own)."""
+    name = _WS_RE.sub(" ", str(node.name).strip().replace("_", " ")).casefold()
+    if name in POSITIONAL_IMAGE_TEMPLATES:
+        _positional_template(node, name, aliases, found)
+        return
     captions: dict[str, Wikicode] = {}
     alts: dict[str, Wikicode] = {}
     for param in node.params:
-        if not param.showkey:
+        if param.showkey:
+            base, number = _param_key(param)
+            if base in _CAPTION_KEYS:
+                captions.setdefault(number, param.value)
+            elif base in _ALT_KEYS:
+                alts.setdefault(number, param.value)
+
+    def texts(number: str) -> tuple[str | None, str | None]:
+        other = "1" if number == "" else "" if number == "1" else None
+        caption = captions.get(number) or (captions.get(other) if other is not None else None)
+        alt = alts.get(number) or (alts.get(other) if other is not None else None)
+        return _text_or_none(caption, aliases), _text_or_none(alt, aliases)
+
+    for param in node.params:
+        base, number = _param_key(param) if param.showkey else ("", "")
+        is_image = base in _IMAGE_KEYS
+        value = param.value
+        if is_image and not any(isinstance(n, (Wikilink, Template, Tag)) for n in value.nodes):
+            text = str(value).strip()
+            file = normalise_file_name(text, aliases) if text and _EXT_RE.search(text) else None
+            if file is not None:
+                found.append((file, *texts(number), "infobox"))
             continue
-        base, number = _param_key(param)
-        if base in _IMAGE_KEYS:
-            images.setdefault(number, param.value)
-        elif base in _CAPTION_KEYS:
-            captions.setdefault(number, param.value)
-        elif base in _ALT_KEYS:
-            alts.setdefault(number, param.value)
-    for number, value in images.items():
-        if any(isinstance(n, (Wikilink, Template, Tag)) for n in value.nodes):
-            continue  # [[File:…]] as the value is found as a link; a template is not a name
-        text = str(value).strip()
-        if not text or not _EXT_RE.search(text):
-            continue
-        name = normalise_file_name(text, aliases)
-        if name is None:
-            continue
-        caption = captions.get(number) or (captions.get("1") if number == "" else captions.get("") if number == "1" else None)
-        alt = alts.get(number) or (alts.get("1") if number == "" else alts.get("") if number == "1" else None)
-        found.append((name, _text_or_none(caption, aliases), _text_or_none(alt, aliases), "infobox"))
+        before = len(found)
+        _walk(value, aliases, found)
+        if is_image and len(found) > before:
+            file, caption, alt, source = found[before]
+            own_caption, own_alt = texts(number)
+            found[before] = (file, caption or own_caption, alt or own_alt, source)
+
+
+#: templates that take files as positional parameters: name → (file, caption) positions
+#: (1-based; ``{{Gallery}}`` repeats file/caption pairs)
+POSITIONAL_IMAGE_TEMPLATES: dict[str, tuple[int, int]] = {
+    "wide image": (1, 3), "panorama": (1, 3), "tall image": (1, 3), "gallery": (1, 2), "image frame": (0, 0),
+}
+
+
+def _positional_template(node: Template, name: str, aliases: Aliases,
+                         found: list[tuple[str, str | None, str | None, str]]) -> None:
+    positional = [p.value for p in node.params if not p.showkey]
+    named = {_param_key(p)[0]: p.value for p in node.params if p.showkey}
+    if name == "gallery":
+        for i in range(0, len(positional), 2):
+            title = str(positional[i]).strip()
+            file = normalise_file_name(title, aliases) if _EXT_RE.search(title) else None
+            if file is not None:
+                caption = positional[i + 1] if i + 1 < len(positional) else None
+                found.append((file, _text_or_none(caption, aliases), None, "gallery"))
+        return
+    if name == "image frame":
+        content = named.get("content")
+        if content is not None:
+            before = len(found)
+            _walk(content, aliases, found)
+            if len(found) > before and found[before][1] is None:
+                file, _, alt, source = found[before]
+                found[before] = (file, _text_or_none(named.get("caption"), aliases), alt, source)
+        return
+    file_pos, caption_pos = POSITIONAL_IMAGE_TEMPLATES[name]
+    if len(positional) < file_pos:
+        return
+    title = str(positional[file_pos - 1]).strip()
+    file = normalise_file_name(title, aliases) if _EXT_RE.search(title) else None
+    if file is None:
+        return
+    caption = positional[caption_pos - 1] if len(positional) >= caption_pos else named.get("caption")
+    found.append((file, _text_or_none(caption, aliases), _text_or_none(named.get("alt"), aliases), "infobox"))
