@@ -140,19 +140,30 @@ WIDTH_UNITS: tuple[str, ...] = ("px", "пкс", "ピクセル", "像素", "بك"
 
 #: infobox / {{Multiple image}} parameters holding a file (numbered variants are also accepted)
 INFOBOX_IMAGE_PARAMS: frozenset[str] = frozenset({
-    "image", "image_name", "imagename", "img", "photo", "picture", "image_file", "logo", "cover",
+    "image", "image_name", "imagename", "img", "photo", "picture", "image_file",
     "bild", "bilddatei", "image_fichier", "imagen", "immagine", "imagem", "afbeelding", "zdjęcie",
     "grafika", "изображение", "фото", "画像", "图像", "圖像", "صورة", "الصورة", "תמונה", "bildfil",
-    "static_image_name", "static_image", "image_skyline", "image_map", "map_image", "image_flag", "image_seal",
 })
+#: other image parameters, each with its own caption/alt parameters (default ``<name>_caption``
+#: and ``<name>_alt``): the generic caption of the infobox is not theirs
+INFOBOX_OWN_CAPTION_IMAGES: dict[str, tuple[str, str]] = {
+    "logo": ("logo_caption", "logo_alt"),
+    "cover": ("cover_caption", "cover_alt"),
+    "static_image_name": ("static_image_caption", "static_image_alt"),
+    "static_image": ("static_image_caption", "static_image_alt"),
+    "image_skyline": ("imagecaption_skyline", "image_alt_skyline"),
+    "image_map": ("map_caption", "map_alt"),
+    "map_image": ("map_caption", "map_alt"),
+    "image_flag": ("flag_caption", "flag_alt"),
+    "image_seal": ("seal_caption", "seal_alt"),
+}
 #: parameters holding the caption of that image
 INFOBOX_CAPTION_PARAMS: frozenset[str] = frozenset({
     "caption", "image_caption", "imagecaption", "image caption", "legend", "footnote",
     "bildbeschreibung", "bildunterschrift", "légende", "legende", "pie de imagen", "pie_de_imagen",
     "pie", "didascalia", "legenda", "onderschrift", "bijschrift", "opis", "podpis", "подпись",
     "описание изображения", "キャプション", "画像説明", "图像说明", "圖像說明", "说明", "說明",
-    "تعليق", "التعليق", "تعليق الصورة", "כיתוב", "bildtext", "static_image_caption",
-    "imagecaption_skyline", "image_skyline_caption", "map_caption", "caption_skyline",
+    "تعليق", "التعليق", "تعليق الصورة", "כיתוב", "bildtext",
 })
 #: parameters holding its alt text
 INFOBOX_ALT_PARAMS: frozenset[str] = frozenset({

@@ -45,6 +45,7 @@ from wikivis.captions.aliases import (
     INFOBOX_ALT_PARAMS,
     INFOBOX_CAPTION_PARAMS,
     INFOBOX_IMAGE_PARAMS,
+    INFOBOX_OWN_CAPTION_IMAGES,
     WIDTH_UNITS,
     Aliases,
     aliases_for,
@@ -209,6 +210,8 @@ def split_params(code: Wikicode) -> list[Wikicode]:
     """Split a link's text on its own top-level ``|`` (nested links/templates stay whole)."""
     parts: list[list[Any]] = [[]]
     for node in code.nodes:
+        if isinstance(node, ExternalLink) and not node.brackets and "|" in str(node):
+            node = Text(str(node))  # mwparserfromhell lets a free URL run over the "|"
         if isinstance(node, Text) and "|" in node.value:
             pieces = str(node.value).split("|")
             if pieces[0]:
@@ -334,6 +337,7 @@ def _fold_set(words: frozenset[str]) -> frozenset[str]:
 _IMAGE_KEYS = _fold_set(INFOBOX_IMAGE_PARAMS)
 _CAPTION_KEYS = _fold_set(INFOBOX_CAPTION_PARAMS)
 _ALT_KEYS = _fold_set(INFOBOX_ALT_PARAMS)
+_OWN_CAPTION = {_fold(k): (_fold(c), _fold(a)) for k, (c, a) in INFOBOX_OWN_CAPTION_IMAGES.items()}
 
 
 def _infobox(node: Template, aliases: Aliases, found: list[tuple[str, str | None, str | None, str]]) -> None:
@@ -346,15 +350,20 @@ def _infobox(node: Template, aliases: Aliases, found: list[tuple[str, str | None
         return
     captions: dict[str, Wikicode] = {}
     alts: dict[str, Wikicode] = {}
+    named: dict[str, Wikicode] = {}
     for param in node.params:
         if param.showkey:
+            named.setdefault(_fold(_WS_RE.sub(" ", str(param.name))), param.value)
             base, number = _param_key(param)
             if base in _CAPTION_KEYS:
                 captions.setdefault(number, param.value)
             elif base in _ALT_KEYS:
                 alts.setdefault(number, param.value)
 
-    def texts(number: str) -> tuple[str | None, str | None]:
+    def texts(number: str, base: str = "") -> tuple[str | None, str | None]:
+        if base in _OWN_CAPTION:
+            caption_key, alt_key = _OWN_CAPTION[base]
+            return _text_or_none(named.get(caption_key), aliases), _text_or_none(named.get(alt_key), aliases)
         other = "1" if number == "" else "" if number == "1" else None
         caption = captions.get(number) or (captions.get(other) if other is not None else None)
         alt = alts.get(number) or (alts.get(other) if other is not None else None)
@@ -362,19 +371,19 @@ def _infobox(node: Template, aliases: Aliases, found: list[tuple[str, str | None
 
     for param in node.params:
         base, number = _param_key(param) if param.showkey else ("", "")
-        is_image = base in _IMAGE_KEYS
+        is_image = base in _IMAGE_KEYS or base in _OWN_CAPTION
         value = param.value
         if is_image and not any(isinstance(n, (Wikilink, Template, Tag)) for n in value.nodes):
             text = str(value).strip()
             file = normalise_file_name(text, aliases) if text and _EXT_RE.search(text) else None
             if file is not None:
-                found.append((file, *texts(number), "infobox"))
+                found.append((file, *texts(number, base), "infobox"))
             continue
         before = len(found)
         _walk(value, aliases, found)
         if is_image and len(found) > before:
             file, caption, alt, source = found[before]
-            own_caption, own_alt = texts(number)
+            own_caption, own_alt = texts(number, base)
             found[before] = (file, caption or own_caption, alt or own_alt, source)
 
 
