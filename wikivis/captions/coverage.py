@@ -90,3 +90,23 @@ def coverage(settings: Settings, wiki: str, snapshot: str | None = None, *, lake
     captions = lake.read("article_image_captions", wiki, snap,
                          columns=["page_id", "file_name", "caption", "alt", "source"])
     return {"wiki": wiki, "snapshot": snap, "article_images_snapshot": images_snaps[-1], **compute_coverage(images, captions)}
+
+
+def coverage_status(settings: Settings, *, lake: Any = None) -> list[dict[str, Any]]:
+    """One coverage row per wiki that has captions in the lake (the monitoring page's table:
+    wiki, snapshot, images, caption/alt shares, bad alt, the tutorial's reference); a wiki
+    whose datasets cannot be read gets a row with ``error`` instead of failing the page."""
+    if lake is None:
+        from wikivis.lake import Lake
+
+        lake = Lake(settings.lake_root)
+    rows: list[dict[str, Any]] = []
+    for wiki in sorted(lake.wikis("article_image_captions")):
+        try:
+            cov = coverage(settings, wiki, lake=lake)
+        except Exception as exc:  # a page must show what it can
+            rows.append({"wiki": wiki, "error": f"{exc.__class__.__name__}: {exc}"})
+            continue
+        rows.append({k: cov[k] for k in ("wiki", "snapshot", "images", "captioned", "with_alt", "bad_alt",
+                                         "caption_share", "alt_share", "reference")})
+    return rows

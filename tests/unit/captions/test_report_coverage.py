@@ -37,3 +37,12 @@ def test_report_shows_caption_coverage(settings, lake):
     assert "| with a caption | 2 | 50.0% | 43% |" in md
     assert "| with alt text | 2 | 50.0% | 10% |" in md
     assert "| article_image_captions | bad_alt | 1 |" in md
+
+
+def test_coverage_status_for_the_monitoring_page(settings, lake):
+    from wikivis.captions.coverage import coverage_status
+
+    assert coverage_status(settings, lake=lake) == []
+    lake.write("article_image_captions", WIKI, SNAPSHOT, collect(WIKI, [(1, "[[File:A.jpg|thumb|x]]")], ExtractStats()))
+    (row,) = coverage_status(settings, lake=lake)
+    assert row["wiki"] == WIKI and "no article_images" in row["error"]
