@@ -127,3 +127,27 @@ def test_cli_extract_and_coverage(mirror, sample_wiki, settings, monkeypatch):
     assert "tutorial: 43.0 %" in human.output
     bad = CliRunner().invoke(app, ["extract", "--wiki", wiki, "--from-dump", "--from-api"])
     assert bad.exit_code != 0
+
+
+def test_pipeline_stage_records_itself(mirror, sample_wiki, tmp_path):
+    from wikivis import pipeline
+    from wikivis.catalog import Catalog
+
+    s = mirror.settings(home=tmp_path / "home")
+    wiki, snapshot = sample_wiki.wiki, sample_wiki.dates[-1]
+    Lake(s.lake_root).write("article_images", wiki, snapshot, _article_images(sample_wiki, wiki))
+    pipeline.use_settings(s)
+    try:
+        out = pipeline.captions(wiki, snapshot, run_id="test__captions")
+    finally:
+        pipeline.use_settings(None)
+    assert out["source"] == "dump" and out["rows"] > 500
+    catalog = Catalog(s.resolved_catalog_url)
+    try:
+        child = catalog.get_run("test__captions.captions")
+        assert child["status"] == "success"
+        assert 0.3 < child["metrics"]["coverage"]["caption_share"] < 0.6
+        gates = catalog.gate_results("test__captions", limit=100)
+        assert {g["gate"] for g in gates if g["stage"] == "captions"} >= {"caption_markup", "bad_alt"}
+    finally:
+        catalog.dispose()
