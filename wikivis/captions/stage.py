@@ -9,7 +9,9 @@ Which way the texts come (``source``):
   ``prop=revisions``: ``page_ids`` when the caller knows them (the event catch-up's dirty
   set), otherwise the pages whose ``pages``/``article_images`` rows differ between the two
   snapshots (an edit that only changes a caption is then seen at the next full rebuild);
-* ``auto`` — ``api`` when a previous snapshot exists, else ``dump``.
+* ``auto`` — ``dump`` for a dump snapshot (``YYYYMMDD``) or when there is no previous
+  captions snapshot; ``api`` for an event snapshot (``YYYYMMDDTHHMMSSZ``) on top of one,
+  or when ``page_ids`` are given.
 
 ``file_captions`` is fetched for files used by the wiki's articles that the previous
 ``file_captions`` snapshot does not have yet (all of them on the first run).
@@ -71,7 +73,8 @@ def run_captions(
         raise InputError(f"unknown captions source {source!r}; choose one of {', '.join(SOURCES)}")
     previous = _before(lake, "article_image_captions", wiki, snapshot, strict=True)
     if source == "auto":
-        source = "api" if previous is not None or page_ids is not None else "dump"
+        event_snapshot = "T" in snapshot
+        source = "api" if page_ids is not None or (previous is not None and event_snapshot) else "dump"
     if dump_path is not None:
         source = "dump"
     stats = ExtractStats()

@@ -109,6 +109,13 @@ def test_stage_full_rebuild_then_api_refresh(mirror, sample_wiki, settings):
     assert uncaptioned and not uncaptioned & on_commons  # red links and deleted files only
     assert lake.read("article_image_captions", wiki, later).equals(full)
 
+    # without page ids, an event snapshot refreshes the pages whose rows changed
+    latest = sample_wiki.dates[-1] + "T180000Z"
+    lake.write("article_images", wiki, latest, images.slice(1))  # the first page lost an image
+    third = run_captions(s, wiki, latest, lake=lake, with_file_captions=False)
+    assert third["source"] == "api" and third["extract"]["pages"] == 1
+    assert lake.read("article_image_captions", wiki, latest).equals(full)
+
 
 def test_cli_extract_and_coverage(mirror, sample_wiki, settings, monkeypatch):
     s = mirror.settings(home=settings.home)
