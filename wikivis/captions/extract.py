@@ -58,6 +58,8 @@ FILE_EXTENSIONS = (
     "ogv", "webm", "ogg", "oga", "mp3", "wav", "flac", "opus", "mid", "stl",
 )
 _EXT_RE = re.compile(r"\.(" + "|".join(FILE_EXTENSIONS) + r")$", re.IGNORECASE)
+#: a page whose text holds no file extension shows no image: not worth parsing (most stubs)
+_ANY_FILE_RE = re.compile(r"\.(?:" + "|".join(FILE_EXTENSIONS) + r")\b", re.IGNORECASE)
 _WIDTH_RE = re.compile(r"^(?:\d+|\d*x\d+)\s*(?:" + "|".join(map(re.escape, WIDTH_UNITS)) + r")$", re.IGNORECASE)
 _NUMBERED_RE = re.compile(r"^(.*?)[ _]?(\d+)$")
 _WS_RE = re.compile(r"\s+")
@@ -262,8 +264,10 @@ def _text_or_none(code: Wikicode | None, aliases: Aliases) -> str | None:
 # --------------------------------------------------------------------------- extraction
 def extract(wikitext: str, *, wiki: str | None = None) -> list[ImageCaption]:
     """Every image of an article's wikitext with its caption and alt text, in article order."""
+    if not wikitext or not _ANY_FILE_RE.search(wikitext):
+        return []  # every file title has an extension: no extension, no image
     aliases = aliases_for(wiki)
-    code = mwparserfromhell.parse(wikitext or "", skip_style_tags=False)
+    code = mwparserfromhell.parse(wikitext, skip_style_tags=False)
     found: list[tuple[str, str | None, str | None, str]] = []
     _walk(code, aliases, found)
     return [ImageCaption(i, name, caption, alt, source) for i, (name, caption, alt, source) in enumerate(found)]

@@ -80,3 +80,13 @@ def test_collect_and_merge_replace_refreshed_pages():
     merged = merge(old, fresh, {2, 5})
     assert merged.column("caption").to_pylist() == ["a", None, "new"]
     assert merge(old, collect("xwiki", [], ExtractStats()), {1}).column("page_id").to_pylist() == [2]
+
+
+def test_parallel_extraction_gives_the_same_rows():
+    pages = [(i, f"[[File:F{i}.jpg|thumb|alt=a{i}|Caption {i}]] <gallery>\nG{i}.png|g</gallery>") for i in range(1, 700)]
+    pages.append((999, "no image here"))
+    serial_stats, parallel_stats = ExtractStats(), ExtractStats()
+    serial = collect("xwiki", pages, serial_stats)
+    parallel = collect("xwiki", pages, parallel_stats, workers=2)
+    assert parallel.equals(serial) and serial.num_rows == 2 * 699
+    assert serial_stats.as_dict() == parallel_stats.as_dict()
