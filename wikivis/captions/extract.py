@@ -378,7 +378,7 @@ def _infobox(node: Template, aliases: Aliases, found: list[tuple[str, str | None
         is_image = base in _IMAGE_KEYS or base in _OWN_CAPTION
         value = param.value
         if is_image and not any(isinstance(n, (Wikilink, Template, Tag)) for n in value.nodes):
-            text = str(value).strip()
+            text = "".join(str(n) for n in value.nodes if not isinstance(n, Comment)).strip()
             file = normalise_file_name(text, aliases) if text and _EXT_RE.search(text) else None
             if file is not None:
                 found.append((file, *texts(number, base), "infobox"))

@@ -30,7 +30,8 @@ def extract(
     snapshot: Annotated[str | None, typer.Option(help="snapshot id (default: newest article_images snapshot)")] = None,
     from_dump: Annotated[bool, typer.Option("--from-dump", help="full rebuild from the pages-articles dump")] = False,
     from_api: Annotated[bool, typer.Option("--from-api", help="refresh changed pages through the Action API")] = False,
-    dump_file: Annotated[Path | None, typer.Option(help="a local pages-articles .xml[.bz2|.gz] file")] = None,
+    dump_file: Annotated[Path | None, typer.Option(help="a local pages-articles .xml[.bz2|.gz] file", exists=True,
+                                                   dir_okay=False, readable=True)] = None,
     page_id: Annotated[list[int] | None, typer.Option("--page-id", help="pages to refresh (with --from-api)")] = None,
     file_captions: Annotated[bool, typer.Option(help="also fetch Commons file captions")] = True,
 ) -> None:
@@ -38,15 +39,13 @@ def extract(
     from wikivis.captions.stage import run_captions
     from wikivis.catalog import Catalog
     from wikivis.config import check_wiki_name
-    from wikivis.errors import InputError, NotFoundError
+    from wikivis.errors import NotFoundError
     from wikivis.lake import Lake
 
     settings = settings_from_ctx()
     check_wiki_name(wiki)
     if from_dump and from_api:
-        raise InputError("choose one of --from-dump and --from-api")
-    if dump_file is not None and not dump_file.is_file():
-        raise InputError(f"no such dump file: {dump_file}")
+        raise typer.BadParameter("choose one of --from-dump and --from-api")
     lake = Lake(settings.lake_root)
     snapshot = snapshot or lake.latest("article_images", wiki)
     if snapshot is None:

@@ -133,7 +133,9 @@ def test_cli_extract_and_coverage(mirror, sample_wiki, settings, monkeypatch):
     human = CliRunner().invoke(app, ["coverage", "--wiki", wiki])
     assert "tutorial: 43.0 %" in human.output
     bad = CliRunner().invoke(app, ["extract", "--wiki", wiki, "--from-dump", "--from-api"])
-    assert bad.exit_code != 0
+    assert bad.exit_code == 2 and "choose one of" in bad.output and "Traceback" not in bad.output
+    missing = CliRunner().invoke(app, ["extract", "--wiki", wiki, "--dump-file", "/nonexistent.xml.bz2"])
+    assert missing.exit_code == 2
 
 
 def test_pipeline_stage_records_itself(mirror, sample_wiki, tmp_path):

@@ -152,6 +152,7 @@ def test_infobox_and_multiple_image_parameters_in_article_order():
         "{{Multiple image|image1=One.jpg|caption1=First|alt1=1st|image2=File:Two.jpg|caption2=Second}}\n"
         "{{Infobox person|image=[[File:Face.jpg|220px|border]]|caption=A face|image_alt=Face alt}}\n"
         "{{Infobox thing|image=|caption=Empty image}} {{Infobox x|image=not a file}}"
+        "{{Infobox y|image = Commented.png <!-- keep this photo -->\n|caption=With comment}}"
     )
     assert [(r.file_name, r.caption, r.alt, r.source) for r in rows] == [
         ("Front_view.JPG", "The front", "A facade", "infobox"),
@@ -160,8 +161,9 @@ def test_infobox_and_multiple_image_parameters_in_article_order():
         ("One.jpg", "First", "1st", "infobox"),
         ("Two.jpg", "Second", None, "infobox"),
         ("Face.jpg", "A face", "Face alt", "link"),
+        ("Commented.png", "With comment", None, "infobox"),
     ]
-    assert [r.position for r in rows] == list(range(6))
+    assert [r.position for r in rows] == list(range(7))
 
 
 def test_file_names_are_normalised_like_the_lake():
