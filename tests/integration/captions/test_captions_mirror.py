@@ -160,3 +160,32 @@ def test_pipeline_stage_records_itself(mirror, sample_wiki, tmp_path):
         assert {g["gate"] for g in gates if g["stage"] == "captions"} >= {"caption_markup", "bad_alt"}
     finally:
         catalog.dispose()
+
+
+def test_mirror_protocol_details(mirror, sample_wiki):
+    from wikivis.sources.http import polite_session
+
+    http = polite_session("wikivis-tests/1.0 (tests@example.org)")
+    base = {"format": "json", "formatversion": "2"}
+    api = mirror.urls["api"]
+    page_id = _articles(sample_wiki)[0]
+    legacy = http.get(f"{api}/{sample_wiki.wiki}/w/api.php", params={
+        **base, "action": "query", "prop": "revisions", "rvprop": "content", "pageids": page_id}).json()
+    assert "rvslots" in legacy["warnings"]["revisions"]["warnings"]
+    assert legacy["query"]["pages"][0]["revisions"][0]["content"] == article_wikitext(sample_wiki, page_id)
+    many = "|".join(f"M{i}" for i in range(1, 52))
+    too_many = http.get(f"{api}/w/api.php", params={**base, "action": "wbgetentities", "ids": many}).json()
+    assert too_many["error"]["code"] == "toomanyvalues"
+    bad = http.get(f"{api}/w/api.php", params={**base, "action": "wbgetentities", "ids": "Q42"}).json()
+    assert bad["error"]["code"] == "no-such-entity"
+    name = next(n for n in sorted(sample_wiki.file_info) if len(file_labels(sample_wiki, n)) >= 2)
+    commons_id = next(r["page_id"] for r in sample_wiki.state(sample_wiki.n_days).tables_for(sample_wiki.commons_wiki)["page"]
+                      if r["page_title"] == name)
+    entity = http.get(f"{api}/w/api.php", params={**base, "action": "wbgetentities", "ids": f"M{commons_id}",
+                                                  "languages": "de|en"}).json()["entities"][f"M{commons_id}"]
+    assert entity["type"] == "mediainfo" and set(entity["labels"]) <= {"de", "en"} and entity["labels"]
+    multi = http.get(f"{api}/w/api.php", params={
+        **base, "action": "query", "prop": "imageinfo", "iiprop": "extmetadata", "iiextmetadatamultilang": "1",
+        "titles": f"File:{name}"}).json()
+    value = multi["query"]["pages"][0]["imageinfo"][0]["extmetadata"]["ImageDescription"]["value"]
+    assert value["_type"] == "lang" and "en" in value
