@@ -189,3 +189,20 @@ def test_mirror_protocol_details(mirror, sample_wiki):
         "titles": f"File:{name}"}).json()
     value = multi["query"]["pages"][0]["imageinfo"][0]["extmetadata"]["ImageDescription"]["value"]
     assert value["_type"] == "lang" and "en" in value
+
+
+def test_demo_shows_caption_coverage(mirror, sample_wiki, tmp_path):
+    from wikivis import pipeline
+    from wikivis.demo import demo_captions
+
+    s = mirror.settings(home=tmp_path / "home")
+    lake = Lake(s.lake_root)
+    wiki, snapshot = sample_wiki.wiki, sample_wiki.dates[-1]
+    lake.write("article_images", wiki, snapshot, _article_images(sample_wiki, wiki))
+    lake.publish("article_images", wiki, snapshot)
+    pipeline.use_settings(s)
+    try:
+        cov = demo_captions(s, "demo__run")
+    finally:
+        pipeline.use_settings(None)
+    assert cov["snapshot"] == snapshot and 0.3 < cov["caption_share"] < 0.6 and cov["reference"]["alt_share"] == 0.1
