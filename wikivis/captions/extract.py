@@ -227,10 +227,12 @@ def split_params(code: Wikicode) -> list[Wikicode]:
 
 def classify(param: Wikicode, aliases: Aliases) -> tuple[str, Wikicode | None]:
     """``("alt", value)``, ``("option", None)`` or ``("caption", param)`` for one parameter."""
-    text = str(param).strip()
+    nodes = [n for n in param.nodes if not isinstance(n, Comment)]
+    text = "".join(str(n) for n in nodes).strip()
     folded = _fold(text)
     if not folded:
         return "option", None
+    param = Wikicode(nodes)
     if folded in aliases.flags or _WIDTH_RE.match(text.replace(" ", "")):
         return "option", None
     first = param.nodes[0] if param.nodes else None

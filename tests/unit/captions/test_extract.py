@@ -56,6 +56,14 @@ def test_alt_inside_the_caption_is_link_text_not_the_alt():
     assert row.alt is None
 
 
+def test_comments_and_pipe_templates():
+    assert one("[[File:A.jpg|cap<!-- the caption -->|thumb<!-- frame -->|<!-- x -->]]").caption == "cap"
+    row = one("[[File:A.jpg|thumb|<!-- hidden -->  alt=Alt|a {{!}} b]]")
+    assert (row.alt, row.caption) == ("Alt", "a | b")  # {{!}} is a pipe that does not split
+    nested = extract("[[File:A.jpg|thumb|See [[File:B.svg|20px]] here]]")
+    assert [(r.file_name, r.caption) for r in nested] == [("A.jpg", "See here"), ("B.svg", None)]
+
+
 def test_unknown_key_value_is_a_caption_and_the_last_caption_wins():
     assert one("[[File:E.jpg|thumb|E=mc2]]").caption == "E=mc2"
     assert one("[[File:E.jpg|first|thumb|second]]").caption == "second"
