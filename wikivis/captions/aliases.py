@@ -8,8 +8,10 @@ its old ``Image`` names), and ``$magicWords`` for the ``img_*`` words that
 the alignments, ``img_width``, ``img_link``, ``img_alt``, ``img_class``, ``img_lang``,
 ``img_page``) plus TimedMediaHandler's ``img_thumbtime``/``img_starttime``/``img_endtime``.
 Transcribed by hand for en, de, fr, es, it, nl, pl, ru, ja, zh, ar, he, pt, sv and af (the
-``$1`` of a parameter word is the ``=value`` part); compare with those files when adding a
-language.  Two MediaWiki rules matter here:
+``$1`` of a parameter word is the ``=value`` part; the ``word $1`` forms, e.g. ``page 3`` or
+``hochkant 1.2``, are matched as a parameter word followed by a number).  The German and
+French words were checked against copies of ``MessagesDe.php``/``MessagesFr.php``; the
+others are from memory of those files — compare with them when touching a language.  Two MediaWiki rules matter here:
 
 * The **English (canonical) forms work on every wiki** (``File:``, ``Image:``, ``thumb``,
   ``alt=`` …): a wiki's words are its own language's plus English's.  An unknown wiki
@@ -58,13 +60,13 @@ IMAGE_FLAGS: dict[str, tuple[str, ...]] = {
     ),
     "de": (
         "mini", "miniatur", "gerahmt", "rahmenlos", "rand", "hochkant", "rechts", "links", "ohne",
-        "zentriert", "grundlinie", "tiefgestellt", "hochgestellt", "oben", "text-oben", "mitte",
+        "zentriert", "grundlinie", "tiefgestellt", "tief", "hochgestellt", "hoch", "oben", "text-oben", "mitte",
         "unten", "text-unten",
     ),
     "fr": (
         "vignette", "cadre", "encadré", "encadre", "sans_cadre", "non_encadré", "non_encadre",
-        "bordure", "redresse", "droite", "gauche", "néant", "neant", "centré", "ligne-de-base",
-        "indice", "exposant", "haut", "haut-texte", "milieu", "bas", "bas-texte",
+        "bordure", "redresse", "droite", "gauche", "néant", "neant", "centré", "ligne de base", "base",
+        "indice", "ind", "exposant", "exp", "haut", "haut-texte", "haut-txt", "milieu", "bas", "bas-texte", "bas-txt",
     ),
     "es": (
         "miniaturadeimagen", "miniatura", "mini", "marco", "enmarcado", "encuadro", "sinmarco",
@@ -97,7 +99,7 @@ IMAGE_FLAGS: dict[str, tuple[str, ...]] = {
 ALT_KEYS: dict[str, tuple[str, ...]] = {
     "en": ("alt",),
     "de": ("alternativtext", "alt"),
-    "fr": ("alternative", "alt"),
+    "fr": ("alt",),
     "es": ("alt",),
     "it": ("alt",),
     "nl": ("alt",),

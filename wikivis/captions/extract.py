@@ -62,6 +62,7 @@ _EXT_RE = re.compile(r"\.(" + "|".join(FILE_EXTENSIONS) + r")$", re.IGNORECASE)
 _ANY_FILE_RE = re.compile(r"\.(?:" + "|".join(FILE_EXTENSIONS) + r")\b", re.IGNORECASE)
 _WIDTH_RE = re.compile(r"^(?:\d+|\d*x\d+)\s*(?:" + "|".join(map(re.escape, WIDTH_UNITS)) + r")$", re.IGNORECASE)
 _NUMBERED_RE = re.compile(r"^(.*?)[ _]?(\d+)$")
+_NUMBER_RE = re.compile(r"^\d+(?:[.,]\d+)?$")
 _WS_RE = re.compile(r"\s+")
 #: what no caption may keep (the gate checks the same list)
 _LEFTOVER_RE = re.compile(r"\[\[|\]\]|\{\{|\}\}|'''?|\{\||\|\}")
@@ -235,6 +236,9 @@ def classify(param: Wikicode, aliases: Aliases) -> tuple[str, Wikicode | None]:
     param = Wikicode(nodes)
     if folded in aliases.flags or _WIDTH_RE.match(text.replace(" ", "")):
         return "option", None
+    word, _, number = folded.partition(" ")
+    if number and _NUMBER_RE.match(number) and word in aliases.option_keys:
+        return "option", None  # "page 3", "upright 1.2": the "word $1" forms
     first = param.nodes[0] if param.nodes else None
     if isinstance(first, Text) and "=" in first.value:
         key, _, rest = str(first.value).partition("=")

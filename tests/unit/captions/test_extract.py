@@ -20,7 +20,7 @@ def one(text: str, wiki: str | None = None):
     ["thumb", "thumbnail", "frame", "framed", "frameless", "border", "left", "right", "center", "centre", "none",
      "upright", "upright=1.2", "upright = 0.75", "200px", "200 px", "100x80px", "x120px", "link=", "link=Foo",
      "link=https://example.org", "class=skin-invert", "lang=fr", "page=3", "thumbtime=0:05", "baseline",
-     "text-top", "sub", "super", "middle", "thumb=Other.png", ""],
+     "text-top", "sub", "super", "middle", "thumb=Other.png", "", "page 3", "upright 1.2", "<!-- c -->"],
 )
 def test_options_are_never_the_caption(option):
     row = one(f"[[File:A.jpg|thumb|{option}]]")
@@ -101,7 +101,8 @@ def test_rtl_captions_and_namespaces():
         ("dewiki", "[[Datei:Haus.jpg|mini|hochkant=1.2|links|alternativtext=Ein Haus|Ein Haus am See]]", ("Ein Haus", "Ein Haus am See")),
         ("dewiki", "[[Bild:Haus.jpg|miniatur|rahmenlos|verweis=X|Unterschrift]]", (None, "Unterschrift")),
         ("frwiki", "[[Fichier:Maison.jpg|vignette|gauche|redresse=0.8|alt=Une maison|Une maison]]", ("Une maison", "Une maison")),
-        ("frwiki", "[[Fichier:Maison.jpg|vignette|alternative=Texte|néant|Légende]]", ("Texte", "Légende")),
+        ("frwiki", "[[Fichier:Maison.jpg|vignette|sans cadre|ligne de base|néant|Légende]]", (None, "Légende")),
+        ("dewiki", "[[Datei:Haus.jpg|mini|seite 2|hochkant 1.5|tief|Unterschrift]]", (None, "Unterschrift")),
         ("eswiki", "[[Archivo:Casa.jpg|miniaturadeimagen|izquierda|Una casa]]", (None, "Una casa")),
         ("eswiki", "[[Imagen:Casa.jpg|miniatura|derecha|alt=Casa|Pie]]", ("Casa", "Pie")),
         ("itwiki", "[[Immagine:Casa.jpg|miniatura|sinistra|alt=Casa|Didascalia]]", ("Casa", "Didascalia")),
