@@ -9,9 +9,9 @@ the alignments, ``img_width``, ``img_link``, ``img_alt``, ``img_class``, ``img_l
 ``img_page``) plus TimedMediaHandler's ``img_thumbtime``/``img_starttime``/``img_endtime``.
 Transcribed by hand for en, de, fr, es, it, nl, pl, ru, ja, zh, ar, he, pt, sv and af (the
 ``$1`` of a parameter word is the ``=value`` part; the ``word $1`` forms, e.g. ``page 3`` or
-``hochkant 1.2``, are matched as a parameter word followed by a number).  The German and
-French words were checked against copies of ``MessagesDe.php``/``MessagesFr.php``; the
-others are from memory of those files — compare with them when touching a language.  Two MediaWiki rules matter here:
+``hochkant 1.2``, are matched as a parameter word followed by a number).  The German,
+French and Russian words were checked against copies of ``MessagesDe.php``,
+``MessagesFr.php`` and ``MessagesRu.php``; the others are from memory of those files — compare with them when touching a language.  Two MediaWiki rules matter here:
 
 * The **English (canonical) forms work on every wiki** (``File:``, ``Image:``, ``thumb``,
   ``alt=`` …): a wiki's words are its own language's plus English's.  An unknown wiki
@@ -83,8 +83,8 @@ IMAGE_FLAGS: dict[str, tuple[str, ...]] = {
     ),
     "pl": ("mały", "miniatura", "ramka", "bezramki", "obramowanie", "pionowo", "prawo", "lewo", "brak", "centruj"),
     "ru": (
-        "мини", "миниатюра", "обрамить", "безрамки", "граница", "сверху", "справа", "слева", "без",
-        "центр", "посередине", "снизу",
+        "мини", "миниатюра", "обрамить", "безрамки", "граница", "сверхусправа", "справа", "слева", "без",
+        "центр", "основание", "под", "над", "сверху", "текст-сверху", "посередине", "снизу", "текст-снизу",
     ),
     "ja": ("サムネイル", "サムネ", "縮小", "フレーム", "フレームなし", "境界", "右上", "右", "左", "なし", "無し", "中央"),
     "zh": ("缩略图", "縮圖", "有框", "无框", "無框", "边框", "邊框", "右", "左", "无", "無", "居中", "置中"),
@@ -127,7 +127,7 @@ OPTION_KEYS: dict[str, tuple[str, ...]] = {
     "it": ("collegamento", "verticale", "miniatura", "mini", "classe", "lingua", "pagina"),
     "nl": ("koppeling", "verwijzing", "rechtop", "miniatuur", "klasse", "taal", "pagina"),
     "pl": ("link", "pionowo", "mały", "miniatura", "klasa", "strona"),
-    "ru": ("ссылка", "сверху", "мини", "миниатюра", "класс", "язык", "страница"),
+    "ru": ("ссылка", "сверхусправа", "мини", "миниатюра", "страница"),
     "ja": ("リンク", "右上", "サムネイル", "サムネ", "縮小", "クラス", "言語", "ページ"),
     "zh": ("链接", "鏈接", "連結", "缩略图", "縮圖", "类", "類", "语言", "語言", "页", "頁"),
     "ar": ("وصلة", "رابط", "معدول", "تصغير", "مصغر", "فئة", "لغة", "صفحة"),

@@ -110,7 +110,7 @@ def test_rtl_captions_and_namespaces():
         ("nlwiki", "[[Afbeelding:Huis.jpg|miniatuur|rechtop|Onderschrift]]", (None, "Onderschrift")),
         ("plwiki", "[[Plik:Dom.jpg|mały|lewo|alt=Dom|Podpis]]", ("Dom", "Podpis")),
         ("ruwiki", "[[Файл:Дом.jpg|мини|слева|альт=Дом|Подпись]]", ("Дом", "Подпись")),
-        ("ruwiki", "[[Изображение:Дом.jpg|200пкс|центр|Подпись]]", (None, "Подпись")),
+        ("ruwiki", "[[Изображение:Дом.jpg|200пкс|центр|сверхусправа=1.2|страница 2|Подпись]]", (None, "Подпись")),
         ("jawiki", "[[ファイル:家.jpg|サムネイル|左|代替文=家|説明文]]", ("家", "説明文")),
         ("jawiki", "[[画像:家.jpg|200ピクセル|説明文]]", (None, "説明文")),
         ("zhwiki", "[[文件:房子.jpg|缩略图|左|替代=房子|说明]]", ("房子", "说明")),
