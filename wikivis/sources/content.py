@@ -13,7 +13,7 @@ policy, ≤ 3 concurrent requests, continuation protocol).
   MediaInfo entity ``M<file page id>``'s ``labels``, via ``action=wbgetentities``,
   50 ids per request) and its ``ImageDescription`` in every language
   (``iiextmetadatamultilang=1`` turns the value into ``{lang: html, "_type": "lang"}``; a
-  description in one language only stays a plain string).  Files without structured data
+  description without language tags stays a plain string, kept as language ``und``).  Files without structured data
   come back ``missing`` from Wikibase: they simply have no labels.
 """
 
@@ -36,6 +36,8 @@ from wikivis.sources.commons import (
 
 #: ``wbgetentities`` accepts 50 ids per request without ``apihighlimits``
 ENTITIES_PER_REQUEST = 50
+#: BCP 47 "undetermined": a description not tagged with a language (no ``{{en|…}}``)
+UNDETERMINED = "und"
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,7 @@ def _description_by_language(value: Any) -> dict[str, str]:
     if isinstance(value, dict):
         return {str(lang): text for lang, html_text in value.items() if lang != "_type" and (text := strip_html(html_text))}
     text = strip_html(value)
-    return {"en": text} if text else {}
+    return {UNDETERMINED: text} if text else {}
 
 
 def file_captions(client: ActionApiClient, names: Iterable[str]) -> Iterator[FileCaptionTexts]:

@@ -90,3 +90,12 @@ def test_parallel_extraction_gives_the_same_rows():
     parallel = collect("xwiki", pages, parallel_stats, workers=2)
     assert parallel.equals(serial) and serial.num_rows == 2 * 699
     assert serial_stats.as_dict() == parallel_stats.as_dict()
+
+
+def test_description_languages():
+    from wikivis.sources.content import _description_by_language
+
+    assert _description_by_language({"en": "<b>A</b> cat", "de": "Eine Katze", "fr": "", "_type": "lang"}) == {
+        "en": "A cat", "de": "Eine Katze"}
+    assert _description_by_language('<div class="description">untagged</div>') == {"und": "untagged"}
+    assert _description_by_language(None) == {}
