@@ -160,6 +160,10 @@ class Settings:
     gate_max_duplicate_fraction: float = 0.05
     #: rows sampled by the embedding collapse check and the index recall check
     gate_sample_size: int = 2000
+    # captions
+    #: processes parsing wikitext in a full caption rebuild (mwparserfromhell parses
+    #: ~0.4 MB of wikitext per second and core); 1 = in process
+    caption_workers: int = 1
     # serving
     serve_host: str = "127.0.0.1"
     serve_port: int = 8790

@@ -159,6 +159,7 @@ def run_demo(home: Path, *, airflow: bool = True, max_images: int = 0) -> dict[s
                           if r["kind"] == "stage:evaluate" and r["params"].get("parent") == run["id"])
             recs = recommendations(settings)
             page = gallery(settings, recs, settings.home / "gallery.html")
+            captions = demo_captions(settings, run["id"])
         finally:
             pipeline.use_settings(None)
     outcomes: dict[str, int] = {}
@@ -177,4 +178,22 @@ def run_demo(home: Path, *, airflow: bool = True, max_images: int = 0) -> dict[s
             for r in recs
         ],
         "gallery": str(page),
+        "captions": captions,
     }
+
+
+def demo_captions(settings: Any, run_id: str) -> dict[str, Any]:
+    """Caption coverage of the published snapshot (running the captions stage if the run did not)."""
+    from wikivis.captions.coverage import coverage
+    from wikivis.lake import Lake
+
+    lake = Lake.from_settings(settings)
+    wiki = settings.wikis[0]
+    snapshot = lake.current("article_images", wiki)
+    if snapshot is None:
+        return {}
+    if not lake.exists("article_image_captions", wiki, snapshot):
+        pipeline.captions(wiki, snapshot, run_id=run_id)
+    cov = coverage(settings, wiki, snapshot, lake=lake)
+    return {k: cov[k] for k in ("snapshot", "images", "captioned", "with_alt", "bad_alt", "caption_share", "alt_share",
+                                "reference")}

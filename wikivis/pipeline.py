@@ -530,3 +530,22 @@ def run_all(*, wikis: list[str] | None = None, date: str = "latest", until: str 
 
 def dumps_json(obj: Any) -> str:
     return json.dumps(obj, indent=2, sort_keys=True, default=str)
+
+
+# --------------------------------------------------------------------------- captions
+def captions(wiki: str, snapshot: str, *, run_id: str, source: str = "auto",
+             page_ids: list[int] | None = None) -> dict[str, Any]:
+    """Captions and alt text (``article_image_captions``) and file captions (``file_captions``)
+    at ``snapshot``, then the caption gate; see :mod:`wikivis.captions.stage`.  Place it after
+    ``ingest``/``events_catchup`` (it reads ``article_images``) and before ``publish``."""
+    from wikivis.captions.stage import run_captions
+
+    ctx = context()
+    with stage(ctx, run_id, "captions", wiki, snapshot=snapshot, source=source) as metrics:
+        summary = run_captions(ctx.settings, wiki, snapshot, lake=ctx.lake, catalog=ctx.catalog, run_id=run_id,
+                               source=source, page_ids=page_ids)
+        metrics.update({k: summary[k] for k in ("source", "rows") if k in summary})
+        if "coverage" in summary:
+            cov = summary["coverage"]
+            metrics["coverage"] = {k: cov[k] for k in ("images", "caption_share", "alt_share", "bad_alt")}
+        return {"wiki": wiki, "snapshot": snapshot, "rows": summary["rows"], "source": summary["source"]}

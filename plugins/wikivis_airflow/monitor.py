@@ -8,7 +8,9 @@ What it shows (all read from wikivis' own records, never from Airflow's metadata
 * quality-report links (``<reports_root>/<run_id>/report.html``, served by this app);
 * per dataset × wiki: published (``current``) and newest snapshot, and the published one's age;
 * per model: the index ``current.json`` pointer (version, recall);
-* politeness counters of the recent runs (``metrics["http"]``: requests, retries, 429s, bytes).
+* politeness counters of the recent runs (``metrics["http"]``: requests, retries, 429s, bytes);
+* caption coverage per wiki: share of article images with a caption / alt text
+  (:func:`wikivis.captions.coverage.coverage_status`, next to the tutorial's 43 % / 10 %).
 
 Access.  FastAPI apps mounted by a plugin are *not* protected by Airflow's auth by default.
 Every route except ``/health`` depends on :func:`require_user`, which validates the Airflow
@@ -207,6 +209,12 @@ def collect_status(settings: Settings, *, runs_limit: int = 500, now: datetime |
                               "current_age_days": _age_days(current, now)})
     status["freshness"] = freshness
     status["index"] = _read_index_pointers(settings.index_root)
+    try:
+        from wikivis.captions.coverage import coverage_status
+
+        status["captions"] = coverage_status(settings, lake=lake)
+    except Exception as exc:  # the page shows what it can
+        status["captions"] = [{"wiki": "?", "error": f"{type(exc).__name__}: {exc}"}]
     return status
 
 
@@ -320,6 +328,16 @@ def render_page(status: Mapping[str, Any], prefix: str = "") -> str:
           next((v for k, v in p.items() if "recall" in k and isinstance(v, (int, float))), None),
           json.dumps({k: v for k, v in p.items() if k not in ("model", "version")}, sort_keys=True, default=str)[:300]]
          for p in status.get("index", [])),
+    ))
+
+    parts.append('<h2 id="captions">Caption coverage</h2>')
+    parts.append(_table(
+        ["wiki", "snapshot", "article images", "with caption", "with alt text", "bad alt text", "tutorial (enwiki)"],
+        ([c.get("wiki"), c.get("snapshot"), c.get("images"),
+          f"{c['caption_share']:.1%}" if "caption_share" in c else c.get("error"),
+          f"{c['alt_share']:.1%}" if "alt_share" in c else None, c.get("bad_alt"),
+          "43% / 10%"] for c in status.get("captions", [])),
+        empty="no captions extracted yet",
     ))
 
     parts.append("<h2>Politeness (HTTP counters per stage run)</h2>")

@@ -42,6 +42,7 @@ GROUPS: list[tuple[str, str | None, str]] = [
     ("evaluate", "eval", "offline evaluation"),
     ("recommend", None, "similar / suggest / serve"),
     ("run", None, "run the whole pipeline"),
+    ("captions", "captions", "captions and alt text of article images"),
 ]
 
 

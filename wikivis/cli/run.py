@@ -53,4 +53,10 @@ def demo(
         lines.append(f"  {rec['article']} [{rec['model']}]")
         lines.extend(f"    - {s}" for s in rec["suggestions"] or ["(none)"])
     lines.append(f"gallery: {summary['gallery']}")
+    cov = summary.get("captions") or {}
+    if cov:
+        ref = cov["reference"]
+        lines.append(f"caption coverage ({cov['images']} article images): caption {cov['caption_share']:.1%} "
+                     f"(tutorial {ref['caption_share']:.0%}), alt text {cov['alt_share']:.1%} "
+                     f"(tutorial {ref['alt_share']:.0%}), bad alt {cov['bad_alt']}")
     echo_result(summary, human="\n".join(lines))

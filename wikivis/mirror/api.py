@@ -21,6 +21,14 @@ Only ``action=query`` is implemented, with what wikivis uses:
   ``prop=categories`` (``cllimit``, ``clcontinue``), ``prop=info`` (redirect, lastrevid, …).
 * ``list=categorymembers`` and ``generator=categorymembers`` (``cmtitle``/``cmpageid``,
   ``cmtype``, ``cmnamespace``, ``cmlimit``, ``cmcontinue``), ``generator=images``.
+* ``prop=revisions`` with ``rvprop=ids|timestamp|content`` and ``rvslots=main`` (the
+  article's generated wikitext, :func:`wikivis.sample.captions.article_wikitext`), several
+  pages per request; past ``max_result_chars`` of content the rest of the batch continues
+  with ``rvcontinue=<next page id>`` (MediaWiki's ``$wgAPIMaxResultSize`` cut).
+* ``iiextmetadatamultilang=1`` — ``ImageDescription`` as ``{"en": …, "de": …, "_type": "lang"}``.
+* ``action=wbgetentities`` on Commons — MediaInfo entities ``M<file page id>`` (≤ 50 ids)
+  with their ``labels`` (structured-data captions), ``languages`` filter; unknown ids are
+  ``{"id": …, "missing": ""}``, malformed ones the error ``no-such-entity``.
 * ``list=search`` — ``haswbstatement:P180=Q…`` (``|`` = or; several terms = and),
   ``incategory:``, ``filetype:``, plain words (all must match title/description);
   ``srnamespace``, ``srlimit``, ``sroffset`` continuation, ``searchinfo.totalhits``.
@@ -51,6 +59,7 @@ from wikivis.sample import SampleWiki
 from wikivis.sample.events import NAMESPACE_PREFIX
 
 TRANSFORM_LIMIT = 50
+MAX_RESULT_CHARS = 8 * 1024 * 1024
 MAX_TITLES = 50
 LIMIT_MAX = 500
 SERVED_BY = "mw-api-ext.eqiad.main-mirror"
@@ -150,6 +159,7 @@ class ApiService(Service):
         self.lag_s = 0.0
         self.maxlag_retry_after = 5  # MediaWiki sends max(lag, 5); tests may lower it
         self.transform_limit = TRANSFORM_LIMIT
+        self.max_result_chars = MAX_RESULT_CHARS
         self._indexes: dict[tuple[int, str], WikiIndex] = {}
         self._image_rows: dict[int, dict[str, dict[str, Any]]] = {}
         self._index_lock = threading.Lock()
@@ -177,6 +187,8 @@ class ApiService(Service):
             if "maxlag" in q:
                 self._check_maxlag(q["maxlag"], request.number)
             action = q.get("action", "help")
+            if action == "wbgetentities" and wiki == self.sample.commons_wiki:
+                return Response.json(self.wbgetentities(wiki, q))
             if action != "query":
                 raise ApiError("badvalue", f'Unrecognized value for parameter "action": {action}.')
             if q.get("formatversion", "1") not in ("2", "latest"):
@@ -242,6 +254,8 @@ class ApiService(Service):
                 c = self._categories(idx, pages, q)
             elif module == "info":
                 c = self._info(idx, pages)
+            elif module == "revisions":
+                c = self._revisions(idx, pages, q, out)
             else:
                 out.setdefault("warnings", {})[module] = {"warnings": f'Unrecognized value for parameter "prop": {module}'}
                 c = {}
@@ -377,7 +391,8 @@ class ApiService(Service):
             items = []
             for version in versions[:limit]:
                 items.append(self._imageinfo_item(version, iiprop, int(width) if wants_thumb and width else None,
-                                                  archived=version is not row, ext_filter=ext_filter))
+                                                  archived=version is not row, ext_filter=ext_filter,
+                                                  multilang=q.get("iiextmetadatamultilang") in ("1", "true", "")))
                 transforms += int(wants_thumb)
             if items:
                 page["imageinfo"] = items
@@ -404,7 +419,8 @@ class ApiService(Service):
             return self._image_rows[day]
 
     def _imageinfo_item(self, row: dict[str, Any], iiprop: set[str], width: int | None, *,
-                        archived: bool = False, ext_filter: set[str] | None = None) -> dict[str, Any]:
+                        archived: bool = False, ext_filter: set[str] | None = None,
+                        multilang: bool = False) -> dict[str, Any]:
         name = row["img_name"]
         info = self.sample.file_info[name]
         ts = row["img_timestamp"]
@@ -439,6 +455,12 @@ class ApiService(Service):
         if "extmetadata" in iiprop:
             meta = self._extmetadata(row, info)
             item["extmetadata"] = {k: v for k, v in meta.items() if ext_filter is None or k in ext_filter}
+            if multilang and "ImageDescription" in item["extmetadata"]:
+                from wikivis.sample.captions import file_descriptions
+
+                texts = {lang: f'<div class="description {lang}" lang="{lang}">{_html_escape(t)}</div>'
+                         for lang, t in file_descriptions(self.sample, name).items()}
+                item["extmetadata"]["ImageDescription"]["value"] = {**texts, "_type": "lang"}
         return item
 
     def _thumb_fields(self, row: dict[str, Any], requested: int, original: str) -> dict[str, Any]:
@@ -517,6 +539,78 @@ class ApiService(Service):
                 page.setdefault("images", []).append({"ns": 6, "title": title_text(6, name)})
                 count += 1
         return {}
+
+    def _revisions(self, idx: WikiIndex, pages: list[dict[str, Any]], q: dict[str, str], out: dict[str, Any]) -> dict[str, str]:
+        """The current revision of each page, content from the sample's generated wikitext."""
+        from wikivis.sample.captions import article_wikitext
+
+        if "rvlimit" in q and len([p for p in pages if "pageid" in p]) > 1:
+            raise ApiError("multpages", "rvlimit may only be used with a single page.")
+        rvprop = set(_split(q.get("rvprop", "ids|timestamp|flags|comment|user")))
+        slots = q.get("rvslots")
+        if "content" in rvprop and not slots:
+            out.setdefault("warnings", {})["revisions"] = {
+                "warnings": "Because \"rvslots\" was not specified, a legacy format has been used for the output."}
+        start = int(q["rvcontinue"].split("|")[0]) if q.get("rvcontinue", "").split("|")[0].isdigit() else 0
+        used = 0
+        for page in sorted((p for p in pages if "pageid" in p), key=lambda p: p["pageid"]):
+            if page["pageid"] < start:
+                continue
+            row = idx.pages.get(page["pageid"])
+            if row is None:
+                continue
+            rev: dict[str, Any] = {}
+            if "ids" in rvprop:
+                rev.update(revid=row["page_latest"], parentid=max(0, row["page_latest"] - 1))
+            if "timestamp" in rvprop:
+                rev["timestamp"] = _iso14(row.get("page_touched"))
+            if "content" in rvprop:
+                text = article_wikitext(self.sample, page["pageid"], self.day) or ""
+                if used and used + len(text) > self.max_result_chars:
+                    return {"rvcontinue": str(page["pageid"])}
+                used += len(text)
+                main = {"contentmodel": "wikitext", "contentformat": "text/x-wiki", "content": text}
+                if slots:
+                    rev["slots"] = {"main": main}
+                else:
+                    rev.update(main)
+            page["revisions"] = [rev]
+        return {}
+
+    def wbgetentities(self, wiki: str, q: dict[str, str]) -> dict[str, Any]:
+        """Commons MediaInfo entities (``M<page id>``) with their labels (file captions)."""
+        from wikivis.sample.captions import file_labels
+
+        ids = _split(q.get("ids"))
+        if not ids:
+            raise ApiError("param-missing", 'The parameter "ids" is required.')
+        if len(ids) > MAX_TITLES:
+            raise ApiError("toomanyvalues", f'Too many values supplied for parameter "ids". The limit is {MAX_TITLES}.',
+                           parameter="ids", limit=MAX_TITLES)
+        props = set(_split(q.get("props", "info|labels|descriptions|statements")))
+        languages = set(_split(q.get("languages")))
+        idx = self.index(wiki)
+        entities: dict[str, Any] = {}
+        for entity_id in ids:
+            if not re.fullmatch(r"M[1-9]\d*", entity_id):
+                raise ApiError("no-such-entity", f'Could not find an entity with the ID "{entity_id}".', id=entity_id)
+            row = idx.pages.get(int(entity_id[1:]))
+            if row is None or row["page_namespace"] != 6 or row["page_title"] not in idx.files:
+                entities[entity_id] = {"id": entity_id, "missing": ""}
+                continue
+            entity: dict[str, Any] = {"type": "mediainfo", "id": entity_id}
+            if "info" in props:
+                entity.update(pageid=row["page_id"], ns=6, title=title_text(6, row["page_title"]),
+                              lastrevid=row["page_latest"], modified=_iso14(row.get("page_touched")))
+            labels = file_labels(self.sample, row["page_title"])
+            if not labels:  # a file without structured data has no MediaInfo entity
+                entities[entity_id] = {"id": entity_id, "missing": ""}
+                continue
+            if "labels" in props:
+                entity["labels"] = {lang: {"language": lang, "value": text} for lang, text in sorted(labels.items())
+                                    if not languages or lang in languages}
+            entities[entity_id] = entity
+        return {"entities": entities, "success": 1}
 
     def _info(self, idx: WikiIndex, pages: list[dict[str, Any]]) -> dict[str, str]:
         """``prop=info`` as formatversion=2 gives it (``redirect``/``new`` only when true)."""
@@ -679,7 +773,7 @@ class _MaxLag(Exception):
 
 #: characters MediaWiki never allows in a title (``$wgLegalTitleChars`` leaves them out)
 _INVALID_TITLE = re.compile(r"[<>\[\]{}#]")
-_PREFIX = {"imageinfo": "ii", "images": "im", "pageprops": "pp", "categories": "cl"}
+_PREFIX = {"imageinfo": "ii", "images": "im", "pageprops": "pp", "categories": "cl", "revisions": "rv"}
 _GEN_PREFIX = {"categorymembers": "cm", "images": "im"}
 
 

@@ -14,6 +14,9 @@ Runs (per wiki, one per sample day, plus two realistic extras):
 finishes: ``<wiki>-latest-<table>.sql.gz`` is the newest run in which that job is done, so
 during a run ``latest/`` mixes dates (read the real date from a dated ``dumpstatus.json``).
 
+The article wiki's runs also hold job ``articlesdump``: ``<wiki>-<date>-pages-articles.xml.bz2``
+(:mod:`wikivis.mirror.articles`; ``waiting`` in the run in progress).
+
 Files: ``/<wiki>/<date>/<wiki>-<date>-<table>.sql.gz`` (gzip, mtime 0, like ``| gzip``),
 ``dumpstatus.json`` (version 0.8), ``<wiki>-<date>-md5sums.txt`` / ``-sha1sums.txt``,
 per-run and per-wiki HTML indexes, ``latest/…`` plus ``…-rss.xml``.  Query flags for
@@ -33,6 +36,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from wikivis.mirror.articles import JOB as ARTICLES_JOB
+from wikivis.mirror.articles import articles_dump, articles_file_name
 from wikivis.mirror.base import Request, Response, Service, byte_range
 from wikivis.mirror.dumpwriter import LEGACY_TABLES, TABLES, Style, to_legacy, write_dump
 from wikivis.mirror.faults import FaultProfile
@@ -109,6 +114,8 @@ class DumpsService(Service):
                 for table in self.tables(wiki):
                     new.statuses[table] = "waiting"
                 new.statuses.update({"page": "done", "linktarget": "done", "imagelinks": "in-progress", "image": "in-progress"})
+                if wiki == sample.wiki:
+                    new.statuses["articles"] = "waiting"
                 self.runs[(wiki, self.new_date)] = new
 
     # ------------------------------------------------------------------ content
@@ -151,6 +158,15 @@ class DumpsService(Service):
                         md5, sha1 = md5[::-1], sha1[::-1]
                     dump = DumpFile(file_name(run.wiki, run.date, table), data, md5, sha1)
                 jobs[job_name(table)] = Job(table, status, updated, dump)
+            if run.wiki == self.sample.wiki:  # the pages-articles XML dump (article wiki only)
+                status = run.statuses.get("articles", "done")
+                updated = (base + timedelta(hours=5)).strftime("%Y-%m-%d %H:%M:%S")
+                dump = None
+                if status == "done":
+                    data = articles_dump(self.sample, run.wiki, run.day)
+                    dump = DumpFile(articles_file_name(run.wiki, run.date), data,
+                                    hashlib.md5(data).hexdigest(), hashlib.sha1(data).hexdigest())
+                jobs[ARTICLES_JOB] = Job("articles", status, updated, dump)
             run.jobs = jobs
             return jobs
 

@@ -73,7 +73,7 @@ def test_fetch_json_names_every_title_without_metadata(cli_settings, sample_wiki
     summary = json.loads(result.output)
     reasons = {r["file_name"]: r["reason"] for r in summary["metadata_failures"]}
     assert reasons == {"Does_not_exist.jpg": "missing", "Bad[title].jpg": "invalid"}
-    lake = Lake(settings.lake_root)
+    lake = Lake.from_settings(settings)
     stored = lake.read("metadata_failures", settings.commons_wiki, summary["snapshot"]).to_pylist()
     assert sorted(r["file_name"] for r in stored) == sorted(reasons)
     assert all(r["detail"] for r in stored)
