@@ -41,6 +41,8 @@ _LIVE_ENDPOINTS = {
     "wiki_api_url_template": "https://{domain}/w/api.php",
     "upload_url": "https://upload.wikimedia.org",
     "eventstreams_url": "https://stream.wikimedia.org",
+    "wikidata_api_url": "https://www.wikidata.org/w/api.php",
+    "wdqs_url": "https://query.wikidata.org/sparql",
 }
 
 
@@ -52,6 +54,8 @@ def _local_endpoints(host: str = "127.0.0.1") -> dict[str, str]:
         "wiki_api_url_template": f"http://{host}:{p['api']}/{{wiki}}/w/api.php",
         "upload_url": f"http://{host}:{p['upload']}",
         "eventstreams_url": f"http://{host}:{p['streams']}",
+        "wikidata_api_url": f"http://{host}:{p['api']}/wikidatawiki/w/api.php",
+        "wdqs_url": f"http://{host}:{p['api']}/sparql",
     }
 
 
@@ -152,6 +156,14 @@ class Settings:
     serve_host: str = "127.0.0.1"
     serve_port: int = 8790
     serve_token: str = ""
+    # Wikidata (the Wikibase API and the Wikidata Query Service)
+    wikidata_api_url: str = ""
+    #: SPARQL endpoint; WDQS stops every query after 60 s and allows 5 parallel queries per IP
+    wdqs_url: str = ""
+    #: client-side cap on parallel SPARQL queries (WDQS allows 5 per IP; we stay at 3 like the API)
+    wdqs_max_concurrency: int = 3
+    #: queries longer than this (URL-encoded characters) go out as POST (URLs over ~8 KB fail)
+    wdqs_post_threshold: int = 2000
     extra: dict[str, Any] = field(default_factory=dict)
 
     # ---------------------------------------------------------------- derived
