@@ -41,6 +41,7 @@ GROUPS: list[tuple[str, str | None, str]] = [
     ("evaluate", "eval", "offline evaluation"),
     ("recommend", None, "similar / suggest / serve"),
     ("run", None, "run the whole pipeline"),
+    ("wikidata", "wikidata", "Wikidata items and SPARQL"),
 ]
 
 
