@@ -164,6 +164,10 @@ class Settings:
     wdqs_max_concurrency: int = 3
     #: queries longer than this (URL-encoded characters) go out as POST (URLs over ~8 KB fail)
     wdqs_post_threshold: int = 2000
+    #: wikis whose lead images count as cross-wiki signals; empty: every sitelinked Wikipedia
+    crosswiki_wikis: tuple[str, ...] = ()
+    #: Wikimedia's image-suggestion filter: a file used on more pages than this is not suggested
+    suggest_max_file_usage: int = 99
     extra: dict[str, Any] = field(default_factory=dict)
 
     # ---------------------------------------------------------------- derived
