@@ -13,6 +13,7 @@ byte-identical.
   themselves are items too, with labels but **no sitelinks** (they exercise "item without
   sitelinks").  P18 is the article's own PageImages lead image most of the time when the
   article is illustrated (that is what editors do), otherwise another file of the topic;
+  half of sample2wiki's articles about an item with P18 lead with that image;
   P373 is the topic's Commons category, whose files are all the topic's files.
 * **sample2wiki** (wiki :data:`SECOND_WIKI`, database name ``sample2wiki``): one article
   per sitelinked item, with its own page ids, the item in ``page_props.wikibase_item`` and a
@@ -37,9 +38,11 @@ SITELINK_SHARE = 0.5
 P18_SHARE = 0.55
 P373_SHARE = 0.4
 #: share of P18 claims naming the article's own lead image (when it has one)
-P18_TRUE_SHARE = 0.75
+P18_TRUE_SHARE = 0.85
 #: share of sample2wiki leads that are one of samplewiki's article images
 CROSSWIKI_TRUE_SHARE = 0.6
+#: share of sample2wiki articles (about an item with P18) whose lead is the P18 image
+CROSSWIKI_P18_SHARE = 0.5
 SECOND_PAGE_ID_BASE = 50_000
 
 CLASS_LABELS = {
@@ -134,8 +137,10 @@ def _build(sample: SampleWiki, day: int) -> WikidataState:
         sitelinks = {sample.wiki: title}
         if rng.random() < SITELINK_SHARE:
             srng = _rng(sample.seed, "sample2wiki", pid)
-            if (own or lead) and srng.random() < CROSSWIKI_TRUE_SHARE:
-                first: str = lead if lead and srng.random() < 0.7 else srng.choice(own or [lead or ""])
+            if p18 and p18[0] and srng.random() < CROSSWIKI_P18_SHARE:
+                first: str = p18[0]  # many wikis lead with the item's P18 image
+            elif (own or lead) and srng.random() < CROSSWIKI_TRUE_SHARE:
+                first = lead if lead and srng.random() < 0.7 else srng.choice(own or [lead or ""])
             else:
                 first = srng.choice(pool) if pool else ""
             extra = [f for f in srng.sample(pool, min(len(pool), srng.randint(0, 2)))] if pool else []
