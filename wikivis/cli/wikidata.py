@@ -5,6 +5,8 @@
 * ``sparql FILE.rq [--json]`` — run the query (GET, or POST when long) and print a table,
   or the SPARQL JSON results with ``--json``.  A malformed query is exit code 3 with the
   server's message; a query that hits the 60-second limit is exit code 4.
+* ``ingest --wiki W [--snapshot S]`` — item_images and crosswiki_leads of a snapshot's
+  article_items (:mod:`wikivis.wikidata_ingest`), then their gate.
 """
 
 from __future__ import annotations
@@ -67,3 +69,26 @@ def sparql_command(
     lines += ["\t".join(r[v] or "" for v in result.vars) for r in rows]
     lines.append(f"({len(rows)} results)")
     typer.echo("\n".join(lines))
+
+
+@app.command("ingest")
+def ingest_command(
+    wiki: Annotated[str, typer.Option(help="article wiki whose article_items to look up")],
+    snapshot: Annotated[str | None, typer.Option(help="snapshot (default: the newest with article_items)")] = None,
+) -> None:
+    """Write item_images (P18, P373) and crosswiki_leads for a snapshot, then gate them."""
+    from wikivis.errors import NotFoundError
+    from wikivis.gates import gate_wikidata
+    from wikivis.lake import Lake
+    from wikivis.wikidata_ingest import ingest_wikidata
+
+    settings = settings_from_ctx(None)
+    lake = Lake(settings.lake_root)
+    snapshot = snapshot or lake.latest("article_items", wiki)
+    if snapshot is None:
+        raise NotFoundError(f"no article_items for {wiki} in {lake.root}: ingest a dump or a replica first")
+    result = ingest_wikidata(settings, wiki, snapshot, lake=lake)
+    report = gate_wikidata(settings, lake, wiki, snapshot)
+    rows = ", ".join(f"{k} {v}" for k, v in result.rows.items())
+    echo_result({**result.as_dict(), "gate": report.outcome},
+                human=f"{wiki} snapshot {snapshot}: {rows}; gate {report.outcome}")

@@ -31,12 +31,15 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from wikivis.gates.filters import blacklist_match, icon_threshold
 from wikivis.recommend.confidence import Band, Calibrator, band
+
+if TYPE_CHECKING:
+    from wikivis.config import Settings
 
 Method = Literal["rules", "visrank", "combined"]
 METHODS: tuple[Method, ...] = ("rules", "visrank", "combined")
@@ -234,7 +237,8 @@ def feature_matrix(cands: list[Candidate], method: Method) -> np.ndarray:
 
 def rank(signals: Signals, page_id: int, method: Method, calibrator: Calibrator | None, *, k: int = 10,
          hidden: bool = False) -> list[ScoredSuggestion]:
-    """Up to ``k`` suggestions, most confident first (ties: rule order, then name)."""
+    """Up to ``k`` suggestions, most confident first (ties: the first feature, then name);
+    ``rules`` keep the rule order P18 > P373 > cross-wiki whatever the confidence says."""
     cands = candidates(signals, page_id, method, hidden=hidden)
     if not cands:
         return []
@@ -244,7 +248,10 @@ def rank(signals: Signals, page_id: int, method: Method, calibrator: Calibrator 
     else:  # uncalibrated: the raw primary feature, squashed
         conf = np.clip(x[:, 0] / max(1.0, float(x[:, 0].max())), 0, 1)
     tie = x[:, 0]
-    order = sorted(range(len(cands)), key=lambda i: (-conf[i], -tie[i], cands[i].file_name))[:k]
+    if method == "rules":  # the rule order is the ranking; the confidence only describes it
+        order = sorted(range(len(cands)), key=lambda i: (-tie[i], -conf[i], cands[i].file_name))[:k]
+    else:
+        order = sorted(range(len(cands)), key=lambda i: (-conf[i], -tie[i], cands[i].file_name))[:k]
     return [
         ScoredSuggestion(cands[i].file_name, float(conf[i]), band(float(conf[i])), r, tuple(cands[i].sources),
                          dict(cands[i].features))
@@ -288,3 +295,65 @@ def signals_from_lake(
         crosswiki[r["item"]][r["wiki"]] = r["file_name"]
     return Signals(titles, dict(page_files), dict(categories), items, dict(p18), p373, dict(category_files),
                    dict(crosswiki), frozenset(non_free), dict(vectors or {}), max_usage)
+
+
+def load_signals(settings: Settings, wiki: str, snapshot: str | None = None) -> tuple[Signals, str, list[str]]:
+    """:class:`Signals` of ``wiki`` from the lake (the newest snapshot with ``item_images``
+    unless given), the Commons API (P373 category members) and the stored embeddings.
+
+    Returns the signals, the snapshot and notes about what was missing (no embeddings: no
+    VisRank candidates)."""
+    from wikivis.errors import NotFoundError
+    from wikivis.lake import Lake
+    from wikivis.sources.commons import ActionApiClient, file_name
+
+    lake = Lake(settings.lake_root)
+    snapshot = snapshot or lake.latest("item_images", wiki)
+    if snapshot is None:
+        raise NotFoundError(f"no item_images for {wiki} in {lake.root}: run `wikivis wikidata ingest --wiki {wiki}` first")
+    notes: list[str] = []
+    categories = {r["commons_category"] for r in lake.read("item_images", wiki, snapshot, columns=["commons_category"]).to_pylist()
+                  if r["commons_category"]}
+    commons = ActionApiClient.from_settings(settings)
+    category_files = {c.replace(" ", "_"): tuple(file_name(t) for t in commons.category_members(c)) for c in sorted(categories)}
+    vectors: dict[str, np.ndarray] = {}
+    try:
+        from wikivis.embed.store import load_embeddings
+
+        sha1s, matrix = load_embeddings(settings)
+        files_at = next((s for s in reversed(lake.snapshots("files", settings.commons_wiki)) if s <= snapshot), None)
+        if files_at:
+            row = {s: i for i, s in enumerate(sha1s)}
+            for r in lake.read("files", settings.commons_wiki, files_at, columns=["file_name", "sha1"]).to_pylist():
+                if r["sha1"] in row:
+                    vectors[r["file_name"]] = matrix[row[r["sha1"]]]
+    except NotFoundError as exc:
+        notes.append(f"no visual candidates: {exc}")
+    non_free: set[str] = set()
+    meta_at = lake.latest("file_metadata", settings.commons_wiki)
+    if meta_at:
+        meta = lake.read("file_metadata", settings.commons_wiki, meta_at, columns=["file_name", "non_free"]).to_pylist()
+        non_free = {r["file_name"] for r in meta if r["non_free"]}
+    signals = signals_from_lake(lake, wiki, snapshot, category_files=category_files, vectors=vectors,
+                                non_free=non_free, max_usage=settings.suggest_max_file_usage)
+    return signals, snapshot, notes
+
+
+def explain(signals: Signals, title: str, *, k: int = 10, calibration_articles: int = 300,
+            seed: int = 0) -> tuple[int, list[ScoredSuggestion]]:
+    """Suggestions for one article by the calibrated combination, the calibrator fitted on
+    up to ``calibration_articles`` other illustrated articles of the wiki (images hidden)."""
+    import random
+
+    from wikivis.errors import NotFoundError
+    from wikivis.evaluation.suggestions import labelled, truth_of
+
+    wanted = title.strip().replace(" ", "_")
+    page_id = next((p for p, t in signals.titles.items() if t == wanted or t == wanted[:1].upper() + wanted[1:]), None)
+    if page_id is None:
+        raise NotFoundError(f"unknown article {title!r}")
+    pool = sorted(p for p in signals.page_files if p != page_id and truth_of(signals, p))
+    random.Random(seed).shuffle(pool)
+    x, y, groups = labelled(signals, pool[:calibration_articles], "combined")
+    calibrator = Calibrator.fit(x, y, FEATURES["combined"], groups=groups) if len(y) and 0 < y.sum() < len(y) else None
+    return page_id, rank(signals, page_id, "combined", calibrator, k=k)
