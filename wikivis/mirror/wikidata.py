@@ -118,7 +118,8 @@ class Term:
 
 _TOKEN = re.compile(
     r"""\s*(?:
-      (?P<iri><[^<>\s]*>)
+      (?P<comment>\#[^\n]*)
+    | (?P<iri><[^<>\s]*>)
     | (?P<var>[?$][A-Za-z_]\w*)
     | (?P<string>"(?:[^"\\]|\\.)*"(?:@[A-Za-z-]+)?)
     | (?P<pname>[A-Za-z][\w-]*:[\w.-]*\w|[A-Za-z][\w-]*:)
@@ -138,7 +139,6 @@ def _malformed(message: str) -> SparqlError:
 
 def tokenize(text: str) -> list[tuple[str, str]]:
     tokens: list[tuple[str, str]] = []
-    text = re.sub(r"#[^\n]*", "", text)  # comments (no '#' inside our IRIs' prefixes matter here)
     pos = 0
     while pos < len(text):
         if text[pos:].strip() == "":
@@ -148,7 +148,8 @@ def tokenize(text: str) -> list[tuple[str, str]]:
             line = text.count("\n", 0, pos) + 1
             raise _malformed(f'Encountered " "{text[pos:pos + 10].strip()}" " at line {line}.')
         kind = m.lastgroup or ""
-        tokens.append((kind, m.group(kind)))
+        if kind != "comment":  # '#' starts a comment outside IRIs and strings
+            tokens.append((kind, m.group(kind)))
         pos = m.end()
     return tokens
 
