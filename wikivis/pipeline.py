@@ -36,7 +36,8 @@ from wikivis.errors import GateFailed, NotFoundError, WikivisError
 log = logging.getLogger(__name__)
 
 #: datasets of an article wiki that a run writes at its snapshot and publishes together
-WIKI_DATASETS = ("pages", "article_images", "article_categories", "file_metadata", "media", "quarantine")
+WIKI_DATASETS = ("pages", "article_images", "article_categories", "file_metadata", "media", "quarantine",
+                 "article_items", "item_images", "crosswiki_leads")
 MEDIA_SHARD_FILES = 2000
 
 
