@@ -1,7 +1,8 @@
 """``wikivis wikidata …``: look at Wikidata items and run SPARQL on the Query Service.
 
-* ``item Q42 [Q43 …]`` — label, P31, P18 images, P373 Commons category and sitelinks per
-  wiki (``wbgetentities``, 50 ids per request).  An unknown item is exit code 5.
+* ``item Q42 [Q43 …] [--wiki W]`` — label, P31, P18 images, P373 Commons category and
+  sitelinks per wiki (``wbgetentities``, 50 ids per request).  An unknown item is exit code
+  5, and so is an item without an article on ``--wiki``.
 * ``sparql FILE.rq [--json]`` — run the query (GET, or POST when long) and print a table,
   or the SPARQL JSON results with ``--json``.  A malformed query is exit code 3 with the
   server's message; a query that hits the 60-second limit is exit code 4.
@@ -22,7 +23,10 @@ app = typer.Typer(help="Wikidata items (wbgetentities) and SPARQL (the Query Ser
 
 
 @app.command("item")
-def item_command(ids: Annotated[list[str], typer.Argument(help="item ids, e.g. Q42")]) -> None:
+def item_command(
+    ids: Annotated[list[str], typer.Argument(help="item ids, e.g. Q42")],
+    wiki: Annotated[str | None, typer.Option(help="require an article on this wiki (exit 5 when an item has none)")] = None,
+) -> None:
     """Show items: label, instance of, P18 images, P373 category, sitelinks."""
     from wikivis.errors import UnknownItem
     from wikivis.sources.wikidata import WikidataClient, check_item_id
@@ -33,6 +37,9 @@ def item_command(ids: Annotated[list[str], typer.Argument(help="item ids, e.g. Q
     missing = [e.requested for e in entities if e.missing]
     if missing:
         raise UnknownItem(f"Wikidata has no item {', '.join(missing)} ({client.api.api_url})")
+    if wiki:
+        for e in entities:
+            e.sitelink(wiki)  # NoSitelinks names the item and where it does have articles
     lines = []
     for e in entities:
         lines.append(f"{e.id}  {e.label}")

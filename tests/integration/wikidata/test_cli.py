@@ -45,6 +45,7 @@ def test_item_and_sparql(mirror, tmp_path) -> None:
     [
         (("item", "Q999"), 5, "no item Q999"),
         (("item", "Q1; DROP"), 3, "not a Wikidata item id"),
+        (("item", "Q5113", "--wiki", "samplewiki"), 5, "item Q5113 has no article on samplewiki (no sitelinks at all)"),
         (("sparql", "{bad}"), 3, "refused the query: variable predicate ?p"),
         (("sparql", "{missing}"), 3, "cannot read the query"),
     ],
