@@ -149,3 +149,25 @@ def test_sparql_honours_429_retry_after(mirror_factory) -> None:
     assert client.counters.throttled >= 1
     assert m.stats["api"]["ignored_retry_after"] == 0
     assert m.stats["api"]["bad_user_agent"] == 0
+
+
+def test_wdqs_answers_429_past_its_parallel_query_limit(mirror_factory) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    m = mirror_factory()
+    m.api.wdqs_max_parallel = 1
+    m.api.wdqs_latency_s = 0.3
+    settings = m.settings()
+    session = polite_session(settings, pool_size=3)
+
+    def raw(_: int) -> int:
+        return session.get(settings.wdqs_url, params={"query": instances_with_image_query("Q5113", limit=1)}).status_code
+
+    with ThreadPoolExecutor(3) as pool:
+        statuses = sorted(pool.map(raw, range(3)))
+    assert statuses[0] == 200 and 429 in statuses
+    retrying = SparqlClient.from_settings(settings)  # waits Retry-After (1 s) for real
+    retrying.policy = RetryPolicy(statuses=frozenset({429}), backoff_initial_s=0.01)
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda _: retrying.query(instances_with_image_query("Q5113", limit=1)), range(3)))
+    assert all(len(r.bindings) == 1 for r in results)
