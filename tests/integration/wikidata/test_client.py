@@ -171,3 +171,16 @@ def test_wdqs_answers_429_past_its_parallel_query_limit(mirror_factory) -> None:
     with ThreadPoolExecutor(3) as pool:
         results = list(pool.map(lambda _: retrying.query(instances_with_image_query("Q5113", limit=1)), range(3)))
     assert all(len(r.bindings) == 1 for r in results)
+
+
+def test_the_second_wiki_ingests_from_its_own_dumps(mirror, sample_wiki, tmp_path) -> None:
+    from wikivis.dumps.ingest import ingest
+    from wikivis.lake import Lake
+
+    settings = mirror.settings(home=tmp_path / "home")
+    lake = Lake(settings.lake_root)
+    result = ingest(settings, SECOND_WIKI, lake=lake)
+    items = lake.read("article_items", SECOND_WIKI, result.snapshot).to_pylist()
+    state = wikidata_state(sample_wiki, sample_wiki.dates.index(result.snapshot))
+    assert {r["item"] for r in items} == {q for q, i in state.items.items() if SECOND_WIKI in i.sitelinks}
+    assert result.rows["article_images"] > 0
