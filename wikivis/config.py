@@ -32,6 +32,9 @@ Profile = Literal["local", "live"]
 #: Wikimedia's standard thumbnail widths ($wgThumbnailSteps); any other width gets HTTP 400.
 STANDARD_THUMB_WIDTHS: tuple[int, ...] = (20, 40, 60, 120, 250, 330, 500, 960, 1280, 1920, 3840)
 
+#: where a wiki's nightly ingest reads (Settings.ingest_sources)
+INGEST_SOURCES = ("dumps", "replica", "auto")
+
 #: Default local mirror ports (``wikivis mirror serve``); tests use free ports instead.
 LOCAL_PORTS = {"dumps": 8781, "api": 8782, "upload": 8783, "streams": 8784}
 
@@ -41,6 +44,8 @@ _LIVE_ENDPOINTS = {
     "wiki_api_url_template": "https://{domain}/w/api.php",
     "upload_url": "https://upload.wikimedia.org",
     "eventstreams_url": "https://stream.wikimedia.org",
+    "wikidata_api_url": "https://www.wikidata.org/w/api.php",
+    "wdqs_url": "https://query.wikidata.org/sparql",
 }
 
 
@@ -52,6 +57,8 @@ def _local_endpoints(host: str = "127.0.0.1") -> dict[str, str]:
         "wiki_api_url_template": f"http://{host}:{p['api']}/{{wiki}}/w/api.php",
         "upload_url": f"http://{host}:{p['upload']}",
         "eventstreams_url": f"http://{host}:{p['streams']}",
+        "wikidata_api_url": f"http://{host}:{p['api']}/wikidatawiki/w/api.php",
+        "wdqs_url": f"http://{host}:{p['api']}/sparql",
     }
 
 
@@ -168,6 +175,22 @@ class Settings:
     serve_host: str = "127.0.0.1"
     serve_port: int = 8790
     serve_token: str = ""
+    # Wikidata (the Wikibase API and the Wikidata Query Service)
+    wikidata_api_url: str = ""
+    #: SPARQL endpoint; WDQS stops every query after 60 s and allows 5 parallel queries per IP
+    wdqs_url: str = ""
+    #: client-side cap on parallel SPARQL queries (WDQS allows 5 per IP; we stay at 3 like the API)
+    wdqs_max_concurrency: int = 3
+    #: queries longer than this (URL-encoded characters) go out as POST (URLs over ~8 KB fail)
+    wdqs_post_threshold: int = 2000
+    #: wikis whose lead images count as cross-wiki signals; empty: every sitelinked Wikipedia
+    crosswiki_wikis: tuple[str, ...] = ()
+    #: Wikimedia's image-suggestion filter: a file used on more pages than this is not suggested
+    suggest_max_file_usage: int = 99
+    #: where each wiki's nightly ingest reads, as ``wiki=source`` entries (source: ``dumps``,
+    #: ``replica``, or ``auto`` = the replica when a replica connection exists); unlisted
+    #: wikis use ``dumps``.  E.g. WIKIVIS_INGEST_SOURCES="enwiki=auto,samplewiki=replica"
+    ingest_sources: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     # ---------------------------------------------------------------- derived
@@ -223,6 +246,14 @@ class Settings:
         if self.replica_url_template:
             return self.replica_url_template.format(wiki=wiki, db=f"{wiki}_p")
         return f"sqlite:///{(self.home / 'replica' / f'{wiki}_p.sqlite').resolve()}"
+
+    def ingest_source(self, wiki: str) -> str:
+        """``dumps``, ``replica`` or ``auto`` for ``wiki`` (see :attr:`ingest_sources`)."""
+        for entry in self.ingest_sources:
+            name, _, source = entry.partition("=")
+            if name.strip() == wiki:
+                return source.strip()
+        return "dumps"
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -366,6 +397,11 @@ def _validate(s: Settings) -> None:
             raise PolicyError("dumps.wikimedia.org allows at most 2 connections per IP")
     for w in s.wikis:
         check_wiki_name(w)
+    for entry in s.ingest_sources:
+        name, sep, source = entry.partition("=")
+        if not sep or source.strip() not in INGEST_SOURCES:
+            raise ConfigError(f"ingest_sources entry {entry!r}: expected wiki=dumps|replica|auto")
+        check_wiki_name(name.strip())
     check_wiki_name(s.commons_wiki)
 
 

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 #: datasets of an article wiki that a run writes at its snapshot and publishes together
 WIKI_DATASETS = ("pages", "article_images", "article_categories", "file_metadata", "media", "quarantine",
-                 "metadata_failures", "events_applied")
+                 "metadata_failures", "events_applied", "article_items", "item_images", "crosswiki_leads")
 MEDIA_SHARD_FILES = 2000
 
 
@@ -135,10 +135,24 @@ def wait_for_dump_exact(wiki: str, date: str) -> bool:
     return True
 
 
-def ingest(wiki: str, date: str, *, run_id: str, source: str = "dumps", force: bool = False,
-           dry_run: bool = False) -> dict[str, Any]:
-    """Build the lake snapshot of ``wiki`` from a dump run (or the replicas)."""
+def resolve_ingest_source(s: Settings, wiki: str, *, replica_available: bool) -> str:
+    """``dumps`` or ``replica`` for ``wiki``: its :meth:`Settings.ingest_source`, with ``auto``
+    meaning the replica when a replica connection is available."""
+    source = s.ingest_source(wiki)
+    if source == "auto":
+        return "replica" if replica_available else "dumps"
+    return source
+
+
+def ingest(wiki: str, date: str, *, run_id: str, source: str | None = None, force: bool = False,
+           dry_run: bool = False, engine_factory: Any = None) -> dict[str, Any]:
+    """Build the lake snapshot of ``wiki`` from a dump run (or the replicas).
+
+    ``source`` None: the wiki's setting (``auto`` → the replica when ``engine_factory``, an
+    ``engine_factory(wiki) -> Engine`` such as the Airflow hook's ``get_conn``, is given)."""
     ctx = context()
+    if source is None:
+        source = resolve_ingest_source(ctx.settings, wiki, replica_available=engine_factory is not None)
     with stage(ctx, run_id, "ingest", wiki, date=date, source=source) as metrics:
         if dry_run:
             metrics["dry_run"] = True
@@ -158,7 +172,7 @@ def ingest(wiki: str, date: str, *, run_id: str, source: str = "dumps", force: b
             from wikivis.sources.replicas import pull
 
             snapshot = date if date != "latest" else datetime.now(UTC).strftime("%Y%m%d")
-            result = pull(ctx.settings, wiki, snapshot, lake=ctx.lake)
+            result = pull(ctx.settings, wiki, snapshot, lake=ctx.lake, engine_factory=engine_factory, run_id=run_id)
         else:
             raise WikivisError(f"unknown ingest source {source!r} (use dumps or replica)")
         snapshot = result.snapshot

@@ -43,6 +43,7 @@ GROUPS: list[tuple[str, str | None, str]] = [
     ("recommend", None, "similar / suggest / serve"),
     ("run", None, "run the whole pipeline"),
     ("captions", "captions", "captions and alt text of article images"),
+    ("wikidata", "wikidata", "Wikidata items and SPARQL"),
 ]
 
 

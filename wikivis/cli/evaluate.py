@@ -3,6 +3,9 @@
 ``run`` holds out one image per article, ranks every usable image with ``random``,
 ``popularity``, ``visrank``, ``vbpr`` and ``curatornet``, prints a Markdown report (``--json``: one
 object ``{model: {metric: value}}``) and stores both under ``<reports>/eval-<wiki>-<time>/``.
+``suggestions`` evaluates image suggestions for articles whose images are hidden: the
+Wikimedia-style rules, VisRank and the calibrated combination, per confidence band
+(:mod:`wikivis.evaluation.suggestions`).
 ``train`` trains CuratorNet on every link and saves the checkpoint that ``suggest`` and the
 API use.
 """
@@ -56,3 +59,24 @@ def train(
         config = replace(config, epochs=epochs)
     path = train_and_save(settings_from_ctx(None), wiki=wiki, config=config)
     echo_result({"checkpoint": str(path)}, human=f"checkpoint: {path}")
+
+
+@app.command("suggestions")
+def suggestions(
+    wiki: Annotated[str | None, typer.Option(help="wiki (default: the first configured)")] = None,
+    snapshot: Annotated[str | None, typer.Option(help="snapshot (default: the newest with item_images)")] = None,
+    seed: Annotated[int, typer.Option(help="split seed")] = 0,
+    json_output: Annotated[bool, typer.Option("--json", help="print the metrics as JSON")] = False,
+) -> None:
+    """Hide held-out articles' images; compare rules (P18 > P373 > cross-wiki), VisRank and
+    their calibrated combination per confidence band."""
+    from wikivis.evaluation.suggestions import evaluate_suggestions, render_markdown
+    from wikivis.recommend.signals import load_signals
+
+    settings = settings_from_ctx(None)
+    target = wiki or settings.wikis[0]
+    signals, snap, notes = load_signals(settings, target, snapshot)
+    result = evaluate_suggestions(signals, seed=seed)
+    human = f"{target} snapshot {snap}\n" + "".join(f"note: {n}\n" for n in notes) + render_markdown(result)
+    echo_result({"wiki": target, "snapshot": snap, "notes": notes, **result.to_dict()},
+                True if json_output else None, human=human)

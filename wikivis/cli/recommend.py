@@ -57,17 +57,38 @@ def suggest(
     model: Annotated[str, typer.Option(help="auto | visrank | curatornet")] = "auto",
     wiki: Annotated[str | None, typer.Option(help="wiki (default: the first configured)")] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help=AS_OF_HELP)] = None,
+    explain: Annotated[bool, typer.Option("--explain", help="Wikidata/cross-wiki signals + VisRank, each "
+                                          "candidate's sources and calibrated confidence")] = False,
 ) -> None:
     """Up to k images for ARTICLE, with where each suggestion came from."""
     from wikivis.errors import InputError
     from wikivis.recommend.service import MODEL_CHOICES
 
+    if explain:
+        _explain(article, k, wiki)
+        return
     if model not in MODEL_CHOICES:
         raise InputError(f"--model must be one of {', '.join(MODEL_CHOICES)}, got {model!r}")
     result = _service(wiki, as_of).suggest(article, k, model=model).to_dict()  # type: ignore[arg-type]
     head = f"{result['article']} ({'illustrated' if result['illustrated'] else 'unillustrated'}, {result['model']})"
     body = [_line(s) for s in result["suggestions"]] or [f"no suggestion: {result['note']}"]
     echo_result(result, human="\n".join([head, *body]))
+
+
+def _explain(article: str, k: int, wiki: str | None) -> None:
+    from wikivis.recommend.signals import explain, load_signals
+
+    settings = settings_from_ctx(None)
+    target = wiki or settings.wikis[0]
+    signals, snapshot, notes = load_signals(settings, target)
+    page_id, ranked = explain(signals, article, k=k)
+    rows = [s.to_dict() for s in ranked]
+    head = f"{signals.titles[page_id]} ({target}, snapshot {snapshot}, item {signals.item_of_page.get(page_id, '-')})"
+    lines = [head, *(f"note: {n}" for n in notes)]
+    lines += [f"{s.rank:>3}. {s.file_name}  confidence {s.confidence:.2f} ({s.band})  "
+              f"sources: {', '.join(s.sources)}" for s in ranked] or ["no candidate from any source"]
+    echo_result({"article": signals.titles[page_id], "page_id": page_id, "snapshot": snapshot, "notes": notes,
+                 "suggestions": rows}, human="\n".join(lines))
 
 
 @app.command("serve")

@@ -67,7 +67,15 @@ import requests
 
 from wikivis.config import Settings, check_wiki_name
 from wikivis.errors import InputError, NotFoundError, StaleCheckpointError
-from wikivis.events.apply import FILES_SCOPES, PAGE_DATASETS, apply_files, apply_pages, files_to_fetch, used_names
+from wikivis.events.apply import (
+    FILES_SCOPES,
+    OPTIONAL_PAGE_DATASETS,
+    PAGE_DATASETS,
+    apply_files,
+    apply_pages,
+    files_to_fetch,
+    used_names,
+)
 from wikivis.events.dirty import DirtySet
 from wikivis.events.refresh import PageReader, read_files
 from wikivis.sources.commons import ActionApiClient
@@ -385,6 +393,8 @@ def catch_up(
 
         # 4. re-read and apply
         base = {name: lake.read(name, wiki, base_snapshot) for name in PAGE_DATASETS}
+        base |= {name: lake.read(name, wiki, base_snapshot) for name in OPTIONAL_PAGE_DATASETS
+                 if lake.exists(name, wiki, base_snapshot)}
         base_files_snapshot = _files_base(lake, files_wiki, base_snapshot)
         base_files = lake.read("files", files_wiki, base_files_snapshot)
         known_redirects = dict(

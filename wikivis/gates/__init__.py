@@ -9,6 +9,7 @@ Public entry points (see :mod:`wikivis.gates.stages`)::
 
     gate_tables(settings, lake, wiki, snapshot, *, previous=None, catalog=None, run_id=None)
     gate_media(settings, lake, wiki, snapshot, *, previous=None, catalog=None, run_id=None)
+    gate_wikidata(settings, lake, wiki, snapshot, *, previous=None, catalog=None, run_id=None)
     gate_embeddings(settings, vectors, *, ids=None, expected_dim=None, normalized=None, model_id=None, ...)
     gate_index(settings, search, vectors, *, ids=None, index_size=None, k=10, metric="cosine", ...)
     wikimedia_filters(article_images, n_articles) -> (kept_file_names, quarantine_rows)
@@ -27,8 +28,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 #: the datasets each lake gate checks, in order
-TABLE_DATASETS = ("pages", "article_images", "article_categories", "files")
+TABLE_DATASETS = ("pages", "article_images", "article_categories", "files", "article_items")
 MEDIA_DATASETS = ("file_metadata", "media")
+WIKIDATA_DATASETS = ("item_images", "crosswiki_leads")
 
 _EXPORTS = {
     "BLACKLIST_SUBSTRINGS": "filters",
@@ -46,6 +48,7 @@ _EXPORTS = {
     "gate_index": "stages",
     "gate_media": "stages",
     "gate_tables": "stages",
+    "gate_wikidata": "stages",
     "run_gate": "stages",
 }
 
@@ -56,6 +59,7 @@ __all__ = [
     "PASS",
     "TABLE_DATASETS",
     "WARN",
+    "WIKIDATA_DATASETS",
     "CheckResult",
     "GateReport",
     "Outcome",
@@ -64,6 +68,7 @@ __all__ = [
     "gate_index",
     "gate_media",
     "gate_tables",
+    "gate_wikidata",
     "icon_threshold",
     "quarantined_file_names",
     "run_gate",
@@ -79,7 +84,7 @@ if TYPE_CHECKING:
         wikimedia_filters,
     )
     from wikivis.gates.results import FAIL, PASS, WARN, CheckResult, GateReport, Outcome
-    from wikivis.gates.stages import gate_embeddings, gate_index, gate_media, gate_tables, run_gate
+    from wikivis.gates.stages import gate_embeddings, gate_index, gate_media, gate_tables, gate_wikidata, run_gate
 
 
 def __getattr__(name: str) -> Any:

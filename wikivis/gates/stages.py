@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 from wikivis.config import Settings
 from wikivis.datasets import schema as dataset_schema
 from wikivis.errors import GateFailed, NotFoundError
-from wikivis.gates import MEDIA_DATASETS, TABLE_DATASETS
+from wikivis.gates import MEDIA_DATASETS, TABLE_DATASETS, WIKIDATA_DATASETS
 from wikivis.gates.filters import BLACKLISTED, OVERUSED, article_link_counts, icon_threshold, wikimedia_filters
 from wikivis.gates.images import check_media
 from wikivis.gates.results import PASS, CheckResult, GateReport, apply_warn_only
@@ -262,6 +262,37 @@ def gate_tables(
         results.append(_filters_result(quarantine, n_articles, source))
     return run_gate("tables", results, settings=settings, lake=lake, wiki=wiki, snapshot=snapshot,
                     quarantine=quarantine, catalog=catalog, run_id=run_id, raise_on_fail=raise_on_fail)
+
+
+def gate_wikidata(
+    settings: Settings,
+    lake: Lake,
+    wiki: str,
+    snapshot: str,
+    *,
+    previous: str | None = None,
+    catalog: Any = None,
+    run_id: str | None = None,
+    now: datetime | None = None,
+    raise_on_fail: bool = True,
+) -> GateReport:
+    """Gate ``item_images`` and ``crosswiki_leads`` of ``wiki`` at ``snapshot`` (stage
+    ``wikidata``): schema, key, values (Q-ids, P18/P373, file titles), and every item must be
+    one of the snapshot's ``article_items``."""
+    wanted, located = _locate(lake, settings, "wikidata", wiki, snapshot, None, WIKIDATA_DATASETS, "item_images")
+    items_at = _at_or_before(lake, "article_items", wiki, snapshot)
+    references: dict[str, pa.Table | None] = {
+        "article_items": lake.read("article_items", wiki, items_at, columns=["item"]) if items_at else None
+    }
+    results: list[CheckResult] = []
+    for dataset in wanted:
+        where = located[dataset]
+        if where is None:
+            continue
+        _, found, _ = _check_lake_dataset(lake, settings, dataset, where, previous=previous, references=references, now=now)
+        results.extend(found)
+    return run_gate("wikidata", results, settings=settings, lake=lake, wiki=wiki, snapshot=snapshot,
+                    catalog=catalog, run_id=run_id, raise_on_fail=raise_on_fail)
 
 
 def shared_link_counts(facts: TableFacts, images: pa.Table) -> pa.Table:

@@ -1,6 +1,9 @@
 """The Action API (``api.php``) for the sample wiki and its Commons, formatversion=2 JSON.
 
-Routes: ``/w/api.php`` is Commons (``commonswiki``), ``/<wiki>/w/api.php`` any sample wiki.
+Routes: ``/w/api.php`` is Commons (``commonswiki``), ``/<wiki>/w/api.php`` any sample wiki
+(samplewiki, and the second-language ``sample2wiki`` of :mod:`wikivis.sample.wikidata`);
+``/wikidatawiki/w/api.php`` answers ``action=wbgetentities`` and ``/sparql`` is the Wikidata
+Query Service (both in :mod:`wikivis.mirror.wikidata`).
 Only ``action=query`` is implemented, with what wikivis uses:
 
 * ``prop=imageinfo`` — ``iiprop`` timestamp|user|url|size|dimensions|sha1|mime|mediatype|
@@ -45,8 +48,10 @@ state on the mirror's ``day`` (default: the last day).
 
 from __future__ import annotations
 
+import json
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,14 +60,17 @@ from wikivis.datasets import base36_to_hex
 from wikivis.mirror.base import Request, Response, Service
 from wikivis.mirror.faults import FaultProfile
 from wikivis.mirror.upload import original_path, thumb_path, url_name
+from wikivis.mirror.wikidata import SparqlError, WbError, run_sparql, wbgetentities
 from wikivis.sample import SampleWiki
 from wikivis.sample.events import NAMESPACE_PREFIX
+from wikivis.sample.wikidata import SECOND_WIKI, wikidata_state
 
 TRANSFORM_LIMIT = 50
 MAX_RESULT_CHARS = 8 * 1024 * 1024
 MAX_TITLES = 50
 LIMIT_MAX = 500
 SERVED_BY = "mw-api-ext.eqiad.main-mirror"
+WIKIDATA_WIKI = "wikidatawiki"
 DB_HOST = "10.64.16.8"
 _PREFIXES = {"file": 6, "image": 6, "category": 14, "user": 2, "wikipedia": 4, "project": 4}
 
@@ -163,6 +171,11 @@ class ApiService(Service):
         self._indexes: dict[tuple[int, str], WikiIndex] = {}
         self._image_rows: dict[int, dict[str, dict[str, Any]]] = {}
         self._index_lock = threading.Lock()
+        # the Query Service: 5 parallel queries per IP; work past max_work stands in for its 60 s limit
+        self.wdqs_max_parallel = 5
+        self.wdqs_max_work = 200_000
+        self.wdqs_latency_s = 0.0
+        self._wdqs_in_flight: dict[str, int] = {}
 
     # ------------------------------------------------------------------ data
     def index(self, wiki: str) -> WikiIndex:
@@ -170,15 +183,22 @@ class ApiService(Service):
         with self._index_lock:
             if key not in self._indexes:
                 state = self.sample.state(self.day)
-                self._indexes[key] = build_index(state.tables_for(wiki), state.tables["image"])
+                if wiki == SECOND_WIKI:
+                    tables = wikidata_state(self.sample, self.day).second_tables
+                else:
+                    tables = state.tables_for(wiki)
+                self._indexes[key] = build_index(tables, state.tables["image"])
             return self._indexes[key]
 
     # ------------------------------------------------------------------ HTTP
     def handle(self, request: Request) -> Response:
         parts = [p for p in request.path.split("/") if p]
+        if parts == ["sparql"]:
+            return self._sparql(request)
+        wikis = (self.sample.wiki, self.sample.commons_wiki, SECOND_WIKI, WIKIDATA_WIKI)
         if parts == ["w", "api.php"]:
             wiki = self.sample.commons_wiki
-        elif len(parts) == 3 and parts[1:] == ["w", "api.php"] and parts[0] in (self.sample.wiki, self.sample.commons_wiki):
+        elif len(parts) == 3 and parts[1:] == ["w", "api.php"] and parts[0] in wikis:
             wiki = parts[0]
         else:
             return Response.text("Not Found\n", 404)
@@ -189,6 +209,13 @@ class ApiService(Service):
             action = q.get("action", "help")
             if action == "wbgetentities" and wiki == self.sample.commons_wiki:
                 return Response.json(self.wbgetentities(wiki, q))
+            if wiki == WIKIDATA_WIKI:
+                if action != "wbgetentities":
+                    raise ApiError("badvalue", f'Unrecognized value for parameter "action": {action}.')
+                try:
+                    return Response.json(wbgetentities(wikidata_state(self.sample, self.day).items, q))
+                except WbError as err:
+                    raise ApiError(err.code, err.info, **err.extra) from None
             if action != "query":
                 raise ApiError("badvalue", f'Unrecognized value for parameter "action": {action}.')
             if q.get("formatversion", "1") not in ("2", "latest"):
@@ -202,6 +229,31 @@ class ApiService(Service):
             after = max(1, self.maxlag_retry_after)
             return Response.json(body, headers={"Retry-After": str(after), "X-Database-Lag": str(lag.seconds)},
                                  retry_after=after)
+
+    def _sparql(self, request: Request) -> Response:
+        """WDQS: SPARQL JSON results, 400 for what it cannot parse, 500 on a "timeout", 429 when
+        one client runs more than ``wdqs_max_parallel`` queries at once."""
+        client = request.client
+        with self._index_lock:
+            self._wdqs_in_flight[client] = self._wdqs_in_flight.get(client, 0) + 1
+            over = self._wdqs_in_flight[client] > self.wdqs_max_parallel
+        try:
+            if over:
+                return Response.text("Rate limit exceeded\n", 429, retry_after=1, headers={"Retry-After": "1"})
+            text = request.query.get("query")
+            if not text:
+                return Response.text("SPARQL-QUERY: queryStr=null\nNo query given (parameter query=)\n", 400)
+            if self.wdqs_latency_s:
+                time.sleep(self.wdqs_latency_s)
+            try:
+                body = run_sparql(text, wikidata_state(self.sample, self.day).items, max_work=self.wdqs_max_work)
+            except SparqlError as err:
+                status = 500 if err.timeout else 400
+                return Response.text(f"SPARQL-QUERY: queryStr={text}\njava.util.concurrent.ExecutionException: {err}\n", status)
+            return Response(200, json.dumps(body, ensure_ascii=False).encode(), "application/sparql-results+json; charset=utf-8")
+        finally:
+            with self._index_lock:
+                self._wdqs_in_flight[client] -= 1
 
     def _check_maxlag(self, value: str, number: int) -> None:
         try:

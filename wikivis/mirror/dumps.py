@@ -10,6 +10,9 @@ Runs (per wiki, one per sample day, plus two realistic extras):
   ``linktargettable`` done, ``imagelinkstable``/``imagetable`` ``in-progress``, the rest
   ``waiting``), content ``state(n_days)``.
 
+``sample2wiki`` (the second-language wiki of :mod:`wikivis.sample.wikidata`) has one
+complete run per sample day and no extras.
+
 ``latest/`` works as on Wikimedia, where ``symlinks.py`` updates each link when *its* job
 finishes: ``<wiki>-latest-<table>.sql.gz`` is the newest run in which that job is done, so
 during a run ``latest/`` mixes dates (read the real date from a dated ``dumpstatus.json``).
@@ -43,6 +46,7 @@ from wikivis.mirror.dumpwriter import LEGACY_TABLES, TABLES, Style, to_legacy, w
 from wikivis.mirror.faults import FaultProfile
 from wikivis.sample import SampleWiki
 from wikivis.sample.model import COMMONS_TABLES, WIKI_TABLES
+from wikivis.sample.wikidata import SECOND_WIKI, second_wiki_tables
 
 DB_HOST = "db1206.eqiad.wmnet"
 SERVER_VERSION = "10.11.19-MariaDB-log"
@@ -102,6 +106,8 @@ class DumpsService(Service):
         last = datetime.strptime(sample.dates[-1], "%Y%m%d")
         self.old_date = (first - timedelta(days=12)).strftime("%Y%m%d")
         self.new_date = (last + timedelta(days=1)).strftime("%Y%m%d")
+        for day, date in enumerate(sample.dates):  # the second-language wiki: plain daily runs
+            self.runs[(SECOND_WIKI, date)] = Run(SECOND_WIKI, date, day)
         for wiki in (sample.wiki, sample.commons_wiki):
             for day, date in enumerate(sample.dates):
                 self.runs[(wiki, date)] = Run(wiki, date, day)
@@ -128,7 +134,10 @@ class DumpsService(Service):
     def render(self, run: Run, table: str, *, legacy: bool | None = None, style: Style | None = None) -> bytes:
         """The gzipped dump file of ``table`` in ``run`` (optionally in another schema/style)."""
         legacy = run.legacy if legacy is None else legacy
-        tables = self.sample.state(run.day).tables_for(run.wiki)
+        if run.wiki == SECOND_WIKI:
+            tables = second_wiki_tables(self.sample, run.day)
+        else:
+            tables = self.sample.state(run.day).tables_for(run.wiki)
         rows = tables[table]
         definition = TABLES[table]
         if legacy and table in LEGACY_TABLES:
@@ -194,7 +203,7 @@ class DumpsService(Service):
         if not parts or parts == ["backup-index.html"]:
             return self._backup_index()
         wiki = parts[0]
-        if wiki not in (self.sample.wiki, self.sample.commons_wiki):
+        if wiki not in (self.sample.wiki, self.sample.commons_wiki, SECOND_WIKI):
             return Response.text("Not Found\n", 404)
         if len(parts) == 1:
             return self._html(f"{wiki} dumps", [(f"{d}/", d) for d in self.dates(wiki)] + [("latest/", "latest")])

@@ -49,6 +49,10 @@ def expected(sample, day: int) -> dict[str, list[dict]]:
     page_rows = [{"wiki": wiki, "page_id": p["page_id"], "page_namespace": 0, "page_title": p["page_title"],
                   "is_redirect": bool(p["page_is_redirect"])} for p in pages.values()]
 
+    items = [{"wiki": wiki, "page_id": p["pp_page"], "item": p["pp_value"]} for p in tables["page_props"]
+             if p["pp_propname"] == "wikibase_item" and p["pp_page"] in pages
+             and not pages[p["pp_page"]]["page_is_redirect"]]
+
     def by(rows, *keys):
         return sorted(rows, key=lambda r: tuple(r[k] for k in keys))
 
@@ -57,12 +61,13 @@ def expected(sample, day: int) -> dict[str, list[dict]]:
         "article_images": by(images, "page_id", "file_name"),
         "article_categories": by(categories, "page_id", "category"),
         "files": by(files, "file_name"),
+        "article_items": by(items, "page_id"),
     }
 
 
 def assert_lake_matches(lake: Lake, sample, result, day: int) -> None:
     want = expected(sample, day)
-    for dataset in ("pages", "article_images", "article_categories"):
+    for dataset in ("pages", "article_images", "article_categories", "article_items"):
         got = lake.read(dataset, sample.wiki, result.snapshot).to_pylist()
         assert got == want[dataset], dataset
     assert lake.read("files", sample.commons_wiki, result.commons_snapshot).to_pylist() == want["files"]

@@ -16,7 +16,7 @@ from wikivis.events import CatchUpResult, catch_up
 from wikivis.lake import Lake
 from wikivis.sources.http import RetryPolicy
 
-DATASETS = ("pages", "article_images", "article_categories", "files")
+DATASETS = ("pages", "article_images", "article_categories", "files", "article_items")
 #: tests don't wait for real backoff
 FAST = RetryPolicy(backoff_initial_s=0.01, backoff_max_s=0.05)
 

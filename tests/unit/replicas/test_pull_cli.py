@@ -86,3 +86,11 @@ def test_cli_pull_and_detect(cli, replica_settings):
 def test_cli_rejects_hostile_wiki_names(cli):
     result = cli.invoke(app, ["pull", "--wiki", "x; DROP TABLE page"])
     assert isinstance(result.exception, ConfigError)
+
+
+def test_cli_images_is_the_quarry_query(cli):
+    result = cli.invoke(app, ["images", "--wiki", WIKI, "--title", "Alpha"])
+    assert result.exit_code == 0, result.output
+    assert [r["file_name"] for r in json.loads(result.output)] == ["A.jpg", "B.png", "Ž.svg"]
+    missing = cli.invoke(app, ["images", "--wiki", WIKI, "--title", "Nope"])
+    assert missing.exit_code != 0
