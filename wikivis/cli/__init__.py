@@ -41,6 +41,8 @@ GROUPS: list[tuple[str, str | None, str]] = [
     ("evaluate", "eval", "offline evaluation"),
     ("recommend", None, "similar / suggest / serve"),
     ("run", None, "run the whole pipeline"),
+    ("research", "research", "Wikimedia's published research files (WIT, caption competition)"),
+    ("export", "export", "wikivis data in other layouts (WIT)"),
 ]
 
 

@@ -27,12 +27,17 @@ def run(
     seed: Annotated[int, typer.Option(help="split / sampling seed")] = 0,
     json_output: Annotated[bool, typer.Option("--json", help="print {model: {metric: value}} only")] = False,
     write: Annotated[bool, typer.Option(help="store report.md and metrics.json under the reports folder")] = True,
+    model_id: Annotated[
+        str | None, typer.Option("--model-id", help="embedding model id (default settings.model; e.g. resnet50-wmf-cc)")
+    ] = None,
 ) -> None:
     """Evaluate the recommenders on held-out article-image links."""
     from wikivis.evaluation.run import render_markdown, run_evaluation
 
     names = [m.strip() for m in models.split(",") if m.strip()]
-    result, folder = run_evaluation(settings_from_ctx(None), wiki=wiki, models=names, seed=seed, write=write)
+    result, folder = run_evaluation(
+        settings_from_ctx(None), wiki=wiki, model_id=model_id, models=names, seed=seed, write=write
+    )
     human = render_markdown(result) + (f"\nreport: {folder / 'report.md'}\n" if folder else "")
     echo_result(result.metrics, True if json_output else None, human=human)  # None: the global --json
 

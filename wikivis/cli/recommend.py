@@ -23,10 +23,15 @@ app = typer.Typer(help="Similar images, image suggestions and the HTTP API.", no
 MAX_K = 100  # same bound as the HTTP API (wikivis.serve.app.MAX_K)
 
 
-def _service(wiki: str | None) -> RecommenderService:
+ModelIdOption = Annotated[
+    str | None, typer.Option("--model-id", help="embedding model id (default settings.model; e.g. resnet50-wmf-cc)")
+]
+
+
+def _service(wiki: str | None, model_id: str | None = None) -> RecommenderService:
     from wikivis.recommend.service import RecommenderService
 
-    return RecommenderService.from_settings(settings_from_ctx(None), wiki=wiki)
+    return RecommenderService.from_settings(settings_from_ctx(None), wiki=wiki, model_id=model_id)
 
 
 def _line(s: dict[str, Any]) -> str:
@@ -40,9 +45,10 @@ def similar(
     file: Annotated[str, typer.Argument(help="file name (with or without File:) or sha1")],
     k: Annotated[int, typer.Option("--k", "-k", min=1, max=MAX_K, help="number of results")] = 10,
     wiki: Annotated[str | None, typer.Option(help="wiki (default: the first configured)")] = None,
+    model_id: ModelIdOption = None,
 ) -> None:
     """The k images most similar to FILE."""
-    results = [r.to_dict() for r in _service(wiki).similar(file, k)]
+    results = [r.to_dict() for r in _service(wiki, model_id).similar(file, k)]
     echo_result({"file": file, "k": k, "results": results}, human="\n".join(map(_line, results)) or "no similar image")
 
 
@@ -52,6 +58,7 @@ def suggest(
     k: Annotated[int, typer.Option("--k", "-k", min=1, max=MAX_K, help="number of suggestions")] = 10,
     model: Annotated[str, typer.Option(help="auto | visrank | curatornet")] = "auto",
     wiki: Annotated[str | None, typer.Option(help="wiki (default: the first configured)")] = None,
+    model_id: ModelIdOption = None,
 ) -> None:
     """Up to k images for ARTICLE, with where each suggestion came from."""
     from wikivis.errors import InputError
@@ -59,7 +66,7 @@ def suggest(
 
     if model not in MODEL_CHOICES:
         raise InputError(f"--model must be one of {', '.join(MODEL_CHOICES)}, got {model!r}")
-    result = _service(wiki).suggest(article, k, model=model).to_dict()  # type: ignore[arg-type]
+    result = _service(wiki, model_id).suggest(article, k, model=model).to_dict()  # type: ignore[arg-type]
     head = f"{result['article']} ({'illustrated' if result['illustrated'] else 'unillustrated'}, {result['model']})"
     body = [_line(s) for s in result["suggestions"]] or [f"no suggestion: {result['note']}"]
     echo_result(result, human="\n".join([head, *body]))

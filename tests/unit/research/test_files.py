@@ -3,13 +3,14 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import io
 
 import numpy as np
 import pytest
 
 from wikivis.errors import InputError
 from wikivis.media.store import MediaStore
-from wikivis.sources.research import (
+from wikivis.research.files import (
     WIT_COLUMNS,
     file_name_from_url,
     import_embeddings,
@@ -18,9 +19,15 @@ from wikivis.sources.research import (
     read_wit,
 )
 
-from .conftest import jpeg_bytes
-
 UP = "https://upload.wikimedia.org/wikipedia/commons"
+
+
+def jpeg_bytes(width: int = 330, height: int = 220, color: tuple[int, int, int] = (200, 30, 40)) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buf, "JPEG", quality=85)
+    return buf.getvalue()
 
 
 def test_file_name_from_url():
