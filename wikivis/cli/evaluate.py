@@ -59,3 +59,27 @@ def train(
         config = replace(config, epochs=epochs)
     path = train_and_save(settings_from_ctx(None), wiki=wiki, config=config)
     echo_result({"checkpoint": str(path)}, human=f"checkpoint: {path}")
+
+
+@app.command("captions")
+def captions(
+    wiki: Annotated[str | None, typer.Option(help="wiki (default: the first configured)")] = None,
+    models: Annotated[str, typer.Option(help="comma-separated: random, frequent_words, contrastive")] = (
+        "random,frequent_words,contrastive"
+    ),
+    model_id: Annotated[
+        str | None, typer.Option("--model-id", help="image embedding model id (default settings.model)")
+    ] = None,
+    test_share: Annotated[float, typer.Option(min=0.05, max=0.9, help="share of images held out")] = 0.2,
+    seed: Annotated[int, typer.Option(help="split / training seed")] = 0,
+    json_output: Annotated[bool, typer.Option("--json", help="print {model: {metric: value}} only")] = False,
+) -> None:
+    """Caption matching: rank candidate captions (title [SEP] reference description) per image."""
+    from wikivis.evaluation.captions import captions_from_lake, evaluate_captions, render_captions_markdown
+
+    settings = settings_from_ctx(None)
+    wiki = wiki or settings.wikis[0]
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    table = captions_from_lake(settings, wiki=wiki, model_id=model_id)
+    result = evaluate_captions(table, models=names, test_share=test_share, seed=seed, device=settings.device)
+    echo_result(result.metrics, True if json_output else None, human=render_captions_markdown(result, wiki))
