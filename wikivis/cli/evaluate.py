@@ -1,10 +1,11 @@
 """``wikivis eval …``: offline evaluation and CuratorNet training.
 
 ``run`` holds out one image per article, ranks every usable image with ``random``,
-``popularity``, ``visrank``, ``vbpr`` and ``curatornet``, prints a Markdown report (``--json``: one
+``popularity``, ``visrank``, ``vbpr``, ``dvbpr`` (pixels from the media store; skipped
+without them), ``curatornet`` and ``acf``, prints a Markdown report (``--json``: one
 object ``{model: {metric: value}}``) and stores both under ``<reports>/eval-<wiki>-<time>/``.
 ``train`` trains CuratorNet on every link and saves the checkpoint that ``suggest`` and the
-API use.
+API use.  ``captions`` is the caption-matching task (:mod:`wikivis.evaluation.captions`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from wikivis.cli._common import echo_result, settings_from_ctx
 
 app = typer.Typer(help="Offline evaluation of the recommenders.", no_args_is_help=True)
 
-DEFAULT_MODELS = "random,popularity,visrank,vbpr,curatornet"
+DEFAULT_MODELS = "random,popularity,visrank,vbpr,dvbpr,curatornet,acf"
 
 
 @app.command("run")
