@@ -77,7 +77,8 @@ class EmbeddingImport:
 
 
 def embedding_files(inputs: Iterable[str | Path]) -> list[Path]:
-    """The embedding files of ``inputs`` (files, or folders searched recursively), sorted."""
+    """The embedding files of ``inputs``: files as given, folders searched recursively for
+    ``*embedding*.csv[.gz]`` / ``.tsv[.gz]`` (sorted)."""
     out: list[Path] = []
     for item in inputs:
         p = Path(item)
@@ -88,12 +89,13 @@ def embedding_files(inputs: Iterable[str | Path]) -> list[Path]:
         else:
             raise NotFoundError(f"no such file or folder: {p}")
     if not out:
-        raise NotFoundError(f"no embedding file (*.csv, *.csv.gz, *.tsv) under {', '.join(map(str, inputs))}")
+        raise NotFoundError(f"no embedding file (*embedding*.csv[.gz] or .tsv[.gz]) under {', '.join(map(str, inputs))}")
     return out
 
 
 def _looks_like_data(name: str) -> bool:
-    return not name.startswith(".") and (".csv" in name or name.endswith((".tsv", ".tsv.gz")))
+    """In a folder, only the embedding files (the release puts ``image_pixels`` next to them)."""
+    return not name.startswith(".") and "embedding" in name and (".csv" in name or name.endswith((".tsv", ".tsv.gz")))
 
 
 def read_embedding_batches(
