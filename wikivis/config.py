@@ -152,6 +152,10 @@ class Settings:
     serve_host: str = "127.0.0.1"
     serve_port: int = 8790
     serve_token: str = ""
+    # weekly training
+    #: a candidate CuratorNet is promoted only if no gated metric (recall@10, nDCG@10) is more
+    #: than this below the current model's (absolute)
+    release_max_regression: float = 0.01
     extra: dict[str, Any] = field(default_factory=dict)
 
     # ---------------------------------------------------------------- derived
