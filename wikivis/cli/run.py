@@ -53,4 +53,12 @@ def demo(
         lines.append(f"  {rec['article']} [{rec['model']}]")
         lines.extend(f"    - {s}" for s in rec["suggestions"] or ["(none)"])
     lines.append(f"gallery: {summary['gallery']}")
+    captions = summary.get("captions") or {}
+    if "metrics" in captions:
+        lines.append(f"caption matching ({captions['held_out_images']} held-out images, "
+                     f"{captions['candidates']} candidate captions each):")
+        lines += [f"  {model:<15} " + "  ".join(f"{m}={v:.3f}" for m, v in vals.items())
+                  for model, vals in captions["metrics"].items()]
+    elif captions:
+        lines.append(f"caption matching: {captions['note']}")
     echo_result(summary, human="\n".join(lines))

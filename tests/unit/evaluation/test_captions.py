@@ -139,3 +139,10 @@ def test_cli_from_lake(settings, monkeypatch) -> None:
                            catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert set(json.loads(result.output)) == {"random", "frequent_words"}
+
+
+def test_demo_caption_table_says_why_when_there_are_no_captions(settings) -> None:
+    from wikivis.demo import caption_matching
+
+    publish_synthetic(settings, dim=8, n_articles=20, n_images=30, n_topics=2)
+    assert "article_image_captions" in caption_matching(settings)["note"]
