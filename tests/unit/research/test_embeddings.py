@@ -159,3 +159,12 @@ def test_missing_input(settings, tmp_path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(NotFoundError, match="no embedding file"):
         import_embedding_files(settings, [tmp_path / "empty"], {})
+
+
+def test_spaces_around_numbers_fall_back_to_the_row_parser(tmp_path) -> None:
+    vector = np.arange(RESNET_DIM, dtype=np.float32) / 1000
+    path = tmp_path / "spaced.csv"
+    path.write_text(f"{UP}/a/ab/A.jpg\t" + ", ".join(f"{x:.3f}" for x in vector) + "\n", encoding="utf-8")
+    ((urls, vectors),) = list(read_embedding_batches(path))
+    assert urls == [f"{UP}/a/ab/A.jpg"]
+    np.testing.assert_allclose(vectors[0], vector, atol=1e-6)

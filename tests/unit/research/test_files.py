@@ -135,3 +135,13 @@ def test_read_wit_rejects_other_headers(tmp_path):
     path.write_text("a\tb\n1\t2\n", encoding="utf-8")
     with pytest.raises(InputError, match="not a WIT header"):
         list(read_wit(path))
+
+
+def test_truncated_gzip_pixels_name_the_file(tmp_path):
+    path = tmp_path / "train_image_pixels_part-00000.csv.gz"
+    body = "".join(_pixel_line(f"F{i}.jpg", jpeg_bytes(64, 64, (i, i, i))) for i in range(30))
+    packed = gzip.compress(body.encode())
+    path.write_bytes(packed[: len(packed) // 2])
+    with pytest.raises(InputError, match="cannot read") as info:
+        list(read_pixels(path))
+    assert str(path) in str(info.value)
