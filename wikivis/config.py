@@ -191,6 +191,10 @@ class Settings:
     #: ``replica``, or ``auto`` = the replica when a replica connection exists); unlisted
     #: wikis use ``dumps``.  E.g. WIKIVIS_INGEST_SOURCES="enwiki=auto,samplewiki=replica"
     ingest_sources: tuple[str, ...] = ()
+    # weekly training
+    #: a candidate CuratorNet is promoted only if no gated metric (recall@10, nDCG@10) is more
+    #: than this below the current model's (absolute)
+    release_max_regression: float = 0.01
     extra: dict[str, Any] = field(default_factory=dict)
 
     # ---------------------------------------------------------------- derived

@@ -119,6 +119,18 @@ def recommendations(settings: Any, n_articles: int = 6, k: int = 6) -> list[dict
     return out
 
 
+def caption_matching(settings: Any) -> dict[str, Any]:
+    """The caption-matching table (``wikivis eval captions``) on the published captions, or why not."""
+    from wikivis.errors import InputError, NotFoundError
+    from wikivis.evaluation.captions import captions_from_lake, evaluate_captions
+
+    try:
+        result = evaluate_captions(captions_from_lake(settings), device=settings.device)
+    except (NotFoundError, InputError) as exc:
+        return {"note": str(exc)}
+    return {"metrics": result.metrics, "held_out_images": result.n_test_images, "candidates": result.n_candidates}
+
+
 def run_demo(home: Path, *, airflow: bool = True, max_images: int = 0) -> dict[str, Any]:
     """Run the demo; returns the summary it prints."""
     from wikivis.catalog import Catalog
@@ -159,7 +171,8 @@ def run_demo(home: Path, *, airflow: bool = True, max_images: int = 0) -> dict[s
                           if r["kind"] == "stage:evaluate" and r["params"].get("parent") == run["id"])
             recs = recommendations(settings)
             page = gallery(settings, recs, settings.home / "gallery.html")
-            captions = demo_captions(settings, run["id"])
+            caption_coverage = demo_captions(settings, run["id"])
+            captions = caption_matching(settings)
         finally:
             pipeline.use_settings(None)
     outcomes: dict[str, int] = {}
@@ -179,6 +192,7 @@ def run_demo(home: Path, *, airflow: bool = True, max_images: int = 0) -> dict[s
         ],
         "gallery": str(page),
         "captions": captions,
+        "caption_coverage": caption_coverage,
     }
 
 
@@ -194,6 +208,9 @@ def demo_captions(settings: Any, run_id: str) -> dict[str, Any]:
         return {}
     if not lake.exists("article_image_captions", wiki, snapshot):
         pipeline.captions(wiki, snapshot, run_id=run_id)
+        # the captions were audited by their gate inside the stage: publish them with the run
+        lake.publish_run(wiki, {d: snapshot for d in ("article_image_captions", "file_captions")
+                                if lake.exists(d, wiki, snapshot)}, run_id=run_id)
     cov = coverage(settings, wiki, snapshot, lake=lake)
     return {k: cov[k] for k in ("snapshot", "images", "captioned", "with_alt", "bad_alt", "caption_share", "alt_share",
                                 "reference")}

@@ -563,3 +563,25 @@ def captions(wiki: str, snapshot: str, *, run_id: str, source: str = "auto",
             cov = summary["coverage"]
             metrics["coverage"] = {k: cov[k] for k in ("images", "caption_share", "alt_share", "bad_alt")}
         return {"wiki": wiki, "snapshot": snapshot, "rows": summary["rows"], "source": summary["source"]}
+def train_candidate(wiki: str, *, run_id: str) -> dict[str, Any]:
+    """Weekly: a versioned CuratorNet candidate and its held-out metrics (serving untouched)."""
+    from wikivis.recommend.release import train_candidate as train
+
+    ctx = context()
+    with stage(ctx, run_id, "train_candidate", wiki) as metrics:
+        result = train(ctx.settings, wiki=wiki)
+        metrics.update(version=result["version"], eval=result["metrics"])
+        return result
+
+
+def promote_candidate(wiki: str, version: str, *, run_id: str) -> dict[str, Any]:
+    """Weekly: the evaluation gate; serving picks the candidate up only if it passes."""
+    from dataclasses import asdict
+
+    from wikivis.recommend.release import promote
+
+    ctx = context()
+    with stage(ctx, run_id, "promote", wiki) as metrics:
+        verdict = asdict(promote(ctx.settings, version, wiki=wiki))
+        metrics["gate"] = verdict
+        return verdict

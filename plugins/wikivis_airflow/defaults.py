@@ -41,7 +41,7 @@ from wikivis_airflow.hooks import apply_connections
 
 OWNER = "wikivis"
 #: tag vocabulary (tests check every DAG uses only these, and always ``wikivis``)
-TAGS = frozenset({"wikivis", "nightly", "events", "backfill", "ingest", "media", "embed", "index"})
+TAGS = frozenset({"wikivis", "nightly", "events", "backfill", "ingest", "media", "embed", "index", "training"})
 
 #: name → (slots, description)
 POOLS: dict[str, tuple[int, str]] = {

@@ -44,6 +44,8 @@ GROUPS: list[tuple[str, str | None, str]] = [
     ("run", None, "run the whole pipeline"),
     ("captions", "captions", "captions and alt text of article images"),
     ("wikidata", "wikidata", "Wikidata items and SPARQL"),
+    ("research", "research", "Wikimedia's published research files (WIT, caption competition)"),
+    ("export", "export", "wikivis data in other layouts (WIT)"),
 ]
 
 

@@ -122,19 +122,14 @@ def import_pixels_cmd(
     """Import released 300-px images into the media store (skips fetching them)."""
     from wikivis.lake import Lake
     from wikivis.media.store import MediaStore
-    from wikivis.sources.research import import_pixels
+    from wikivis.research.files import import_pixels, sha1_by_name
 
     settings = settings_from_ctx(None)
     lake = Lake.from_settings(settings)
-    sha1_by_name: dict[str, str] = {}
-    for dataset, owner in (("files", settings.commons_wiki), ("files", wiki), ("file_metadata", wiki)):
-        snap = snapshot or lake.latest(dataset, owner)
-        if snap and lake.exists(dataset, owner, snap):
-            table = lake.read(dataset, owner, snap, columns=["file_name", "sha1"])
-            sha1_by_name.update(zip(table.column("file_name").to_pylist(), table.column("sha1").to_pylist(), strict=True))
-    if not sha1_by_name:
+    sha1_map = sha1_by_name(lake, (settings.commons_wiki, wiki), snapshot)
+    if not sha1_map:
         raise NotFoundError(f"no files/file_metadata snapshot for {wiki}: the sha1 of each file is needed")
-    summary = import_pixels(files, MediaStore(settings.media_root), sha1_by_name)
+    summary = import_pixels(files, MediaStore(settings.media_root), sha1_map)
     out = {"imported": summary.imported, "already_present": summary.already_present, "skipped": summary.skipped,
            "failed": summary.failed}
     echo_result(out)

@@ -24,12 +24,15 @@ MAX_K = 100  # same bound as the HTTP API (wikivis.serve.app.MAX_K)
 
 
 AS_OF_HELP = "read an older publication: a run id, a publication id or a date (YYYYMMDD)"
+ModelIdOption = Annotated[
+    str | None, typer.Option("--model-id", help="embedding model id (default settings.model; e.g. resnet50-wmf-cc)")
+]
 
 
-def _service(wiki: str | None, as_of: str | None = None) -> RecommenderService:
+def _service(wiki: str | None, model_id: str | None = None, as_of: str | None = None) -> RecommenderService:
     from wikivis.recommend.service import RecommenderService
 
-    return RecommenderService.from_settings(settings_from_ctx(None), wiki=wiki, as_of=as_of)
+    return RecommenderService.from_settings(settings_from_ctx(None), wiki=wiki, model_id=model_id, as_of=as_of)
 
 
 def _line(s: dict[str, Any]) -> str:
@@ -44,9 +47,10 @@ def similar(
     k: Annotated[int, typer.Option("--k", "-k", min=1, max=MAX_K, help="number of results")] = 10,
     wiki: Annotated[str | None, typer.Option(help="wiki (default: the first configured)")] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help=AS_OF_HELP)] = None,
+    model_id: ModelIdOption = None,
 ) -> None:
     """The k images most similar to FILE."""
-    results = [r.to_dict() for r in _service(wiki, as_of).similar(file, k)]
+    results = [r.to_dict() for r in _service(wiki, model_id, as_of).similar(file, k)]
     echo_result({"file": file, "k": k, "results": results}, human="\n".join(map(_line, results)) or "no similar image")
 
 
@@ -59,6 +63,7 @@ def suggest(
     as_of: Annotated[str | None, typer.Option("--as-of", help=AS_OF_HELP)] = None,
     explain: Annotated[bool, typer.Option("--explain", help="Wikidata/cross-wiki signals + VisRank, each "
                                           "candidate's sources and calibrated confidence")] = False,
+    model_id: ModelIdOption = None,
 ) -> None:
     """Up to k images for ARTICLE, with where each suggestion came from."""
     from wikivis.errors import InputError
@@ -69,7 +74,7 @@ def suggest(
         return
     if model not in MODEL_CHOICES:
         raise InputError(f"--model must be one of {', '.join(MODEL_CHOICES)}, got {model!r}")
-    result = _service(wiki, as_of).suggest(article, k, model=model).to_dict()  # type: ignore[arg-type]
+    result = _service(wiki, model_id, as_of).suggest(article, k, model=model).to_dict()  # type: ignore[arg-type]
     head = f"{result['article']} ({'illustrated' if result['illustrated'] else 'unillustrated'}, {result['model']})"
     body = [_line(s) for s in result["suggestions"]] or [f"no suggestion: {result['note']}"]
     echo_result(result, human="\n".join([head, *body]))

@@ -36,6 +36,6 @@ def test_auto_source_uses_the_replica_when_a_connection_exists(mirror, sample_wi
     finally:
         pipeline.use_settings(None)
     assert made == [wiki, sample_wiki.commons_wiki]
-    replica, dumps = Lake(replica_settings.lake_root), Lake(dumps_settings.lake_root)
+    replica, dumps = Lake.from_settings(replica_settings), Lake.from_settings(dumps_settings)
     for dataset in ("pages", "article_images", "article_categories", "article_items"):
         assert replica.read(dataset, wiki, date).equals(dumps.read(dataset, wiki, date)), dataset
