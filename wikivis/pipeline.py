@@ -202,7 +202,7 @@ def _summary(result: Any) -> dict[str, Any]:
 
 def _gate_lake_tables(stage_name: str, wiki: str, snapshot: str, run_id: str) -> dict[str, Any]:
     """The tables gate, against the published snapshot for drift."""
-    from wikivis.gates import gate_tables as run
+    from wikivis.gates.stages import gate_tables as run
 
     ctx = context()
     with stage(ctx, run_id, stage_name, wiki, snapshot=snapshot) as metrics:
@@ -364,7 +364,7 @@ def commons(wiki: str, snapshot: str, *, run_id: str) -> dict[str, Any]:
 
 
 def gate_media(wiki: str, snapshot: str, *, run_id: str) -> dict[str, Any]:
-    from wikivis.gates import gate_media as run
+    from wikivis.gates.stages import gate_media as run
 
     ctx = context()
     with stage(ctx, run_id, "gate_media", wiki, snapshot=snapshot) as metrics:
@@ -389,7 +389,7 @@ def embed(wiki: str, snapshot: str, *, run_id: str) -> dict[str, Any]:
 
 def gate_embeddings(*, run_id: str, model_id: str | None = None) -> dict[str, Any]:
     from wikivis.embed import load_embeddings
-    from wikivis.gates import gate_embeddings as run
+    from wikivis.gates.stages import gate_embeddings as run
 
     ctx = context()
     model_id = model_id or ctx.settings.model
@@ -430,7 +430,7 @@ def build_index(*, run_id: str, model_id: str | None = None) -> dict[str, Any]:
 def gate_index(version: str, *, run_id: str, model_id: str | None = None) -> dict[str, Any]:
     """Re-check the swapped-in index on a fresh query sample (recall + size vs embeddings)."""
     from wikivis.embed import load_embeddings
-    from wikivis.gates import gate_index as run
+    from wikivis.gates.stages import gate_index as run
     from wikivis.index import load_index
 
     ctx = context()

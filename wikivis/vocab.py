@@ -21,6 +21,10 @@ from pathlib import Path
 
 from wikivis.errors import InputError
 
+#: MediaWiki namespace numbers the pipeline uses (Main = articles, File, Category; User and
+#: Project appear in the sample wiki's link tables)
+NS_MAIN, NS_USER, NS_PROJECT, NS_FILE, NS_CATEGORY = 0, 2, 4, 6, 14
+
 WIKI_RE = re.compile(r"[a-z][a-z0-9_]{0,63}", re.ASCII)
 DATASET_RE = re.compile(r"[a-z][a-z0-9_]{0,63}", re.ASCII)
 SNAPSHOT_RE = re.compile(r"\d{8}(T\d{6}Z)?", re.ASCII)

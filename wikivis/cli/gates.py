@@ -30,8 +30,7 @@ def check(
     from wikivis.catalog import Catalog
     from wikivis.config import check_wiki_name
     from wikivis.errors import ConfigError, GateFailed, NotFoundError
-    from wikivis.gates import gate_media, gate_tables
-    from wikivis.gates.stages import locate
+    from wikivis.gates.stages import gate_media, gate_tables, locate
     from wikivis.lake import Lake
 
     settings = settings_from_ctx()

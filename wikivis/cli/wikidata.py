@@ -85,7 +85,7 @@ def ingest_command(
 ) -> None:
     """Write item_images (P18, P373) and crosswiki_leads for a snapshot, then gate them."""
     from wikivis.errors import NotFoundError
-    from wikivis.gates import gate_wikidata
+    from wikivis.gates.stages import gate_wikidata
     from wikivis.lake import Lake
     from wikivis.wikidata_ingest import ingest_wikidata
 

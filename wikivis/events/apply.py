@@ -32,12 +32,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from wikivis.datasets import schema as dataset_schema
+from wikivis.vocab import NS_MAIN
 
 PAGE_DATASETS = ("pages", "article_images", "article_categories")
 #: page-keyed datasets refreshed when the base snapshot has them (older snapshots may not)
 OPTIONAL_PAGE_DATASETS = ("article_items",)
 FILES_SCOPES = ("all", "used")
-NS_MAIN = 0
+
 _ITEM_RE = re.compile(r"Q[1-9][0-9]*")  # the dump path's rule for wikibase_item values
 
 

@@ -34,13 +34,13 @@ from wikivis.events.apply import FileRow, PageState
 from wikivis.events.dirty import NS_FILE, db_key
 from wikivis.sources.commons import TITLES_PER_REQUEST, ActionApiClient, file_title
 from wikivis.sources.commons import _batches as batches  # shared with the Commons client
+from wikivis.vocab import NS_CATEGORY
 
 LEAD_PROPS = ("page_image", "page_image_free")
 #: page props read per page: the PageImages leads and the Wikidata item (article_items)
 PAGE_PROPS = (*LEAD_PROPS, "wikibase_item")
 PAGE_MODULES = ("info", "images", "pageprops", "categories")
 IIPROP = "timestamp|size|sha1|mime|mediatype"
-NS_CATEGORY = 14
 
 
 def _merge_rounds(client: ActionApiClient, params: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, str]]:

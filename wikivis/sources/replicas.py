@@ -69,6 +69,7 @@ from wikivis.errors import ConfigError, NotFoundError, RetriesExceeded, SourceEr
 from wikivis.sources.http import ConcurrencyLimiter, SharedCounters
 from wikivis.sources.mysql_wire import WireReader, wire_columns
 from wikivis.sqlq import load_query
+from wikivis.vocab import NS_CATEGORY, NS_FILE, NS_MAIN
 
 #: page_props.wikibase_item values kept (the dump path's rule)
 ITEM_PATTERN = r"^Q[1-9][0-9]*$"
@@ -81,7 +82,7 @@ LIVE_HOST_TEMPLATE = "{wiki}.analytics.db.svc.wikimedia.cloud"
 LIVE_URL_TEMPLATE = "mysql+pymysql://{host}:3306/{db}?charset=utf8mb4"
 DEFAULT_CNF = Path("~/replica.my.cnf")
 
-NS_MAIN, NS_FILE, NS_CATEGORY = 0, 6, 14
+
 #: PageImages page_props: best image (any licence) and best free image; both mark the lead
 LEAD_IMAGE_PROPS = ("page_image", "page_image_free")
 #: ids / names per ``IN (…)`` lookup

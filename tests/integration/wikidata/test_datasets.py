@@ -41,7 +41,7 @@ def test_item_images_and_crosswiki_leads_match_the_sample(ingested, sample_wiki)
 
 
 def test_gates_pass_and_catch_a_bad_item(ingested, sample_wiki) -> None:
-    from wikivis.gates import gate_tables, gate_wikidata
+    from wikivis.gates.stages import gate_tables, gate_wikidata
 
     settings, lake, snapshot, _ = ingested
     assert gate_tables(settings, lake, sample_wiki.wiki, snapshot).ok
