@@ -77,6 +77,13 @@ def short_run(run_id: str) -> str:
     return " ".join(tail)[:32]
 
 
+def short_version(version: str) -> str:
+    """Index version ``20261204T030149Z-062374`` → ``12-04 03:01 062374``."""
+    stamp, _, suffix = version.partition("-")
+    when = snapshot_time(stamp)
+    return f"{when:%m-%d %H:%M} {suffix}".strip() if when else version[:24]
+
+
 # --------------------------------------------------------------------------- chart data
 def _runs_in_order(rows: Iterable[Mapping[str, Any]], run_key: str, time_key: str) -> list[str]:
     first: dict[str, str] = {}
@@ -226,9 +233,13 @@ def _charts(status: Mapping[str, Any]) -> str:
     parts = [svg.stacked_bars("chart-durations", f"Stage durations, last {CHART_RUNS} runs",
                               [short_run(r) for r in runs], series, unit="s", hints=runs)]
     runs, series = gates_data(status.get("gates", []))
-    parts.append(svg.stacked_bars("chart-gates", "Gate checks per run: pass / warn / fail",
-                                  [short_run(r) for r in runs], series, unit="checks",
-                                  colours=svg.OUTCOME_COLOURS, hints=runs))
+    counts = [sum(series[k][i] for k in series) for i in range(len(runs))]
+    shares = {k: [round(100 * v / counts[i], 1) if counts[i] else 0.0 for i, v in enumerate(vs)]
+              for k, vs in series.items()}
+    hints = [f"{r}; " + ", ".join(f"{int(series[k][i])} {k}" for k in series) for i, r in enumerate(runs)]
+    parts.append(svg.stacked_bars("chart-gates", "Gate checks per run: pass / warn / fail (share of checks)",
+                                  [short_run(r) for r in runs], shares, unit="%",
+                                  colours=svg.OUTCOME_COLOURS, hints=hints))
     now = parse_time(status.get("generated_at")) or datetime.now(UTC)
     parts.append(svg.timeline("chart-freshness", "Freshness: published data against the dump and EventStreams positions",
                               freshness_rows(status.get("freshness", [])), now))
@@ -237,7 +248,7 @@ def _charts(status: Mapping[str, Any]) -> str:
                            [short_run(r) for r in runs], {"all shards": mbps}, unit="Mbit/s",
                            ceiling=policy.get("upload_max_mbps"), ceiling_label="policy ceiling"))
     history = status.get("index_history", [])
-    labels = [str(v.get("version")) for v in history]
+    labels = [short_version(str(v.get("version"))) for v in history]
     models = sorted({str(v.get("model")) for v in history})
     recall = {m: [v.get("recall") if v.get("model") == m else None for v in history] for m in models}
     size = {m: [v.get("n") if v.get("model") == m else None for v in history] for m in models}

@@ -24,7 +24,7 @@ PALETTE = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f
 OUTCOME_COLOURS = {"pass": "#00a32a", "warn": "#dba617", "fail": "#d63638"}
 
 _W, _H = 720, 260
-_LEFT, _RIGHT, _TOP, _BOTTOM = 56, 150, 28, 56
+_LEFT, _RIGHT, _TOP, _BOTTOM = 56, 150, 28, 78
 
 
 def _e(value: object) -> str:
@@ -141,7 +141,7 @@ def stacked_bars(chart_id: str, title: str, labels: Sequence[str], series: Mappi
             if value <= 0:
                 continue
             y0, y1 = y_of(base), y_of(base + value)
-            hint = f" ({hints[i]})" if hints else ""
+            hint = f" ({hints[i]})" if hints and hints[i] else ""
             body.append(
                 f'<rect class="mark" data-series="{_e(name)}" x="{x_of(i) - bar_w / 2:.1f}" y="{y1:.1f}" '
                 f'width="{bar_w:.1f}" height="{max(0.5, y0 - y1):.1f}" fill="{palette[name]}">'
@@ -201,10 +201,10 @@ def lines(chart_id: str, title: str, labels: Sequence[str], series: Mapping[str,
 
 #: marker shapes of :func:`timeline`
 TIMELINE_KINDS = {
-    "dump": ("#0072b2", "newest dump ingested"),
-    "events": ("#e69f00", "EventStreams position"),
+    "dump": ("#0072b2", "newest dump"),
+    "events": ("#e69f00", "events position"),
     "latest": ("#999999", "newest snapshot"),
-    "published": ("#009e73", "published (current)"),
+    "published": ("#009e73", "published"),
 }
 
 
