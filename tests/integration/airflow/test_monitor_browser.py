@@ -13,7 +13,6 @@ import re
 import shutil
 import urllib.error
 import urllib.request
-from urllib.parse import urlsplit
 
 import pytest
 
