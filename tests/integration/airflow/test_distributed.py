@@ -2,11 +2,16 @@
 triggerer on PostgreSQL, two Celery workers on Redis (one serving only queue ``gpu``), each a
 separate process (``deployment.py``), against the local Wikimedia mirror.
 
-One interval of ``wikivis_nightly`` is triggered through the REST API and run by the
-scheduler; the test checks the run succeeded, ``embed`` ran on the ``gpu`` worker and every
-other task on the default worker, and the datasets and the index were published.  Every
-process is stopped at the end.  Select it with ``-m distributed`` (a few minutes on 2 cores:
-~1 min start-up, then the run; thumbnails are capped at ``MAX_IMAGES``).
+1. One interval of ``wikivis_nightly`` is triggered through the REST API and run by the
+   scheduler: the run succeeds, ``embed`` runs on the ``gpu`` worker and every other task on
+   the default worker, the datasets and the index are published, and the monitoring page of
+   the deployment shows the stages and the HTTP counters of every Wikimedia client.
+2. ``airflow backfill create`` over the next interval, run by the scheduler: the lake ends
+   exactly as the nightly's tasks called in order for the same dates leave it (every
+   snapshot's content hash and every ``current`` pointer), and the index holds as many vectors.
+
+Every process is stopped at the end.  Select it with ``-m distributed`` (~6 min on 2 cores:
+~1 min start-up, ~2 min per interval; thumbnails are capped at ``MAX_IMAGES``).
 """
 
 from __future__ import annotations
@@ -76,6 +81,20 @@ def _wait_for_dag(deployment: Deployment, timeout_s: float = 180) -> None:
     raise AssertionError(f"{DAG_ID} was not parsed within {timeout_s} s:\n{deployment.log_tail('dag-processor')}")
 
 
+def _tasks(deployment: Deployment, run_id: str) -> list[tuple]:
+    return deployment.metadata(
+        "SELECT task_id, map_index, state, hostname, queue FROM task_instance WHERE dag_id = %s AND run_id = %s",
+        DAG_ID, run_id,
+    )
+
+
+def _check_workers(tis: list[tuple]) -> None:
+    embed = [t for t in tis if t[0] == "embed"]
+    assert embed and all(t[2] == "success" for t in embed)
+    assert {(t[3], t[4]) for t in embed} == {("wikivis-gpu-worker", "gpu")}  # the GPU worker, nowhere else
+    assert {t[3] for t in tis if t[0] != "embed" and t[2] == "success"} == {"wikivis-cpu-worker"}
+
+
 def _wait_for_run(deployment: Deployment, run_id: str) -> str:
     deadline = time.monotonic() + RUN_TIMEOUT_S
     state = "?"
@@ -109,18 +128,10 @@ def test_the_nightly_runs_through_the_scheduler_with_embed_on_the_gpu_worker(dep
         "data_interval_end": (start + timedelta(days=1)).isoformat(),
     })
     state = _wait_for_run(deployment, run["dag_run_id"])
-    tis = deployment.metadata(
-        "SELECT task_id, map_index, state, hostname, queue FROM task_instance WHERE dag_id = %s AND run_id = %s",
-        DAG_ID, run["dag_run_id"],
-    )
+    tis = _tasks(deployment, run["dag_run_id"])
     failed = [t for t in tis if t[2] not in ("success", "skipped")]
     assert state == "success", (failed, deployment.log_tail("worker-default"), deployment.log_tail("worker-gpu"))
-
-    embed = [t for t in tis if t[0] == "embed"]
-    assert embed and all(t[2] == "success" for t in embed)
-    assert {(t[3], t[4]) for t in embed} == {("wikivis-gpu-worker", "gpu")}  # the GPU worker, nowhere else
-    others = {t[3] for t in tis if t[0] != "embed" and t[2] == "success"}
-    assert others == {"wikivis-cpu-worker"}
+    _check_workers(tis)
 
     from wikivis.lake import Lake
 
@@ -144,3 +155,45 @@ def _get(deployment: Deployment, path: str) -> str:
     request = urllib.request.Request(f"{deployment.url}{path}", headers={"Authorization": f"Bearer {deployment.token()}"})
     with urllib.request.urlopen(request, timeout=60) as response:
         return response.read().decode()
+
+
+def test_airflow_backfill_create_ends_with_the_lake_of_the_nightly_runs(deployment, sample_wiki, mirror, tmp_path):
+    from tests.dags.test_nightly_e2e import _lake_state, _replay_nightly
+    from wikivis import pipeline
+
+    deployment, settings = deployment
+    _wait_for_dag(deployment)
+    day = sample_wiki.dates[1]
+    iso = f"{day[:4]}-{day[4:6]}-{day[6:]}"
+    deployment.airflow("backfill", "create", "--dag-id", DAG_ID, "--from-date", iso, "--to-date", iso)
+    deadline = time.monotonic() + 60
+    rows: list[tuple] = []
+    while not rows and time.monotonic() < deadline:
+        rows = deployment.metadata(
+            "SELECT run_id FROM dag_run WHERE dag_id = %s AND run_type = 'backfill' AND logical_date::date = %s",
+            DAG_ID, iso)
+        time.sleep(1)
+    assert rows, "airflow backfill create made no run"
+    [(run_id,)] = rows
+    state = _wait_for_run(deployment, run_id)
+    tis = _tasks(deployment, run_id)
+    assert state == "success", [t for t in tis if t[2] not in ("success", "skipped")]
+    _check_workers(tis)
+
+    # the same intervals, the nightly's tasks called in order, in a home of their own
+    done = [d for d in sample_wiki.dates[:2] if deployment.metadata(
+        "SELECT 1 FROM dag_run WHERE dag_id = %s AND state = 'success' AND data_interval_start::date = %s",
+        DAG_ID, f"{d[:4]}-{d[4:6]}-{d[6:]}")]
+    reference = mirror.settings(home=tmp_path / "reference", max_images=MAX_IMAGES, gate_max_snapshot_age_days=0)
+    pipeline.use_settings(reference)
+    try:
+        _replay_nightly(reference, done)
+    finally:
+        pipeline.use_settings(None)
+    assert _lake_state(settings) == _lake_state(reference)
+    vectors = [json.loads((s.index_root / s.model / "current.json").read_text()) for s in (settings, reference)]
+    index_sizes = []
+    for s, pointer in zip((settings, reference), vectors, strict=True):
+        meta = s.index_root / s.model / f"v-{pointer['version']}" / "meta.json"
+        index_sizes.append(json.loads(meta.read_text())["n"])
+    assert index_sizes[0] == index_sizes[1] > 0
