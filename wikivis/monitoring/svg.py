@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 #: colour-blind-safe palette (Okabe-Ito), cycled for series without a fixed colour
@@ -75,10 +75,10 @@ def _frame(chart_id: str, title: str, body: list[str], *, width: int = _W, heigh
             + "".join(body) + "</svg></figure>")
 
 
-def _y_axis(ticks: list[float], y_of: object, unit: str, width: int) -> list[str]:
+def _y_axis(ticks: list[float], y_of: Callable[[float], float], unit: str, width: int) -> list[str]:
     out = []
     for t in ticks:
-        y = y_of(t)  # type: ignore[operator]
+        y = y_of(t)
         out.append(f'<line class="grid" x1="{_LEFT}" x2="{width - _RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
         out.append(f'<text class="tick" x="{_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{_e(_num(t))}</text>')
     out.append(f'<text class="unit" x="{_LEFT - 6}" y="{_TOP - 12}" text-anchor="end">{_e(unit)}</text>')
@@ -99,13 +99,13 @@ def _legend(colours: Mapping[str, str], width: int, *, dashed: Sequence[str] = (
     return out
 
 
-def _x_labels(labels: Sequence[str], x_of: object, height: int) -> list[str]:
+def _x_labels(labels: Sequence[str], x_of: Callable[[int], float], height: int) -> list[str]:
     out = []
     every = max(1, math.ceil(len(labels) / 12))
     for i, label in enumerate(labels):
         if i % every and i != len(labels) - 1:
             continue
-        x = x_of(i)  # type: ignore[operator]
+        x = x_of(i)
         out.append(f'<text class="tick" x="{x:.1f}" y="{height - _BOTTOM + 14}" text-anchor="end" '
                    f'transform="rotate(-30 {x:.1f} {height - _BOTTOM + 14})">{_e(label)}</text>')
     return out
@@ -163,8 +163,7 @@ def lines(chart_id: str, title: str, labels: Sequence[str], series: Mapping[str,
         return empty(chart_id, title, "nothing recorded yet")
     palette = colour_for(list(series))
     peak = max(values + ([ceiling] if ceiling is not None else []))
-    ticks = [t for t in nice_ticks(peak - y_min) ]
-    ticks = [y_min + t for t in ticks]
+    ticks = [y_min + t for t in nice_ticks(peak - y_min)]
     top = ticks[-1] if ticks[-1] > y_min else y_min + 1
     plot_h = height - _TOP - _BOTTOM
     plot_w = width - _LEFT - _RIGHT
