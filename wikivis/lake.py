@@ -48,6 +48,8 @@ _SNAPSHOT_RE = re.compile(r"^\d{8}(T\d{6}Z)?$")
 MANIFEST = "_manifest.json"
 CURRENT = "_current.json"
 ROWS_PER_FILE = 2_000_000
+#: row-group size of streamed (presorted) writes: bounds what :meth:`Lake.write` holds
+STREAM_ROW_GROUP = 1 << 17
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,60 @@ def conform(table: pa.Table, schema: pa.Schema, *, source: str) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
+def _write_stream(staging: Path, batches: Iterable[pa.RecordBatch], schema: pa.Schema, source: str) -> list[FileEntry]:
+    """Write presorted ``batches`` as ``part-NNNNN.parquet`` files of ``ROWS_PER_FILE`` rows.
+
+    Rows are regrouped into row groups of ``STREAM_ROW_GROUP`` rows whatever the incoming
+    batch sizes, so the same rows always give the same bytes; at most one row group is held.
+    """
+    entries: list[FileEntry] = []
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+    writer: pq.ParquetWriter | None = None
+    in_file = 0
+
+    def close() -> None:
+        nonlocal writer
+        if writer is None:
+            return
+        writer.close()
+        writer = None
+        target = staging / entries[-1].name
+        with target.open("rb") as fh:
+            os.fsync(fh.fileno())
+        entries[-1] = FileEntry(entries[-1].name, in_file, target.stat().st_size, _sha256(target))
+
+    def flush(limit: int) -> None:
+        nonlocal pending, pending_rows, writer, in_file
+        while pending_rows >= limit and pending_rows:
+            if writer is None or in_file >= ROWS_PER_FILE:
+                close()
+                name = f"part-{len(entries):05d}.parquet"
+                entries.append(FileEntry(name, 0, 0, ""))
+                writer, in_file = pq.ParquetWriter(staging / name, schema, compression="zstd", write_statistics=True), 0
+            take = min(STREAM_ROW_GROUP, ROWS_PER_FILE - in_file, pending_rows)
+            chunk = pa.Table.from_batches(pending, schema=schema)
+            writer.write_table(chunk.slice(0, take), row_group_size=take)
+            rest = chunk.slice(take)
+            pending, pending_rows = rest.to_batches(), rest.num_rows
+            in_file += take
+
+    for batch in batches:
+        if not batch.num_rows:
+            continue
+        table = conform(pa.Table.from_batches([batch]), schema, source=source)
+        pending.extend(table.to_batches())
+        pending_rows += table.num_rows
+        flush(STREAM_ROW_GROUP)
+    flush(1)
+    if writer is None and not entries:  # an empty dataset still gets a file carrying the schema
+        entries.append(FileEntry("part-00000.parquet", 0, 0, ""))
+        writer = pq.ParquetWriter(staging / entries[-1].name, schema, compression="zstd", write_statistics=True)
+        writer.write_table(schema.empty_table())
+    close()
+    return entries
+
+
 class Lake:
     """A Parquet lake rooted at ``root``."""
 
@@ -172,15 +228,26 @@ class Lake:
         schema: pa.Schema | None = None,
         sort_keys: Sequence[str] | None = None,
         extra: dict[str, Any] | None = None,
+        presorted: bool = False,
     ) -> Manifest:
-        """Write one snapshot partition atomically and return its manifest."""
+        """Write one snapshot partition atomically and return its manifest.
+
+        ``presorted=True`` with an iterator of record batches already in the dataset's sort
+        order streams them to the files batch by batch (each conformed on its own), so a
+        dataset of any size is written in bounded memory.
+        """
         self._check(dataset, wiki, snapshot)
         schema = schema if schema is not None else dataset_schema(dataset)
-        table = data if isinstance(data, pa.Table) else pa.Table.from_batches(list(data), schema=schema)
-        table = conform(table, schema, source=f"lake {dataset}/wiki={wiki}/snapshot={snapshot}")
-        keys = list(sort_keys if sort_keys is not None else SORT_KEYS.get(dataset, ()))
-        if keys and table.num_rows:
-            table = table.sort_by([(k, "ascending") for k in keys])
+        source = f"lake {dataset}/wiki={wiki}/snapshot={snapshot}"
+        stream = presorted and not isinstance(data, pa.Table)
+        if stream:
+            table = None
+        else:
+            table = data if isinstance(data, pa.Table) else pa.Table.from_batches(list(data), schema=schema)
+            table = conform(table, schema, source=source)
+            keys = list(sort_keys if sort_keys is not None else SORT_KEYS.get(dataset, ()))
+            if keys and table.num_rows:
+                table = table.sort_by([(k, "ascending") for k in keys])
 
         wiki_dir = self.wiki_dir(dataset, wiki)
         wiki_dir.mkdir(parents=True, exist_ok=True)
@@ -189,15 +256,18 @@ class Lake:
         staging.mkdir()
         try:
             entries = []
-            n_files = max(1, -(-table.num_rows // ROWS_PER_FILE))
-            for i in range(n_files):
-                part = table.slice(i * ROWS_PER_FILE, ROWS_PER_FILE)
-                name = f"part-{i:05d}.parquet"
-                target = staging / name
-                pq.write_table(part, target, compression="zstd", write_statistics=True)
-                with target.open("rb") as fh:
-                    os.fsync(fh.fileno())
-                entries.append(FileEntry(name, part.num_rows, target.stat().st_size, _sha256(target)))
+            if table is None:
+                entries = _write_stream(staging, data, schema, source)  # type: ignore[arg-type]
+            else:
+                n_files = max(1, -(-table.num_rows // ROWS_PER_FILE))
+                for i in range(n_files):
+                    part = table.slice(i * ROWS_PER_FILE, ROWS_PER_FILE)
+                    name = f"part-{i:05d}.parquet"
+                    target = staging / name
+                    pq.write_table(part, target, compression="zstd", write_statistics=True)
+                    with target.open("rb") as fh:
+                        os.fsync(fh.fileno())
+                    entries.append(FileEntry(name, part.num_rows, target.stat().st_size, _sha256(target)))
             content_hash = hashlib.sha256(
                 (schema_fingerprint(schema) + "".join(e.sha256 for e in entries)).encode()
             ).hexdigest()
@@ -205,7 +275,7 @@ class Lake:
                 dataset=dataset,
                 wiki=wiki,
                 snapshot=snapshot,
-                rows=table.num_rows,
+                rows=sum(e.rows for e in entries),
                 schema_fingerprint=schema_fingerprint(schema),
                 content_hash=content_hash,
                 files=tuple(entries),
