@@ -1,6 +1,7 @@
--- files: Commons' image table in file_name order; the MIME type is major/minor.  img_sha1
--- stays base 36 here: the caller converts it to hex batch by batch (wikivis.dumps._base36,
--- a 160-bit number does not fit DuckDB's integers).
+-- files: Commons' image table; the MIME type is major/minor.  The caller adds ORDER BY
+-- file_name, or skips it when the parsed table is already in img_name order (mysqldump
+-- writes rows in primary-key order).  img_sha1 stays base 36 here: the caller converts it
+-- to hex batch by batch (wikivis.dumps._base36; 160 bits do not fit DuckDB's integers).
 -- Run by DuckDB over the parsed Parquet parts (view image).
 -- params: wiki
 SELECT $wiki AS wiki,
@@ -13,4 +14,3 @@ SELECT $wiki AS wiki,
        img_sha1 AS sha1,
        img_timestamp AS "timestamp"
 FROM image
-ORDER BY file_name

@@ -30,7 +30,9 @@ schema) under a memory limit several times smaller than the data.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator, Mapping
@@ -39,10 +41,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from wikivis.datasets import base36_to_hex
+from wikivis.datasets import SORT_KEYS, base36_to_hex
 from wikivis.datasets import schema as dataset_schema
 from wikivis.dumps._base36 import base36_to_hex_array
-from wikivis.errors import InputError
+from wikivis.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -53,8 +55,12 @@ BATCH_ROWS = 1 << 16
 #: share of the memory limit given to DuckDB; the rest is the Python side (interpreter,
 #: Arrow batches in flight, the Parquet writer's row group)
 DUCKDB_SHARE = 0.75
-MIN_DUCKDB_BYTES = 32 << 20
+MIN_DUCKDB_BYTES = 16 << 20
+#: a page_id bucket's join inputs (uncompressed Parquet bytes) take at most this share of
+#: DuckDB's memory: article_images and article_categories run bucket by bucket
+BUCKET_SHARE = 0.25
 
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 TABLES = ("page", "linktarget", "imagelinks", "page_props", "categorylinks", "image")
 
 
@@ -94,20 +100,28 @@ class JoinEngine:
         threads: int | None = None,
         batch_rows: int = BATCH_ROWS,
     ) -> None:
-        import duckdb
-
         self.tables = dict(tables)
         self.batch_rows = batch_rows
         self.temp_dir = temp_dir / f"duckdb-{uuid.uuid4().hex[:12]}"
         self.temp_dir.mkdir(parents=True, exist_ok=True)
         self.duckdb_limit = max(MIN_DUCKDB_BYTES, int(memory_limit * DUCKDB_SHARE))
-        threads = threads or max(1, min(8, len(os.sched_getaffinity(0))))
+        self.threads = threads or max(1, min(8, len(os.sched_getaffinity(0))))
+        self.con: Any = None
+        self._connect()
+
+    def _connect(self) -> None:
+        """(Re)open the in-memory database; each dataset gets a fresh one, so the buffers a
+        previous dataset's joins and sorts held go back to the system before the next."""
+        import duckdb
+
+        if self.con is not None:
+            self.con.close()
         self.con = duckdb.connect(config={
             "memory_limit": f"{self.duckdb_limit // (1 << 20)}MiB",
             "temp_directory": str(self.temp_dir),
-            "threads": threads,
-            "preserve_insertion_order": False,
+            "threads": self.threads,
         })
+        self.con.execute("SET enable_progress_bar = false")  # it prints to stdout, which --json owns
         try:
             for name, parsed in self.tables.items():
                 self.con.read_parquet([str(f) for f in parsed.files]).create_view(name)
@@ -146,19 +160,98 @@ class JoinEngine:
 
         try:
             row = self.con.execute(load_sql(query)).fetchone()
+        except duckdb.OutOfMemoryException as exc:
+            raise self._out_of_memory(query, exc) from exc
         except duckdb.Error as exc:
             raise InputError(f"{query}: {exc}", source=source) from exc
         assert row is not None
         return tuple(row)
 
-    def _stream(self, query: str, wiki: str, source: str) -> Iterator[pa.RecordBatch]:
-        import duckdb
+    def in_key_order(self, table: str, column: str) -> bool:
+        """Whether ``column`` of the parsed ``table`` never decreases, in file order, and has no
+        nulls — one column read batch by batch (mysqldump writes rows in primary-key order,
+        so ``page`` and ``image`` normally are; then their datasets need no sort)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
 
+        previous: pa.Scalar | None = None
         try:
-            reader = self.con.execute(load_sql(query), {"wiki": wiki}).fetch_record_batch(self.batch_rows)
-            yield from reader
+            for path in self.tables[table].files:
+                for batch in pq.ParquetFile(path).iter_batches(batch_size=1 << 14, columns=[column]):
+                    keys = batch.column(0)
+                    if not len(keys):
+                        continue
+                    if keys.null_count:
+                        return False
+                    if previous is not None and pc.less(keys[0], previous).as_py():
+                        return False
+                    if len(keys) > 1 and not pc.all(pc.less_equal(keys[:-1], keys[1:])).as_py():
+                        return False
+                    previous = keys[-1]
+            return True
+        finally:
+            pa.default_memory_pool().release_unused()
+
+    def _input_bytes(self, *tables: str) -> int:
+        """Uncompressed bytes of the parsed ``tables`` (from the Parquet footers)."""
+        import pyarrow.parquet as pq
+
+        total = 0
+        for table in tables:
+            for path in self.tables[table].files if table in self.tables else ():
+                meta = pq.read_metadata(path)
+                total += sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        return total
+
+    def page_buckets(self, *tables: str) -> list[tuple[int, int]]:
+        """Consecutive ``page_id`` ranges covering every page, so many that each range's share
+        of ``tables`` takes at most :data:`BUCKET_SHARE` of DuckDB's memory."""
+        lo, hi = self.con.execute("SELECT min(page_id), max(page_id) FROM page").fetchone()
+        if lo is None:
+            return [(0, -1)]
+        n = max(1, math.ceil(self._input_bytes(*tables) / (self.duckdb_limit * BUCKET_SHARE)))
+        width = max(1, math.ceil((hi - lo + 1) / n))
+        return [(start, min(hi, start + width - 1)) for start in range(lo, hi + 1, width)]
+
+    def _stream(
+        self, dataset: str, query: str, wiki: str, source: str, *, ordered: bool = False,
+        buckets: list[tuple[int, int]] | None = None,
+    ) -> Iterator[pa.RecordBatch]:
+        """Batches of ``query``, in the dataset's key order: an ``ORDER BY`` around it, unless
+        ``ordered`` says the rows already come in that order (DuckDB then keeps the file order:
+        ``preserve_insertion_order``).  With ``buckets`` (``page_id`` ranges, in order) the
+        query runs once per range — each join and sort then only holds one range, and the
+        ranges' outputs in turn are the whole dataset in order."""
+        import duckdb
+        import pyarrow as pa
+
+        sql = load_sql(query)
+        keys = SORT_KEYS[dataset]
+        if not ordered:
+            assert all(_IDENTIFIER.fullmatch(k) for k in keys)  # our own constants, never input
+            sql = f"SELECT * FROM ({sql}) ORDER BY {', '.join(keys)}"
+        try:
+            self._connect()
+            self.con.execute(f"SET preserve_insertion_order = {'true' if ordered else 'false'}")
+            for bucket in buckets if buckets is not None else [None]:
+                params: dict[str, Any] = {"wiki": wiki}
+                if bucket is not None:
+                    params.update(lo=bucket[0], hi=bucket[1])
+                reader = self.con.execute(sql, params).to_arrow_reader(self.batch_rows)
+                yield from reader
+                reader.close()
+            pa.default_memory_pool().release_unused()  # hand the dataset's buffers back before the next
+        except duckdb.OutOfMemoryException as exc:
+            raise self._out_of_memory(query, exc) from exc
         except duckdb.Error as exc:
             raise InputError(f"{query}: {exc}", source=source) from exc
+
+    def _out_of_memory(self, query: str, exc: Exception) -> ConfigError:
+        return ConfigError(
+            f"{query}: DuckDB ran out of its {self.duckdb_limit >> 20} MiB even when spilling to "
+            f"{self.temp_dir}; raise WIKIVIS_MEMORY_LIMIT ({exc})"
+        )
 
     # ------------------------------------------------------------------ check
     def check(self) -> None:
@@ -179,22 +272,36 @@ class JoinEngine:
 
     # --------------------------------------------------------------- datasets
     def pages(self, wiki: str) -> Iterator[pa.RecordBatch]:
-        return self._stream("pages", wiki, self._source("page"))
+        self._connect()
+        if self.in_key_order("page", "page_id"):
+            lo, hi = self.con.execute("SELECT min(page_id), max(page_id) FROM page").fetchone()
+            buckets = [(lo, hi)] if lo is not None else [(0, -1)]
+            return self._stream("pages", "pages", wiki, self._source("page"), ordered=True, buckets=buckets)
+        return self._stream("pages", "pages", wiki, self._source("page"), buckets=self.page_buckets("page"))
 
     def article_images(self, wiki: str) -> Iterator[pa.RecordBatch]:
         query = "article_images_legacy" if self._legacy("imagelinks", "il") else "article_images"
-        return self._stream(query, wiki, self._source("imagelinks", "linktarget", "page", "page_props"))
+        self._connect()
+        buckets = self.page_buckets("imagelinks", "page", "page_props")
+        return self._stream(
+            "article_images", query, wiki, self._source("imagelinks", "linktarget", "page", "page_props"), buckets=buckets
+        )
 
     def article_categories(self, wiki: str) -> Iterator[pa.RecordBatch]:
         query = "article_categories_legacy" if self._legacy("categorylinks", "cl") else "article_categories"
-        return self._stream(query, wiki, self._source("categorylinks", "linktarget", "page"))
+        self._connect()
+        buckets = self.page_buckets("categorylinks", "page")
+        return self._stream(
+            "article_categories", query, wiki, self._source("categorylinks", "linktarget", "page"), buckets=buckets
+        )
 
     def files(self, commons_wiki: str) -> Iterator[pa.RecordBatch]:
         import pyarrow as pa
 
         schema = dataset_schema("files")
         source = self._source("image")
-        for batch in self._stream("files", commons_wiki, source):
+        ordered = self.in_key_order("image", "img_name")
+        for batch in self._stream("files", "files", commons_wiki, source, ordered=ordered):
             try:
                 sha1 = base36_to_hex_array(batch.column("sha1"))
             except ValueError as exc:
