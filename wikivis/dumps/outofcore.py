@@ -231,6 +231,7 @@ class JoinEngine:
         if not ordered:
             assert all(_IDENTIFIER.fullmatch(k) for k in keys)  # our own constants, never input
             sql = f"SELECT * FROM ({sql}) ORDER BY {', '.join(keys)}"
+        pool = pa.default_memory_pool()
         try:
             self._connect()
             self.con.execute(f"SET preserve_insertion_order = {'true' if ordered else 'false'}")
@@ -241,7 +242,7 @@ class JoinEngine:
                 reader = self.con.execute(sql, params).to_arrow_reader(self.batch_rows)
                 yield from reader
                 reader.close()
-            pa.default_memory_pool().release_unused()  # hand the dataset's buffers back before the next
+            pool.release_unused()  # hand the dataset's buffers back before the next
         except duckdb.OutOfMemoryException as exc:
             raise self._out_of_memory(query, exc) from exc
         except duckdb.Error as exc:

@@ -252,7 +252,7 @@ def write_dump_file(path: Path, table: str, data: pa.Table, *, rows_per_insert: 
                 cols = [_literals(part.column(c)) for c in definition.column_names]
                 rows = pc.binary_join_element_wise(pa.scalar("("), pc.binary_join_element_wise(*cols, ","), pa.scalar(")"), "")
                 per = rows_per_insert or max(1, 1_000_000 // max(1, (rows.buffers()[2].size if rows.buffers()[2] else 1) // len(rows)))
-                offsets = pa.array(list(range(0, len(rows), per)) + [len(rows)], pa.int32())
+                offsets = pa.array([*range(0, len(rows), per), len(rows)], pa.int32())
                 for statement in pc.binary_join(pa.ListArray.from_arrays(offsets, rows), ",\n").to_pylist():
                     out.write(f"INSERT INTO `{name}` VALUES\n".encode() + statement.encode() + b";\n")
             out.write(f"/*!40000 ALTER TABLE `{name}` ENABLE KEYS */;\n".encode())

@@ -170,18 +170,18 @@ def test_bad_values_fail_before_any_batch_naming_the_file(tmp_path, table, colum
     if table == "page_props":  # a lead-image row (the others are dropped by the parse filter)
         row = tables[table].column("pp_propname").to_pylist().index("page_image_free")
     parsed = _write_parsed(tmp_path / "parsed", _bad(tables, table, column, row, value, type_))
-    with JoinEngine(parsed, memory_limit=64 << 20, temp_dir=tmp_path / "scratch") as engine:
-        with pytest.raises(InputError, match=message) as caught:
-            engine.check()
+    with JoinEngine(parsed, memory_limit=64 << 20, temp_dir=tmp_path / "scratch") as engine, \
+            pytest.raises(InputError, match=message) as caught:
+        engine.check()
     assert f"/dumps/{table}.sql.gz" in str(caught.value)
 
 
 def test_a_current_schema_run_without_linktarget_is_refused(tmp_path):
     tables = {k: v for k, v in generate_tables(1 / 200_000, seed=5).items() if k != "linktarget"}
     parsed = _write_parsed(tmp_path / "parsed", tables)
-    with JoinEngine(parsed, memory_limit=64 << 20, temp_dir=tmp_path / "scratch") as engine:
-        with pytest.raises(InputError, match="no linktarget"):
-            engine.build("article_images", WIKI)
+    with JoinEngine(parsed, memory_limit=64 << 20, temp_dir=tmp_path / "scratch") as engine, \
+            pytest.raises(InputError, match="no linktarget"):
+        engine.build("article_images", WIKI)
 
 
 def test_presorted_streaming_write_equals_the_in_memory_write(tmp_path, monkeypatch):
