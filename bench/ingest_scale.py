@@ -18,7 +18,7 @@ scale's peak RSS at most 1.2x the small one's, >= 300k input rows per CPU second
 The last line is one JSON object: ``rows_per_s`` (largest scale), ``peak_rss_mb_small``,
 ``peak_rss_mb_large``, ``rss_growth_ratio``, ``cpu_s_per_million_rows``, plus detail.
 
-    PYTHONPATH=$PWD python bench/ingest_scale.py [--scales 3000,100] [--memory-limit 512MiB]
+    PYTHONPATH=$PWD python bench/ingest_scale.py [--scales 3000,100] [--memory-limit 512MiB] [--arrow-pool system]
 """
 
 from __future__ import annotations
@@ -42,13 +42,15 @@ ROOT = Path(__file__).resolve().parent.parent
 CLI = "import sys; from wikivis.cli import main; sys.argv = ['wikivis', *sys.argv[1:]]; main()"
 
 
-def run_ingest(dumps_url: str, home: Path, memory_limit: str) -> dict[str, float]:
+def run_ingest(dumps_url: str, home: Path, memory_limit: str, arrow_pool: str) -> dict[str, float]:
     env = dict(
         os.environ, PYTHONPATH=str(ROOT), WIKIVIS_HOME=str(home), WIKIVIS_DUMPS_URL=dumps_url,
         WIKIVIS_WIKIS="enwiki", WIKIVIS_COMMONS_WIKI="commonswiki", WIKIVIS_MEMORY_LIMIT=memory_limit,
         WIKIVIS_CONTACT="wikivis bench <bench@example.org>",
     )
     env.pop("WIKIVIS_CONFIG", None)
+    if arrow_pool:
+        env["ARROW_DEFAULT_MEMORY_POOL"] = arrow_pool  # Arrow's own switch (mimalloc, jemalloc, system)
     start = time.perf_counter()
     with (home / "stdout").open("wb") as out, (home / "stderr").open("wb") as err:
         proc = subprocess.Popen(
@@ -70,7 +72,7 @@ def run_ingest(dumps_url: str, home: Path, memory_limit: str) -> dict[str, float
     }
 
 
-def measure(scale_denominator: int, memory_limit: str, seed: int) -> dict[str, float]:
+def measure(scale_denominator: int, memory_limit: str, seed: int, arrow_pool: str = "") -> dict[str, float]:
     from wikivis.mirror.base import RunningServer
     from wikivis.mirror.scaledumps import scale_dumps_service, write_scale_set
 
@@ -83,7 +85,7 @@ def measure(scale_denominator: int, memory_limit: str, seed: int) -> dict[str, f
     server.start()
     home = Path(tempfile.mkdtemp(prefix=f"ingest-scale-{scale_denominator}-"))
     try:
-        figures = run_ingest(server.url, home, memory_limit)
+        figures = run_ingest(server.url, home, memory_limit, arrow_pool)
     finally:
         server.stop()
         shutil.rmtree(home, ignore_errors=True)
@@ -100,13 +102,14 @@ def main() -> None:
     parser.add_argument("--scales", default="3000,100", help="denominators of enwiki + Commons, small first")
     parser.add_argument("--memory-limit", default="512MiB", help="WIKIVIS_MEMORY_LIMIT of the ingest")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--arrow-pool", default="", help="ARROW_DEFAULT_MEMORY_POOL of the ingest (default: Arrow's, mimalloc)")
     args = parser.parse_args()
     from wikivis.config import parse_size
     from wikivis.mirror.scaledumps import FULL_ROWS
 
     limit_mb = parse_size(args.memory_limit) / 2**20
-    results = [measure(int(d), args.memory_limit, args.seed) for d in args.scales.split(",")]
-    say(f"memory limit {args.memory_limit}; shared 2-core machine, figures are noisy")
+    results = [measure(int(d), args.memory_limit, args.seed, args.arrow_pool) for d in args.scales.split(",")]
+    say(f"memory limit {args.memory_limit}, Arrow pool {args.arrow_pool or 'default'}; shared 2-core machine, figures are noisy")
     say(f"{'scale':>8} {'rows in':>10} {'gz MiB':>7} {'wall s':>7} {'CPU s':>7} {'peak RSS MiB':>13} {'rows/CPU s':>11}")
     for r in results:
         say(f"{r['scale']:>8} {r['rows_in']:>10,} {r['gz_mb']:>7.1f} {r['wall_s']:>7.1f} {r['cpu_s']:>7.1f} "
@@ -141,6 +144,7 @@ def main() -> None:
         "rss_growth_ratio": round(ratio, 3),
         "cpu_s_per_million_rows": round(cpu_per_m, 2),
         "memory_limit_mb": limit_mb,
+        "arrow_pool": args.arrow_pool or "default",
         "rss_slope_mb_per_million_rows": round(slope, 2),
         "full_scale": full,
         "goals": goals,

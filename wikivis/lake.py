@@ -49,7 +49,7 @@ MANIFEST = "_manifest.json"
 CURRENT = "_current.json"
 ROWS_PER_FILE = 2_000_000
 #: row-group size of streamed (presorted) writes: bounds what :meth:`Lake.write` holds
-STREAM_ROW_GROUP = 1 << 17
+STREAM_ROW_GROUP = 1 << 15
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ import pyarrow.compute as pc
 from wikivis.config import Settings, check_wiki_name
 from wikivis.datasets import base36_to_hex
 from wikivis.datasets import schema as dataset_schema
-from wikivis.dumps.outofcore import JoinEngine, ParsedTable
+from wikivis.dumps.outofcore import JoinEngine, ParsedTable, trim_heap
 from wikivis.dumps.parser import DumpParser, ParseStats, parse_to_parquet, parsed_meta
 from wikivis.errors import InputError
 from wikivis.sources.dumps import DumpsClient, FetchedFile, RunFiles
@@ -273,6 +273,7 @@ def ingest(
         parsed[table], stats[table] = parse_table(
             fetched, table, batch_filter=_lead_props_only if table == "page_props" else None
         )
+    trim_heap()
     targets = {
         "pages": (wiki, run.date, _inputs(run)),
         "article_images": (wiki, run.date, _inputs(run)),

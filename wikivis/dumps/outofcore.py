@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 
 SQL_DIR = Path(__file__).resolve().parent.parent.parent / "sql" / "ingest"
 #: rows per streamed batch (the lake regroups them into its own row groups)
-BATCH_ROWS = 1 << 16
+BATCH_ROWS = 1 << 14
 #: share of the memory limit given to DuckDB; the rest is the Python side (interpreter,
 #: Arrow batches in flight, the Parquet writer's row group)
 DUCKDB_SHARE = 0.75
@@ -62,6 +62,18 @@ BUCKET_SHARE = 0.25
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 TABLES = ("page", "linktarget", "imagelinks", "page_props", "categorylinks", "image")
+
+
+def trim_heap() -> None:
+    """Return the C heap's free pages to the system (glibc keeps them after DuckDB's and
+    Arrow's big frees, so each dataset's peak would pile onto the last); no-op elsewhere."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        pass
 
 
 def load_sql(name: str) -> str:
@@ -178,7 +190,8 @@ class JoinEngine:
         previous: pa.Scalar | None = None
         try:
             for path in self.tables[table].files:
-                for batch in pq.ParquetFile(path).iter_batches(batch_size=1 << 14, columns=[column]):
+                parquet = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)  # no read-ahead of the file
+                for batch in parquet.iter_batches(batch_size=1 << 14, columns=[column]):
                     keys = batch.column(0)
                     if not len(keys):
                         continue
@@ -243,6 +256,7 @@ class JoinEngine:
                 yield from reader
                 reader.close()
             pool.release_unused()  # hand the dataset's buffers back before the next
+            trim_heap()
         except duckdb.OutOfMemoryException as exc:
             raise self._out_of_memory(query, exc) from exc
         except duckdb.Error as exc:
