@@ -8,10 +8,17 @@ each dataset back as a stream of Arrow record batches, already in the dataset's 
 (:data:`wikivis.datasets.SORT_KEYS`), for :meth:`wikivis.lake.Lake.write` with
 ``presorted=True``.  Nothing holds a whole input table or dataset.
 
-Why DuckDB (measured with ``bench/ingest_scale.py``; see docs/benchmarks.md): its hash
-join, aggregate and sort all spill under ``SET memory_limit``, it reads the parser's Parquet
-parts directly, and ``fetch_record_batch`` streams an ``ORDER BY`` result batch by batch.
-The queries are ``sql/ingest/*.sql`` (bound ``$wiki``); tables are views over the parts.
+Why DuckDB: its joins, aggregates and sorts spill under ``SET memory_limit``, it reads the
+parser's Parquet parts directly, and ``to_arrow_reader`` streams a result batch by batch;
+it is already locked (Polars, the other candidate, is not), and it meets the budget
+measured by ``bench/ingest_scale.py`` (docs/benchmarks.md).  Its own minimum (~30-50 MiB
+with 2 threads) and its hash joins on long strings are what it cannot do below a limit, so
+``article_images`` and ``article_categories`` run in ``page_id`` ranges sized to a share of
+the limit (:meth:`JoinEngine.page_buckets`), each range joined and sorted on its own — the
+ranges in order are the dataset in order.  ``pages`` and ``files`` need no sort when the
+parsed table is already in key order (mysqldump writes primary-key order; checked first).
+The queries are ``sql/ingest/*.sql`` (bound ``$wiki``, ``$lo``, ``$hi``); tables are views
+over the parts.
 
 The one step DuckDB cannot do is ``img_sha1``: a SHA-1 (160 bits) does not fit its 128-bit
 integers, so the base-36 → hex conversion runs on each sorted batch in numpy
@@ -287,7 +294,6 @@ class JoinEngine:
 
     # --------------------------------------------------------------- datasets
     def pages(self, wiki: str) -> Iterator[pa.RecordBatch]:
-        self._connect()
         if self.in_key_order("page", "page_id"):
             lo, hi = self.con.execute("SELECT min(page_id), max(page_id) FROM page").fetchone()
             buckets = [(lo, hi)] if lo is not None else [(0, -1)]
@@ -296,7 +302,6 @@ class JoinEngine:
 
     def article_images(self, wiki: str) -> Iterator[pa.RecordBatch]:
         query = "article_images_legacy" if self._legacy("imagelinks", "il") else "article_images"
-        self._connect()
         buckets = self.page_buckets("imagelinks", "page", "page_props")
         return self._stream(
             "article_images", query, wiki, self._source("imagelinks", "linktarget", "page", "page_props"), buckets=buckets
@@ -304,7 +309,6 @@ class JoinEngine:
 
     def article_categories(self, wiki: str) -> Iterator[pa.RecordBatch]:
         query = "article_categories_legacy" if self._legacy("categorylinks", "cl") else "article_categories"
-        self._connect()
         buckets = self.page_buckets("categorylinks", "page")
         return self._stream(
             "article_categories", query, wiki, self._source("categorylinks", "linktarget", "page"), buckets=buckets
