@@ -30,7 +30,7 @@ from wikivis.mirror.scaledumps import generate_tables
 WIKI, COMMONS = "enwiki", "commonswiki"
 DATASETS = ("pages", "article_images", "article_categories", "files")
 #: long titles make the set big in bytes while generating it stays fast
-PAD = "_" + "x" * 700
+PAD = "_" + "x" * 1400
 #: the parser's Arrow types for the columns it keeps
 PARSER_TYPES = {"lt_id": pa.uint64(), "il_target_id": pa.uint64(), "cl_target_id": pa.uint64(), "img_size": pa.uint64()}
 
@@ -112,7 +112,7 @@ def _engine_output(engine: JoinEngine, dataset: str) -> pa.Table:
 
 @pytest.fixture(scope="module")
 def generated() -> dict[str, pa.Table]:
-    return _padded(generate_tables(1 / 1000, seed=11))
+    return _padded(generate_tables(1 / 2000, seed=11))
 
 
 @pytest.mark.parametrize("schema", ["current", "legacy"])
