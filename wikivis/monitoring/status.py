@@ -183,9 +183,9 @@ def index_history(stage_runs: Iterable[Mapping[str, Any]], on_disk: Iterable[Map
 
 def _open_catalog(settings: Settings) -> Any | None:
     """The catalog, or ``None`` when it does not exist yet (the monitor never creates it)."""
-    from wikivis.catalog import Catalog
-
     import sqlalchemy as sa
+
+    from wikivis.catalog import Catalog
 
     url = settings.resolved_catalog_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
