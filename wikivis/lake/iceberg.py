@@ -79,8 +79,13 @@ log = logging.getLogger(__name__)
 NAMESPACE = "wikivis"
 HIDDEN_WIKI = "_wiki"
 ROWS_PER_FILE = 1_000_000
+#: rows per Parquet row group on write (files roll over at the first row group past ROWS_PER_FILE)
+ROW_GROUP_ROWS = 262_144
+#: rows per batch on read
 BATCH_ROWS = 65_536
-COMMIT_ATTEMPTS = 12
+COMMIT_ATTEMPTS = 40
+#: the longest wait between two commit attempts (jittered exponential backoff up to it)
+COMMIT_MAX_BACKOFF_S = 5.0
 PROP = "wikivis."
 MAIN = "main"
 
@@ -159,7 +164,7 @@ def _rebatch(tables: Iterable[pa.Table], rows: int) -> Iterator[pa.Table]:
         held += table.num_rows
         while held >= rows:
             merged = pa.concat_tables(pending)
-            yield merged.slice(0, rows).combine_chunks()
+            yield merged.slice(0, rows).combine_chunks()  # Parquet page boundaries follow chunks
             rest = merged.slice(rows)
             pending, held = ([rest], rest.num_rows) if rest.num_rows else ([], 0)
     if held:
@@ -435,7 +440,7 @@ class Lake:
             current = None
 
         try:
-            for chunk in _rebatch(chunks, BATCH_ROWS):
+            for chunk in _rebatch(chunks, ROW_GROUP_ROWS):
                 total += chunk.num_rows
                 wiki_column = wiki_value.take(pa.array(np.zeros(chunk.num_rows, dtype=np.int32)))
                 full = pa.Table.from_arrays([*chunk.columns, wiki_column], schema=file_schema)
@@ -571,7 +576,7 @@ class Lake:
             except (CommitFailedException, ValueError) as exc:
                 if not _is_conflict(exc):
                     raise
-                delay = min(2.0, 0.02 * 2 ** attempt) * (0.5 + random.random())
+                delay = min(COMMIT_MAX_BACKOFF_S, 0.02 * 2 ** attempt) * (0.5 + random.random())
                 log.info("commit to %s/%s lost a race (%s); retrying in %.2fs", dataset, branch, exc, delay)
                 time.sleep(delay)
         raise LakeConflictError(f"{dataset}: {COMMIT_ATTEMPTS} concurrent commits won over this one on {branch}; "
@@ -734,7 +739,7 @@ class Lake:
                     if not _is_conflict(exc):
                         log.warning("could not move main of %s to publication %s: %s", dataset, publication.id, exc)
                         break
-                    time.sleep(min(2.0, 0.02 * 2 ** attempt) * (0.5 + random.random()))
+                    time.sleep(min(COMMIT_MAX_BACKOFF_S, 0.02 * 2 ** attempt) * (0.5 + random.random()))
                 except Exception as exc:
                     log.warning("could not move main of %s to publication %s: %s", dataset, publication.id, exc)
                     break

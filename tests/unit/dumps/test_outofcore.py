@@ -188,7 +188,7 @@ def test_presorted_streaming_write_equals_the_in_memory_write(tmp_path, monkeypa
     import wikivis.lake.iceberg as lake_module
 
     monkeypatch.setattr(lake_module, "ROWS_PER_FILE", 1000)
-    monkeypatch.setattr(lake_module, "BATCH_ROWS", 300)
+    monkeypatch.setattr(lake_module, "ROW_GROUP_ROWS", 300)
     table = _padded(generate_tables(1 / 5_000, seed=2))["page"]
     pages = _sorted("pages", build_pages(WIKI, table))
     assert pages.num_rows > 2000

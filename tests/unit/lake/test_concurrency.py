@@ -66,7 +66,7 @@ CHILD = textwrap.dedent("""
                      "page_title": ["P7", "P8", "P9"], "file_name": ["x.jpg"] * 3, "is_lead": [False] * 3})
     lake = Lake(root)
     if step == "mid-file":
-        iceberg.BATCH_ROWS, iceberg.ROWS_PER_FILE = 1, 2
+        iceberg.ROW_GROUP_ROWS, iceberg.ROWS_PER_FILE = 1, 2
         real = iceberg._HashingStream.write
         calls = []
         def write(self, data):

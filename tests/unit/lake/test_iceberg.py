@@ -155,8 +155,8 @@ def test_delta_writes_only_the_changed_rows_and_reads_back_equal(lake: Lake):
     import wikivis.lake.iceberg as iceberg
 
     rows = [(i, f"{i:06d}.jpg") for i in range(1, 4001)]
-    old_limits = iceberg.ROWS_PER_FILE, iceberg.BATCH_ROWS
-    iceberg.ROWS_PER_FILE = iceberg.BATCH_ROWS = 500  # many files, so a small delta can skip most of them
+    old_limits = iceberg.ROWS_PER_FILE, iceberg.ROW_GROUP_ROWS
+    iceberg.ROWS_PER_FILE = iceberg.ROW_GROUP_ROWS = 500  # many files, so a small delta can skip most of them
     try:
         base = lake.write("article_images", WIKI, "20261101", images(rows), run_id="r")
         changed = [(i, f"{i:06d}.jpg") for i in range(1, 4001) if i not in (5, 6)] + [(5, "new.jpg"), (9999, "x.jpg")]
@@ -164,7 +164,7 @@ def test_delta_writes_only_the_changed_rows_and_reads_back_equal(lake: Lake):
         delta = lake.write("article_images", WIKI, "20261101T120000Z", full, run_id="r", base="20261101")
         plain = lake.write("article_images", WIKI, "20261102", full, run_id="r")
     finally:
-        iceberg.ROWS_PER_FILE, iceberg.BATCH_ROWS = old_limits
+        iceberg.ROWS_PER_FILE, iceberg.ROW_GROUP_ROWS = old_limits
     assert delta.rows == plain.rows == 4000 and delta.content_hash == plain.content_hash
     assert lake.read("article_images", WIKI, "20261101T120000Z").equals(lake.read("article_images", WIKI, "20261102"))
     base_files = {f.name for f in base.files}
