@@ -80,7 +80,7 @@ NAMESPACE = "wikivis"
 HIDDEN_WIKI = "_wiki"
 ROWS_PER_FILE = 1_000_000
 #: rows per Parquet row group on write (files roll over at the first row group past ROWS_PER_FILE)
-ROW_GROUP_ROWS = 262_144
+ROW_GROUP_ROWS = 1_048_576
 #: rows per batch on read
 BATCH_ROWS = 65_536
 COMMIT_ATTEMPTS = 40
