@@ -15,7 +15,8 @@ Every route except ``/health`` depends on :func:`require_user`, which validates 
 JWT — ``Authorization: Bearer <token>`` or the ``_token`` cookie the Airflow UI sets — with
 the configured auth manager (Airflow's own ``resolve_user_from_token``), then asks the auth
 manager whether that user may see the custom view ``wikivis``.  ``/health`` answers only
-``{"status": "ok" | "degraded"}`` for external monitors (HTTP 200 / 503).
+``{"status": "ok" | "degraded"}`` for external monitors (HTTP 200 / 503): degraded when the
+newest interval of a run kind and wiki failed (see :mod:`wikivis.runs`).
 
 Nothing here is imported at parse time beyond FastAPI: the catalog (SQLAlchemy) and the lake
 (pyarrow) are imported on the first request, so loading the plugin stays cheap in every
@@ -173,9 +174,14 @@ def collect_status(settings: Settings, *, runs_limit: int = 500, now: datetime |
             finally:
                 catalog.dispose()
     except Exception as exc:
-        status["catalog_error"] = f"{type(exc).__name__}: {exc}"
+        from wikivis.logsafe import mask_secrets
+
+        status["catalog_error"] = mask_secrets(f"{type(exc).__name__}: {exc}")
+    from wikivis.runs import newest_intervals
+
     reports_root = settings.reports_root
     status["stages"] = stage_summary(runs)
+    status["intervals"] = newest_intervals(runs)
     status["runs"] = [
         {
             **{k: run.get(k) for k in ("id", "kind", "wiki", "status", "started_at", "ended_at", "duration_s", "message")},
@@ -207,10 +213,12 @@ def collect_status(settings: Settings, *, runs_limit: int = 500, now: datetime |
 
 
 def health(status: Mapping[str, Any]) -> str:
-    """``degraded`` when the catalog is unreadable or the newest run of a stage failed."""
+    """``degraded`` when the catalog is unreadable or the newest interval of some run kind
+    and wiki failed (:mod:`wikivis.runs`).  Neither a stage try that Airflow retries nor a
+    later backfill of an older date changes that."""
     if status.get("catalog_error"):
         return "degraded"
-    if any(stage.get("last_status") == "failed" for stage in status.get("stages", [])):
+    if any(entry.get("status") == "failed" for entry in status.get("intervals", [])):
         return "degraded"
     return "ok"
 
@@ -277,6 +285,14 @@ def render_page(status: Mapping[str, Any], prefix: str = "") -> str:
           s["mean_duration_s"]] for s in status.get("stages", [])),
     ))
 
+    parts.append('<h2 id="intervals">Newest interval per run kind and wiki (health)</h2>')
+    parts.append(_table(
+        ["run kind", "wiki", "interval", "run", "status", "message"],
+        ([i["kind"], i["wiki"], i["interval"], i["run_id"], i["status"], i.get("message")]
+         for i in status.get("intervals", [])),
+        row_class=lambda row: "fail" if row[4] == "failed" else "pass",
+    ))
+
     parts.append('<h2 id="gates">Gate results</h2>')
     parts.append(_table(
         ["run", "stage", "dataset", "gate", "outcome", "message", "at"],
@@ -335,7 +351,7 @@ def create_app(settings_factory: Callable[[], Settings] | None = None) -> FastAP
 
     @app.get("/health")
     def health_endpoint() -> JSONResponse:
-        state = health(collect_status(current_settings(), runs_limit=20))
+        state = health(collect_status(current_settings(), runs_limit=500))
         return JSONResponse({"status": state}, status_code=200 if state == "ok" else 503)
 
     @app.get("/", response_class=HTMLResponse)
