@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 #: resource name of the monitoring page for the auth manager's ``is_authorized_custom_view``
 VIEW_RESOURCE = "wikivis"
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:+=-]{0,254}$")
-_SNAPSHOT_DATE_RE = re.compile(r"^(\d{8})(?:T(\d{6})Z)?$")
+_SNAPSHOT_DATE_RE = re.compile(r"([0-9]{8})(?:T([0-9]{6})Z)?", re.ASCII)
 #: ``wikivis.pipeline`` records each stage as a child run of kind ``stage:<name>`` (``<name>_<shard>``
 #: for mapped shards); the parent run's kind is the DAG (or CLI) that started it
 STAGE_KIND_PREFIX = "stage:"

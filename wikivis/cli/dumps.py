@@ -20,7 +20,7 @@ from typing import Annotated
 
 import typer
 
-from wikivis.cli._common import echo_result, settings_from_ctx
+from wikivis.cli._common import dump_date_option, echo_result, settings_from_ctx
 
 app = typer.Typer(help="SQL dumps: list, parse, ingest.", no_args_is_help=True)
 
@@ -68,7 +68,7 @@ def parse(
 @app.command("ingest")
 def ingest_cmd(
     wiki: Annotated[str, typer.Option("--wiki", help="article wiki, e.g. enwiki")],
-    date: Annotated[str, typer.Option("--date", help="dump date YYYYMMDD or 'latest'")] = "latest",
+    date: Annotated[str, typer.Option("--date", callback=dump_date_option, help="dump date YYYYMMDD or 'latest'")] = "latest",
 ) -> None:
     """Download and ingest one dump snapshot of WIKI into the lake (not published)."""
     from wikivis.dumps.ingest import ingest
