@@ -10,6 +10,15 @@ Runs (per wiki, one per sample day, plus two realistic extras):
   ``linktargettable`` done, ``imagelinkstable``/``imagetable`` ``in-progress``, the rest
   ``waiting``), content ``state(n_days)``.
 
+**Dates.**  By default the runs carry the sample's fixed dates (``dates[0]`` = 20261101), which
+tests rely on.  ``anchor="today"`` (what ``wikivis mirror serve`` uses) serves every run shifted
+by whole days so that the last complete run is dated *yesterday* (UTC, recomputed on every
+request) and the in-progress one *today*: a freshly unpaused ``wikivis_nightly`` finds the dump
+of its first interval, and the freshness gate and the EventStreams replay window judge a
+recent snapshot.  Only dates move — paths, file names, ``dumpstatus.json``, checksum lists,
+indexes, ``Last-Modified``; the dump files are byte-identical whatever the shift (they are
+rendered from the sample dates, footer included), so their checksums never change.
+
 ``latest/`` works as on Wikimedia, where ``symlinks.py`` updates each link when *its* job
 finishes: ``<wiki>-latest-<table>.sql.gz`` is the newest run in which that job is done, so
 during a run ``latest/`` mixes dates (read the real date from a dated ``dumpstatus.json``).
@@ -25,13 +34,16 @@ checksum then differs from dumpstatus).  Range requests give 206/416.  At most
 
 from __future__ import annotations
 
+import datetime as _dt
 import gzip
 import hashlib
 import html
+import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from wikivis.mirror.base import Request, Response, Service, byte_range
 from wikivis.mirror.dumpwriter import LEGACY_TABLES, TABLES, Style, to_legacy, write_dump
@@ -50,6 +62,15 @@ def job_name(table: str) -> str:
 
 def file_name(wiki: str, date: str, table: str) -> str:
     return f"{wiki}-{date}-{table}.sql.gz"
+
+
+Anchor = Literal["fixed", "today"]
+_DATE8_RE = re.compile(r"[0-9]{8}", re.ASCII)
+_UPDATED_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def _utc_today() -> _dt.date:
+    return datetime.now(UTC).date()
 
 
 @dataclass
@@ -88,9 +109,14 @@ class DumpsService(Service):
     max_per_client = 2
     over_limit_status = 503
 
-    def __init__(self, sample: SampleWiki, faults: FaultProfile, *, extra_runs: bool = True) -> None:
+    def __init__(self, sample: SampleWiki, faults: FaultProfile, *, extra_runs: bool = True,
+                 anchor: Anchor = "fixed", today: Callable[[], _dt.date] = _utc_today) -> None:
         super().__init__(faults)
+        if anchor not in ("fixed", "today"):
+            raise ValueError(f"anchor must be 'fixed' or 'today', not {anchor!r}")
         self.sample = sample
+        self.anchor: Anchor = anchor
+        self.today = today
         self.runs: dict[tuple[str, str], Run] = {}
         self._build_lock = threading.Lock()
         first = datetime.strptime(sample.dates[0], "%Y%m%d")
@@ -110,6 +136,40 @@ class DumpsService(Service):
                     new.statuses[table] = "waiting"
                 new.statuses.update({"page": "done", "linktarget": "done", "imagelinks": "in-progress", "image": "in-progress"})
                 self.runs[(wiki, self.new_date)] = new
+
+    # ------------------------------------------------------------------ dates
+    def shift(self) -> timedelta:
+        """How far served dates lie from the sample's (0 unless ``anchor="today"``)."""
+        if self.anchor == "fixed":
+            return timedelta(0)
+        last = datetime.strptime(self.sample.dates[-1], "%Y%m%d").date()
+        return (self.today() - timedelta(days=1)) - last
+
+    def served(self, sample_date: str, shift: timedelta | None = None) -> str:
+        """The date a run of ``sample_date`` is served under."""
+        shift = self.shift() if shift is None else shift
+        if not shift:
+            return sample_date
+        return (datetime.strptime(sample_date, "%Y%m%d") + shift).strftime("%Y%m%d")
+
+    def sample_date(self, served_date: str) -> str | None:
+        """The sample date behind a served date (``None``: not a date)."""
+        if not _DATE8_RE.fullmatch(served_date):
+            return None
+        shift = self.shift()
+        if not shift:
+            return served_date
+        try:
+            return (datetime.strptime(served_date, "%Y%m%d") - shift).strftime("%Y%m%d")
+        except ValueError:
+            return None
+
+    def _served_name(self, run: Run, name: str) -> str:
+        return name.replace(f"-{run.date}-", f"-{self.served(run.date)}-", 1)
+
+    def _served_updated(self, updated: str) -> str:
+        shift = self.shift()
+        return (datetime.strptime(updated, _UPDATED_FORMAT) + shift).strftime(_UPDATED_FORMAT) if shift else updated
 
     # ------------------------------------------------------------------ content
     def tables(self, wiki: str) -> tuple[str, ...]:
@@ -156,12 +216,15 @@ class DumpsService(Service):
 
     def dumpstatus(self, run: Run) -> dict[str, Any]:
         jobs = {}
+        served = self.served(run.date)
         for name, job in self.build(run).items():
             files = {}
             if job.file is not None:
                 f = job.file
-                files[f.name] = {"size": len(f.data), "url": f"/{run.wiki}/{run.date}/{f.name}", "md5": f.md5, "sha1": f.sha1}
-            jobs[name] = {"status": job.status, "updated": job.updated, "files": files}
+                served_name = self._served_name(run, f.name)
+                files[served_name] = {"size": len(f.data), "url": f"/{run.wiki}/{served}/{served_name}", "md5": f.md5,
+                                      "sha1": f.sha1}
+            jobs[name] = {"status": job.status, "updated": self._served_updated(job.updated), "files": files}
         return {"jobs": jobs, "version": "0.8"}
 
     def latest_run(self, wiki: str, table: str) -> Run | None:
@@ -181,11 +244,12 @@ class DumpsService(Service):
         if wiki not in (self.sample.wiki, self.sample.commons_wiki):
             return Response.text("Not Found\n", 404)
         if len(parts) == 1:
-            return self._html(f"{wiki} dumps", [(f"{d}/", d) for d in self.dates(wiki)] + [("latest/", "latest")])
-        date = parts[1]
-        if date == "latest":
+            served = [self.served(d) for d in self.dates(wiki)]
+            return self._html(f"{wiki} dumps", [(f"{d}/", d) for d in served] + [("latest/", "latest")])
+        if parts[1] == "latest":
             return self._latest(request, wiki, parts[2:])
-        run = self.runs.get((wiki, date))
+        date = parts[1]  # the served date; runs are keyed on the sample's
+        run = self.runs.get((wiki, self.sample_date(date) or ""))
         if run is None:
             return Response.text("Not Found\n", 404)
         rest = parts[2:]
@@ -196,10 +260,11 @@ class DumpsService(Service):
             return Response.json(self.dumpstatus(run), headers={"Cache-Control": "no-cache"})
         if name in (f"{wiki}-{date}-md5sums.txt", f"{wiki}-{date}-sha1sums.txt"):
             algo = "md5" if "md5sums" in name else "sha1"
-            lines = [f"{getattr(j.file, algo)}  {j.file.name}\n" for j in self.build(run).values() if j.file]
+            lines = [f"{getattr(j.file, algo)}  {self._served_name(run, j.file.name)}\n"
+                     for j in self.build(run).values() if j.file]
             return Response.text("".join(lines))
         for job in self.build(run).values():
-            if job.file is not None and job.file.name == name:
+            if job.file is not None and self._served_name(run, job.file.name) == name:
                 return self._file(request, run, job)
         return Response.text("Not Found\n", 404)
 
@@ -213,7 +278,7 @@ class DumpsService(Service):
                 run, job.table, legacy=(legacy == "legacy") if legacy else None,
                 style=style if style in ("mariadb", "mysqldump") else None,  # type: ignore[arg-type]
             )
-        modified = datetime.strptime(job.updated, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+        modified = datetime.strptime(self._served_updated(job.updated), _UPDATED_FORMAT).replace(tzinfo=UTC)
         response = Response(
             200, data, "application/octet-stream", payload=True,
             headers={"Last-Modified": modified.strftime("%a, %d %b %Y %H:%M:%S GMT"), "ETag": f'"{job.file.md5[:16]}"'},
@@ -240,14 +305,15 @@ class DumpsService(Service):
 
     def _rss(self, run: Run, job: Job) -> Response:
         assert job.file is not None
-        link = f"https://dumps.wikimedia.org/{run.wiki}/{run.date}"
+        link = f"https://dumps.wikimedia.org/{run.wiki}/{self.served(run.date)}"
+        name = self._served_name(run, job.file.name)
         xml = (
             '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0">\n<channel>\n'
             f"<title>{run.wiki}</title>\n<link>https://dumps.wikimedia.org/{run.wiki}/latest/</link>\n"
             f"<description>Wikimedia dump updates for {run.wiki}</description>\n"
-            f"<item>\n<title>{job.file.name}</title>\n<link>{link}</link>\n"
-            f"<description>&lt;a href=&quot;{link}/{job.file.name}&quot;&gt;{job.file.name}&lt;/a&gt;</description>\n"
-            f"<pubDate>{datetime.strptime(job.updated, '%Y-%m-%d %H:%M:%S'):%a, %d %b %Y %H:%M:%S GMT}</pubDate>\n"
+            f"<item>\n<title>{name}</title>\n<link>{link}</link>\n"
+            f"<description>&lt;a href=&quot;{link}/{name}&quot;&gt;{name}&lt;/a&gt;</description>\n"
+            f"<pubDate>{datetime.strptime(self._served_updated(job.updated), _UPDATED_FORMAT):%a, %d %b %Y %H:%M:%S GMT}</pubDate>\n"
             "</item>\n</channel>\n</rss>\n"
         )
         return Response(200, xml.encode(), "application/rss+xml; charset=utf-8")
@@ -260,10 +326,11 @@ class DumpsService(Service):
             state = "Dump complete, 1 item failed"
         else:
             state = "Dump in progress"
-        items = [(j.file.name if j.file else "", f"{name}: {j.status}") for name, j in jobs.items()]
-        items += [("dumpstatus.json", "dumpstatus.json"), (f"{run.wiki}-{run.date}-md5sums.txt", "md5sums"),
-                  (f"{run.wiki}-{run.date}-sha1sums.txt", "sha1sums")]
-        return self._html(f"{run.wiki} dump progress on {run.date}: {state}", items)
+        served = self.served(run.date)
+        items = [(self._served_name(run, j.file.name) if j.file else "", f"{name}: {j.status}") for name, j in jobs.items()]
+        items += [("dumpstatus.json", "dumpstatus.json"), (f"{run.wiki}-{served}-md5sums.txt", "md5sums"),
+                  (f"{run.wiki}-{served}-sha1sums.txt", "sha1sums")]
+        return self._html(f"{run.wiki} dump progress on {served}: {state}", items)
 
     def _backup_index(self) -> Response:
         items = []
@@ -271,7 +338,7 @@ class DumpsService(Service):
             date = self.dates(wiki)[-1]
             run = self.runs[(wiki, date)]
             self.build(run)
-            items.append((f"{wiki}/{date}", f"{wiki}: {'Dump complete' if run.complete else 'Dump in progress'}"))
+            items.append((f"{wiki}/{self.served(date)}", f"{wiki}: {'Dump complete' if run.complete else 'Dump in progress'}"))
         return self._html("Wikimedia Downloads (mirror)", items)
 
     @staticmethod
