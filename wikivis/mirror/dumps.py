@@ -6,6 +6,8 @@ Runs (per wiki, one per sample day, plus two realistic extras):
 * an **older run** 12 days before ``dates[0]`` (``20261020`` by default): samplewiki's
   ``imagelinkstable`` job **failed** (no file); its other files use the *legacy* schema
   (``il_to``, ``cl_to``/``cl_collation``) and the classic one-line ``mysqldump`` style.
+  Like every run of the 20th on Wikimedia, it also lists the full-history jobs
+  ``metahistorybz2dump``/``metahistory7zdump`` as ``skipped`` (no files).
 * a **newer run** the day after the last date: still **in progress** (``pagetable`` and
   ``linktargettable`` done, ``imagelinkstable``/``imagetable`` ``in-progress``, the rest
   ``waiting``), content ``state(n_days)``.
@@ -26,8 +28,9 @@ during a run ``latest/`` mixes dates (read the real date from a dated ``dumpstat
 Files: ``/<wiki>/<date>/<wiki>-<date>-<table>.sql.gz`` (gzip, mtime 0, like ``| gzip``),
 ``dumpstatus.json`` (version 0.8), ``<wiki>-<date>-md5sums.txt`` / ``-sha1sums.txt``,
 per-run and per-wiki HTML indexes, ``latest/…`` plus ``…-rss.xml``.  Query flags for
-tests: ``?schema=legacy`` and ``?style=mysqldump`` re-render a file in that form (its
-checksum then differs from dumpstatus).  Range requests give 206/416.  At most
+tests: ``?schema=legacy``, ``?schema=transitional`` (categorylinks with both ``cl_to`` and a
+nullable ``cl_target_id``, as during the migration) and ``?style=mysqldump`` re-render a file
+in that form (its checksum then differs from dumpstatus).  Range requests give 206/416.  At most
 ``max_per_client`` (2) requests in flight per client IP; more get **503**, as nginx's
 ``limit_conn`` answers on dumps.wikimedia.org.
 """
@@ -46,7 +49,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from wikivis.mirror.base import Request, Response, Service, byte_range
-from wikivis.mirror.dumpwriter import LEGACY_TABLES, TABLES, Style, to_legacy, write_dump
+from wikivis.mirror.dumpwriter import (
+    LEGACY_TABLES,
+    TABLES,
+    TRANSITIONAL_TABLES,
+    Style,
+    to_legacy,
+    to_transitional,
+    write_dump,
+)
 from wikivis.mirror.faults import FaultProfile
 from wikivis.sample import SampleWiki
 from wikivis.sample.model import COMMONS_TABLES, WIKI_TABLES
@@ -65,6 +76,8 @@ def file_name(wiki: str, date: str, table: str) -> str:
 
 
 Anchor = Literal["fixed", "today"]
+#: jobs that the runs of the 20th list as ``skipped`` (enwiki dumpstatus.json, 2024)
+SKIPPED_ON_THE_20TH = ("metahistorybz2dump", "metahistory7zdump")
 _DATE8_RE = re.compile(r"[0-9]{8}", re.ASCII)
 _UPDATED_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -178,13 +191,17 @@ class DumpsService(Service):
     def dates(self, wiki: str) -> list[str]:
         return sorted(d for w, d in self.runs if w == wiki)
 
-    def render(self, run: Run, table: str, *, legacy: bool | None = None, style: Style | None = None) -> bytes:
+    def render(self, run: Run, table: str, *, legacy: bool | None = None, style: Style | None = None,
+               transitional: bool = False) -> bytes:
         """The gzipped dump file of ``table`` in ``run`` (optionally in another schema/style)."""
         legacy = run.legacy if legacy is None else legacy
         tables = self.sample.state(run.day).tables_for(run.wiki)
         rows = tables[table]
         definition = TABLES[table]
-        if legacy and table in LEGACY_TABLES:
+        if transitional and table in TRANSITIONAL_TABLES:
+            rows = to_transitional(table, rows, tables["linktarget"])
+            definition = TRANSITIONAL_TABLES[table]
+        elif legacy and table in LEGACY_TABLES:
             rows = to_legacy(table, rows, tables["linktarget"])
             definition = LEGACY_TABLES[table]
         completed = datetime.strptime(run.date, "%Y%m%d").replace(tzinfo=UTC) + timedelta(hours=3, minutes=len(table))
@@ -225,6 +242,11 @@ class DumpsService(Service):
                 files[served_name] = {"size": len(f.data), "url": f"/{run.wiki}/{served}/{served_name}", "md5": f.md5,
                                       "sha1": f.sha1}
             jobs[name] = {"status": job.status, "updated": self._served_updated(job.updated), "files": files}
+        if run.date == self.old_date and run.date.endswith("20"):
+            # the 20th's runs skip the full-history jobs; a skipped job carries no "files" key
+            updated = self._served_updated((datetime.strptime(run.date, "%Y%m%d") + timedelta(days=2)).strftime(_UPDATED_FORMAT))
+            for name in SKIPPED_ON_THE_20TH:
+                jobs[name] = {"status": "skipped", "updated": updated}
         return {"jobs": jobs, "version": "0.8"}
 
     def latest_run(self, wiki: str, table: str) -> Run | None:
@@ -273,10 +295,11 @@ class DumpsService(Service):
         data = job.file.data
         legacy = request.query.get("schema")
         style = request.query.get("style")
-        if legacy in ("legacy", "current") or style in ("mariadb", "mysqldump"):
+        if legacy in ("legacy", "current", "transitional") or style in ("mariadb", "mysqldump"):
             data = self.render(
-                run, job.table, legacy=(legacy == "legacy") if legacy else None,
+                run, job.table, legacy=(legacy == "legacy") if legacy in ("legacy", "current") else None,
                 style=style if style in ("mariadb", "mysqldump") else None,  # type: ignore[arg-type]
+                transitional=legacy == "transitional",
             )
         modified = datetime.strptime(self._served_updated(job.updated), _UPDATED_FORMAT).replace(tzinfo=UTC)
         response = Response(
