@@ -287,6 +287,30 @@ def end_dag_run(run_ids: Sequence[str], task_states: Mapping[str, Any], *, ignor
     return ended
 
 
+def dag_run_ids(dag_id: str, data_interval_start: Any, data_interval_end: Any,
+                conf: Mapping[str, Any] | None = None) -> list[str]:
+    """Every catalog run id a DAG run may have started, from what Airflow knows of it: the
+    backfill form (``conf``) for ``wikivis_backfill``, else the data interval."""
+    if conf and conf.get("wikis") is not None and conf.get("start"):
+        try:
+            run = backfill_run(dag_id, conf)
+        except ConfigError:
+            return []  # refused form: nothing started
+        return run_ids_of(backfill_items(dag_id, run), run)
+    if data_interval_start is None or data_interval_end is None:
+        return []
+    items = interval_items(dag_id, data_interval_start, data_interval_end)
+    return run_ids_of(items, {"run_id": interval_run_id(dag_id, data_interval_start)})
+
+
+def end_runs_of_failed_dag_run(run_ids: Sequence[str], reason: str) -> dict[str, str]:
+    """Fail the runs still ``running`` of a DAG run that failed (``on_failure_callback``)."""
+    from wikivis import pipeline
+
+    catalog_runs = pipeline.finish_runs([r for r in run_ids], failed=True, reason=reason, only_running=True)
+    return catalog_runs
+
+
 def write_reports(run_ids: Sequence[str]) -> list[str]:
     """Write the quality report of each run (duplicates once); return the HTML paths.
 

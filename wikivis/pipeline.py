@@ -113,14 +113,14 @@ def failure_message(name: str, exc: BaseException) -> str:
 
 
 def finish_runs(run_ids: list[str], *, failed: bool, reason: str | None = None,
-                s: Settings | None = None) -> dict[str, str]:
+                s: Settings | None = None, only_running: bool = False) -> dict[str, str]:
     """End the parent runs of one orchestrator run (a DAG run, or :func:`run_all`).
 
     ``failed``: the orchestrator run failed — every run still ``running`` becomes ``failed``
     with the message of its newest failed stage, else ``reason``.  Otherwise every run still
     ``running`` becomes ``success`` (published or not).  Runs that never started are left out;
     runs already ended keep their status unless ``failed`` (a run that published and then
-    failed, e.g. in evaluation, is failed).  Returns ``{run_id: status}``."""
+    failed, e.g. in evaluation, is failed; ``only_running`` keeps them).  Returns ``{run_id: status}``."""
     from wikivis.catalog import Catalog
 
     settings_ = s or settings()
@@ -131,7 +131,7 @@ def finish_runs(run_ids: list[str], *, failed: bool, reason: str | None = None,
             run = catalog.get_run(run_id)
             if run is None:
                 continue
-            if run["status"] == "running" or (failed and run["status"] != "failed"):
+            if run["status"] == "running" or (failed and not only_running and run["status"] != "failed"):
                 status = "failed" if failed else "success"
                 message = (_failed_stage_message(catalog, run_id) or reason or "the run failed") if failed else None
                 catalog.finish_run(run_id, status, message)

@@ -110,3 +110,41 @@ def test_write_reports_survives_a_refused_backfill_form(backfill_dag, home):
     assert str(run.state) == "failed"
     assert states["validate_request"] == "failed"
     assert states["write_reports"] == "success", states
+
+
+def test_a_dag_run_that_fails_without_its_teardown_fails_its_runs(home):
+    """``dagrun_timeout`` (or a run marked failed by hand) skips the teardown: the DAG-level
+    ``on_failure_callback`` ends the runs instead, and leaves finished ones as they are."""
+    from types import SimpleNamespace
+
+    from wikivis_airflow.callbacks import dag_run_failed
+
+    from wikivis import pipeline
+    from wikivis.catalog import Catalog
+
+    start = datetime(2026, 12, 3, tzinfo=UTC)
+    nightly = pipeline.run_id_for("wikivis_nightly", start.isoformat(), WIKI)
+    cross = pipeline.run_id_for("wikivis_nightly", start.isoformat())
+    ctx = pipeline.context()
+    for run_id in (nightly, cross):
+        with pipeline.stage(ctx, run_id, "ingest" if run_id == nightly else "gate_embeddings", WIKI):
+            pass
+    pipeline.finish_runs([cross], failed=False)
+    dag_run = SimpleNamespace(run_id="scheduled__2026-12-03", data_interval_start=start,
+                              data_interval_end=start + timedelta(days=1), conf={})
+    dag_run_failed({"dag": SimpleNamespace(dag_id="wikivis_nightly"), "dag_run": dag_run, "reason": "timed_out"})
+    catalog = Catalog(home.resolved_catalog_url)
+    run = catalog.get_run(nightly)
+    assert run["status"] == "failed" and "timed_out" in run["message"]
+    assert catalog.get_run(cross)["status"] == "success"
+
+    # a backfill: its run ids come from the form
+    day = _run_id("20261105")
+    with pipeline.stage(ctx, day, "ingest", WIKI):
+        pass
+    dag_run = SimpleNamespace(run_id="manual__x", data_interval_start=None, data_interval_end=None,
+                              conf={**_conf("20261104"), "end": "2026-11-05"})
+    dag_run_failed({"dag": SimpleNamespace(dag_id="wikivis_backfill"), "dag_run": dag_run, "reason": "timed_out"})
+    assert catalog.get_run(day)["status"] == "failed"
+    catalog.dispose()
+    dag_run_failed({"dag": None, "dag_run": None, "run_id": "x"})  # nothing to go on: logged, not raised

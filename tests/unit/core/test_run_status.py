@@ -111,3 +111,14 @@ def test_an_older_failed_interval_rerun_later_does_not_degrade_a_newer_green_one
 def test_interval_of_reads_the_run_id_stamp():
     assert interval_of({"id": NIGHTLY}) == "20261203T000000Z"
     assert interval_of({"id": "adhoc", "started_at": "2026-12-04T01:02:03+00:00"}) == "20261204T010203Z"
+
+
+def test_wikivis_status_reports_the_newest_interval_health(ctx, settings):
+    from wikivis.cli.status import collect_status
+
+    _run(ctx.catalog, NIGHTLY, "failed")
+    _run(ctx.catalog, "wikivis_nightly__samplewiki__20261101T000000Z", "success")  # a later backfill of an old date
+    data = collect_status(settings)
+    assert data["health"] == "degraded"
+    assert data["runs"][0]["id"] == "wikivis_nightly__samplewiki__20261101T000000Z"  # the last to finish…
+    assert [(i["run_id"], i["status"]) for i in data["intervals"]] == [(NIGHTLY, "failed")]  # …is not the newest interval
