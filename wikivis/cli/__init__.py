@@ -118,5 +118,6 @@ def main() -> None:
         message = _usage_error(exc)
         if message is None:
             raise
-        typer.secho(f"error: {mask_secrets(message)}", fg="red", err=True)
+        if message:  # empty: a group called without a command, whose help is already printed
+            typer.secho(f"error: {mask_secrets(message)}", fg="red", err=True)
         sys.exit(2)
