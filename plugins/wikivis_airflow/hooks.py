@@ -218,8 +218,12 @@ def mask_wikivis_secrets(context: Any = None) -> int:
     from airflow.sdk.log import mask_secret
 
     from wikivis.config import get_settings
+    from wikivis.errors import WikivisError
 
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except WikivisError:
+        return 0  # bad settings fail the task itself, with their own (masked) message
     passwords = url_passwords(settings.catalog_url, settings.replica_url_template)
     for password in passwords:
         mask_secret(password)
