@@ -22,10 +22,16 @@ flight per client (more get 429), User-Agent policy (403), standard widths only 
   keep-alive).  Its throughput is taken from its own shard stats (download phase only, not
   its ~10 s start-up).  A second img2dataset run with the mirror's User-Agent check switched
   off shows what it would do if accepted (``img2dataset_ua_off_*``).
+* **thumb500 phase** (``--thumb500-rate``, default 0.01; 0 turns it off): the latency-bound
+  run again on a fresh store, with that fraction of the files answering every thumbnail
+  request with HTTP 500 "Error generating thumbnail" (the mirror's ``thumb500`` fault).  Goal
+  ≥ 0.90 of the ceiling: a 500 must not stall a connection slot (it is retried at the end of
+  its shard, twice, without any backoff sleep while a slot is held).
 * **bandwidth phase** (``--bandwidth-phase``, on by default): no added latency, 500-px
   thumbnails, so the 25 Mbps cap binds; fraction of 25 Mbps and the worst 10-s window.
 
     python bench/commons_fetch.py [--latency 0.1] [--holdback 25] [--i2d-threads 2] [--no-img2dataset]
+                                  [--thumb500-rate 0.01] [--no-bandwidth-phase]
 
 Last line JSON: fraction_of_ceiling, violations, img2dataset_fraction_of_ceiling,
 img2dataset_violations, refetched_on_rerun, plus details.
@@ -158,6 +164,8 @@ def main() -> None:
     parser.add_argument("--i2d-threads", type=int, default=2)
     parser.add_argument("--no-img2dataset", action="store_true")
     parser.add_argument("--no-bandwidth-phase", action="store_true")
+    parser.add_argument("--thumb500-rate", type=float, default=0.01,
+                        help="fraction of files whose thumbnails answer 500 in the thumb500 phase (0 = skip it)")
     parser.add_argument("--bandwidth-passes", type=int, default=5, help="fetches of the 500-px set (~15 MB each)")
     parser.add_argument("--mirror-nagle", action="store_true", help="leave Nagle on in the mirror (see below)")
     args = parser.parse_args()
@@ -225,6 +233,33 @@ def main() -> None:
                 wikivis_failed=first.failed,
                 wikivis_user_agents=sorted(log.agents),
             )
+
+            # ---------------------------------------------------------------- thumbnail 500s
+            if args.thumb500_rate > 0:
+                from wikivis.mirror.upload import thumb_broken
+
+                broken = sum(1 for i in items if "/thumb/" in i.url and thumb_broken(i.file_name, args.thumb500_rate))
+                mirror.upload.thumb_error_rate = args.thumb500_rate
+                mirror.reset_stats()
+                log.reset()
+                t500 = fetch_media(settings.replace(home=work / "thumb500"), meta)
+                stats500 = mirror.stats["upload"]
+                rate500 = t500.fetched / t500.elapsed_s
+                fraction500 = rate500 / ceil["items_per_s"]
+                v500 = mirror_violations(stats500)
+                v500["bandwidth_windows_over_25mbps"] = log.windows_over(cap)[0]
+                say(f"thumb500 ({args.thumb500_rate:.1%} of files answer 500, {broken} of {len(items)} here): "
+                    f"{t500.fetched} in {t500.elapsed_s:.2f}s = {rate500:.2f}/s → {fraction500:.3f} of ceiling; "
+                    f"failed {t500.failed}, deferred retries {t500.deferred}, server statuses {stats500['status']}, "
+                    f"retries {t500.retries}, peak in flight {stats500['peak_concurrency']}; violations {v500}")
+                mirror.upload.thumb_error_rate = 0.0
+                result.update(
+                    thumb500_fraction_of_ceiling=round(fraction500, 4),
+                    thumb500_broken_files=broken,
+                    thumb500_failed=t500.failed,
+                    thumb500_deferred=t500.deferred,
+                    thumb500_violations=sum(v500.values()),
+                )
 
             # ---------------------------------------------------------------- img2dataset
             urls = [i.url for i in items[: len(items) - args.holdback]]

@@ -53,4 +53,4 @@ def settings(tmp_path: Path):
 def lake(settings):
     from wikivis.lake import Lake
 
-    return Lake(settings.lake_root)
+    return Lake.from_settings(settings)

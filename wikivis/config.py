@@ -32,6 +32,9 @@ Profile = Literal["local", "live"]
 #: Wikimedia's standard thumbnail widths ($wgThumbnailSteps); any other width gets HTTP 400.
 STANDARD_THUMB_WIDTHS: tuple[int, ...] = (20, 40, 60, 120, 250, 330, 500, 960, 1280, 1920, 3840)
 
+#: where a wiki's nightly ingest reads (Settings.ingest_sources)
+INGEST_SOURCES = ("dumps", "replica", "auto")
+
 #: Default local mirror ports (``wikivis mirror serve``); tests use free ports instead.
 LOCAL_PORTS = {"dumps": 8781, "api": 8782, "upload": 8783, "streams": 8784}
 
@@ -41,6 +44,8 @@ _LIVE_ENDPOINTS = {
     "wiki_api_url_template": "https://{domain}/w/api.php",
     "upload_url": "https://upload.wikimedia.org",
     "eventstreams_url": "https://stream.wikimedia.org",
+    "wikidata_api_url": "https://www.wikidata.org/w/api.php",
+    "wdqs_url": "https://query.wikidata.org/sparql",
 }
 
 
@@ -52,6 +57,8 @@ def _local_endpoints(host: str = "127.0.0.1") -> dict[str, str]:
         "wiki_api_url_template": f"http://{host}:{p['api']}/{{wiki}}/w/api.php",
         "upload_url": f"http://{host}:{p['upload']}",
         "eventstreams_url": f"http://{host}:{p['streams']}",
+        "wikidata_api_url": f"http://{host}:{p['api']}/wikidatawiki/w/api.php",
+        "wdqs_url": f"http://{host}:{p['api']}/sparql",
     }
 
 
@@ -64,6 +71,10 @@ class Settings:
     home: Path = Path("var")
     #: SQLAlchemy URL of the catalog; empty means ``sqlite:///<home>/catalog.sqlite``
     catalog_url: str = ""
+    #: where the lake's Iceberg tables keep their files: any URI pyarrow's file systems accept
+    #: (``s3://bucket/wikivis``, ``gs://…``, ``hdfs://…``); empty means ``<home>/lake/warehouse``.
+    #: The Iceberg SQL catalog itself lives in the catalog database above.
+    lake_warehouse: str = ""
     #: article wikis to process
     wikis: tuple[str, ...] = ("samplewiki",)
     #: the wiki holding the files (its ``image`` table and API)
@@ -127,6 +138,14 @@ class Settings:
     events_idle_timeout_s: float = 120.0
     #: socket read timeout of the stream (keep-alives come every ~15 s)
     events_read_timeout_s: float = 60.0
+    #: a run opens at most this many stream connections (first + reconnects), then fails
+    events_max_connections: int = 500
+    #: a run reads the stream for at most this many seconds, then fails
+    events_max_run_s: float = 3 * 3600.0
+    #: at most this many applied meta.ids of a window's tail are kept with the checkpoint
+    #: (the next run's at-least-once replay is de-duplicated against them); ~40 bytes each in
+    #: the catalog's checkpoint value (a MariaDB TEXT holds 64 KB: keep it under ~1,500 there)
+    events_replay_ids_max: int = 1500
     # gates
     drift_max_ratio: float = 0.5
     gate_warn_only: tuple[str, ...] = ()
@@ -148,10 +167,34 @@ class Settings:
     gate_max_duplicate_fraction: float = 0.05
     #: rows sampled by the embedding collapse check and the index recall check
     gate_sample_size: int = 2000
+    # captions
+    #: processes parsing wikitext in a full caption rebuild (mwparserfromhell parses
+    #: ~0.4 MB of wikitext per second and core); 1 = in process
+    caption_workers: int = 1
     # serving
     serve_host: str = "127.0.0.1"
     serve_port: int = 8790
     serve_token: str = ""
+    # Wikidata (the Wikibase API and the Wikidata Query Service)
+    wikidata_api_url: str = ""
+    #: SPARQL endpoint; WDQS stops every query after 60 s and allows 5 parallel queries per IP
+    wdqs_url: str = ""
+    #: client-side cap on parallel SPARQL queries (WDQS allows 5 per IP; we stay at 3 like the API)
+    wdqs_max_concurrency: int = 3
+    #: queries longer than this (URL-encoded characters) go out as POST (URLs over ~8 KB fail)
+    wdqs_post_threshold: int = 2000
+    #: wikis whose lead images count as cross-wiki signals; empty: every sitelinked Wikipedia
+    crosswiki_wikis: tuple[str, ...] = ()
+    #: Wikimedia's image-suggestion filter: a file used on more pages than this is not suggested
+    suggest_max_file_usage: int = 99
+    #: where each wiki's nightly ingest reads, as ``wiki=source`` entries (source: ``dumps``,
+    #: ``replica``, or ``auto`` = the replica when a replica connection exists); unlisted
+    #: wikis use ``dumps``.  E.g. WIKIVIS_INGEST_SOURCES="enwiki=auto,samplewiki=replica"
+    ingest_sources: tuple[str, ...] = ()
+    # weekly training
+    #: a candidate CuratorNet is promoted only if no gated metric (recall@10, nDCG@10) is more
+    #: than this below the current model's (absolute)
+    release_max_regression: float = 0.01
     extra: dict[str, Any] = field(default_factory=dict)
 
     # ---------------------------------------------------------------- derived
@@ -215,6 +258,14 @@ class Settings:
         if self.replica_url_template:
             return self.replica_url_template.format(wiki=wiki, db=f"{wiki}_p")
         return f"sqlite:///{(self.home / 'replica' / f'{wiki}_p.sqlite').resolve()}"
+
+    def ingest_source(self, wiki: str) -> str:
+        """``dumps``, ``replica`` or ``auto`` for ``wiki`` (see :attr:`ingest_sources`)."""
+        for entry in self.ingest_sources:
+            name, _, source = entry.partition("=")
+            if name.strip() == wiki:
+                return source.strip()
+        return "dumps"
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -358,6 +409,11 @@ def _validate(s: Settings) -> None:
             raise PolicyError("dumps.wikimedia.org allows at most 2 connections per IP")
     for w in s.wikis:
         check_wiki_name(w)
+    for entry in s.ingest_sources:
+        name, sep, source = entry.partition("=")
+        if not sep or source.strip() not in INGEST_SOURCES:
+            raise ConfigError(f"ingest_sources entry {entry!r}: expected wiki=dumps|replica|auto")
+        check_wiki_name(name.strip())
     check_wiki_name(s.commons_wiki)
 
 

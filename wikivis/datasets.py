@@ -30,6 +30,7 @@ DATASETS = (
     "crosswiki_leads",
     "article_image_captions",
     "file_captions",
+    "events_applied",
 )
 
 #: canonical sort order per dataset (also the uniqueness key)
@@ -47,6 +48,7 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
     "crosswiki_leads": ("item", "wiki"),
     "article_image_captions": ("page_id", "position"),
     "file_captions": ("file_name", "language", "source"),
+    "events_applied": ("meta_id",),
 }
 
 
@@ -199,6 +201,18 @@ def schema(name: str) -> pa.Schema:
                 pa.field("language", s, nullable=False),
                 pa.field("text", s, nullable=False),
                 pa.field("source", s, nullable=False),  # mediainfo | imagedescription | wit
+            ]
+        ),
+        # audit: the EventStreams events an event snapshot applied (meta.id, where it was read)
+        "events_applied": pa.schema(
+            [
+                pa.field("meta_id", s, nullable=False),
+                pa.field("wiki", s, nullable=False),
+                pa.field("stream", s, nullable=False),
+                pa.field("topic", s, nullable=False),
+                pa.field("partition", pa.int32(), nullable=False),
+                pa.field("kafka_ms", pa.int64()),
+                pa.field("dt", s),
             ]
         ),
     }

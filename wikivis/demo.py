@@ -58,7 +58,7 @@ def gallery(settings: Any, suggestions: list[dict[str, Any]], path: Path) -> Pat
     """An HTML page: per article, its current images and the suggested ones with provenance."""
     from wikivis.lake import Lake
 
-    lake = Lake(settings.lake_root)
+    lake = Lake.from_settings(settings)
     media = {r["sha1"]: r["path"] for r in lake.read("media", settings.wikis[0]).to_pylist() if r["status"] == "ok"}
     files = {r["file_name"]: r["sha1"] for r in lake.read("file_metadata", settings.wikis[0]).to_pylist()}
 
@@ -103,7 +103,7 @@ def recommendations(settings: Any, n_articles: int = 6, k: int = 6) -> list[dict
 
     wiki = settings.wikis[0]
     service = load_service(settings, wiki=wiki)
-    lake = Lake(settings.lake_root)
+    lake = Lake.from_settings(settings)
     images = lake.read("article_images", wiki).to_pylist()
     pages = [p for p in lake.read("pages", wiki).to_pylist() if not p["is_redirect"]]
     used: dict[int, list[str]] = {}
@@ -117,6 +117,18 @@ def recommendations(settings: Any, n_articles: int = 6, k: int = 6) -> list[dict
         result["current"] = used.get(page["page_id"], [])
         out.append(result)
     return out
+
+
+def caption_matching(settings: Any) -> dict[str, Any]:
+    """The caption-matching table (``wikivis eval captions``) on the published captions, or why not."""
+    from wikivis.errors import InputError, NotFoundError
+    from wikivis.evaluation.captions import captions_from_lake, evaluate_captions
+
+    try:
+        result = evaluate_captions(captions_from_lake(settings), device=settings.device)
+    except (NotFoundError, InputError) as exc:
+        return {"note": str(exc)}
+    return {"metrics": result.metrics, "held_out_images": result.n_test_images, "candidates": result.n_candidates}
 
 
 def run_demo(home: Path, *, airflow: bool = True, max_images: int = 0) -> dict[str, Any]:
@@ -159,6 +171,8 @@ def run_demo(home: Path, *, airflow: bool = True, max_images: int = 0) -> dict[s
                           if r["kind"] == "stage:evaluate" and r["params"].get("parent") == run["id"])
             recs = recommendations(settings)
             page = gallery(settings, recs, settings.home / "gallery.html")
+            caption_coverage = demo_captions(settings, run["id"])
+            captions = caption_matching(settings)
         finally:
             pipeline.use_settings(None)
     outcomes: dict[str, int] = {}
@@ -177,4 +191,26 @@ def run_demo(home: Path, *, airflow: bool = True, max_images: int = 0) -> dict[s
             for r in recs
         ],
         "gallery": str(page),
+        "captions": captions,
+        "caption_coverage": caption_coverage,
     }
+
+
+def demo_captions(settings: Any, run_id: str) -> dict[str, Any]:
+    """Caption coverage of the published snapshot (running the captions stage if the run did not)."""
+    from wikivis.captions.coverage import coverage
+    from wikivis.lake import Lake
+
+    lake = Lake.from_settings(settings)
+    wiki = settings.wikis[0]
+    snapshot = lake.current("article_images", wiki)
+    if snapshot is None:
+        return {}
+    if not lake.exists("article_image_captions", wiki, snapshot):
+        pipeline.captions(wiki, snapshot, run_id=run_id)
+        # the captions were audited by their gate inside the stage: publish them with the run
+        lake.publish_run(wiki, {d: snapshot for d in ("article_image_captions", "file_captions")
+                                if lake.exists(d, wiki, snapshot)}, run_id=run_id)
+    cov = coverage(settings, wiki, snapshot, lake=lake)
+    return {k: cov[k] for k in ("snapshot", "images", "captioned", "with_alt", "bad_alt", "caption_share", "alt_share",
+                                "reference")}

@@ -104,3 +104,22 @@ class StaleCheckpointError(WikivisError):
     """An EventStreams checkpoint is older than the replay window: reconcile from a dump."""
 
     exit_code = 7
+
+
+class StreamLimitReached(RetriesExceeded):
+    """An EventStreams run used up its connection or wall-time budget before its window was
+    complete (``Settings.events_max_connections`` / ``events_max_run_s``)."""
+class UnknownItem(NotFoundError):
+    """A Wikidata item id that does not exist (``"missing"`` in ``wbgetentities``)."""
+
+
+class NoSitelinks(NotFoundError):
+    """A Wikidata item exists but has no article on the asked wiki (or on any wiki)."""
+
+
+class MalformedQuery(InputError):
+    """The Wikidata Query Service refused a SPARQL query (HTTP 400, ``MalformedQueryException``)."""
+
+
+class QueryTimeout(SourceError):
+    """A SPARQL query ran into the Query Service's 60-second limit; retrying will not help."""

@@ -103,7 +103,7 @@ def published_items(
     from wikivis.lake import Lake
 
     settings = settings or pipeline.settings()
-    lake = Lake(settings.lake_root)
+    lake = Lake.from_settings(settings)
     items = []
     for item in interval_items(dag_id, data_interval_start, data_interval_end, configured_wikis(settings)):
         snapshot = lake.current(dataset, item["wiki"])

@@ -36,7 +36,8 @@ from wikivis.errors import GateFailed, NotFoundError, WikivisError
 log = logging.getLogger(__name__)
 
 #: datasets of an article wiki that a run writes at its snapshot and publishes together
-WIKI_DATASETS = ("pages", "article_images", "article_categories", "file_metadata", "media", "quarantine")
+WIKI_DATASETS = ("pages", "article_images", "article_categories", "file_metadata", "media", "quarantine",
+                 "metadata_failures", "events_applied", "article_items", "item_images", "crosswiki_leads")
 MEDIA_SHARD_FILES = 2000
 
 
@@ -65,7 +66,7 @@ def context(s: Settings | None = None) -> Context:
     from wikivis.lake import Lake
 
     s = s or settings()
-    return Context(s, Lake(s.lake_root), Catalog(s.resolved_catalog_url))
+    return Context(s, Lake.from_settings(s), Catalog(s.resolved_catalog_url))
 
 
 def configured_wikis() -> list[str]:
@@ -181,10 +182,24 @@ def wait_for_dump_exact(wiki: str, date: str) -> bool:
     return True
 
 
-def ingest(wiki: str, date: str, *, run_id: str, source: str = "dumps", force: bool = False,
-           dry_run: bool = False) -> dict[str, Any]:
-    """Build the lake snapshot of ``wiki`` from a dump run (or the replicas)."""
+def resolve_ingest_source(s: Settings, wiki: str, *, replica_available: bool) -> str:
+    """``dumps`` or ``replica`` for ``wiki``: its :meth:`Settings.ingest_source`, with ``auto``
+    meaning the replica when a replica connection is available."""
+    source = s.ingest_source(wiki)
+    if source == "auto":
+        return "replica" if replica_available else "dumps"
+    return source
+
+
+def ingest(wiki: str, date: str, *, run_id: str, source: str | None = None, force: bool = False,
+           dry_run: bool = False, engine_factory: Any = None) -> dict[str, Any]:
+    """Build the lake snapshot of ``wiki`` from a dump run (or the replicas).
+
+    ``source`` None: the wiki's setting (``auto`` → the replica when ``engine_factory``, an
+    ``engine_factory(wiki) -> Engine`` such as the Airflow hook's ``get_conn``, is given)."""
     ctx = context()
+    if source is None:
+        source = resolve_ingest_source(ctx.settings, wiki, replica_available=engine_factory is not None)
     with stage(ctx, run_id, "ingest", wiki, date=date, source=source) as metrics:
         if dry_run:
             metrics["dry_run"] = True
@@ -204,11 +219,16 @@ def ingest(wiki: str, date: str, *, run_id: str, source: str = "dumps", force: b
             from wikivis.sources.replicas import pull
 
             snapshot = date if date != "latest" else datetime.now(UTC).strftime("%Y%m%d")
-            result = pull(ctx.settings, wiki, snapshot, lake=ctx.lake)
+            result = pull(ctx.settings, wiki, snapshot, lake=ctx.lake, engine_factory=engine_factory, run_id=run_id)
         else:
             raise WikivisError(f"unknown ingest source {source!r} (use dumps or replica)")
         snapshot = result.snapshot
         metrics.update(_summary(result))
+        from wikivis.events import reconcile
+
+        gap = reconcile(ctx.catalog, wiki, snapshot, source=source)  # a stale EventStreams checkpoint restarts here
+        if gap:
+            metrics["events_gap"] = gap
         return {"wiki": wiki, "snapshot": snapshot, "run_id": run_id, "source": source}
 
 
@@ -229,11 +249,11 @@ def _summary(result: Any) -> dict[str, Any]:
 
 def _gate_lake_tables(stage_name: str, wiki: str, snapshot: str, run_id: str) -> dict[str, Any]:
     """The tables gate, against the published snapshot for drift."""
-    from wikivis.gates import gate_tables as run
+    from wikivis.gates.stages import gate_tables as run
 
     ctx = context()
     with stage(ctx, run_id, stage_name, wiki, snapshot=snapshot) as metrics:
-        report = run(ctx.settings, ctx.lake, wiki, snapshot, previous=ctx.lake.current("article_images", wiki),
+        report = run(ctx.settings, ctx.lake, wiki, snapshot,
                      catalog=ctx.catalog, run_id=run_id)
         metrics["outcome"] = report.outcome
         return {"wiki": wiki, "snapshot": snapshot, "outcome": report.outcome}
@@ -325,7 +345,10 @@ def fetch_metadata_shard(wiki: str, snapshot: str, shard: int, n_shards: int, *,
         result = fetch_metadata(ctx.settings, names, wiki=wiki, run_id=run_id, client=client)
         path = _parts_dir(ctx.settings, wiki, snapshot) / f"file_metadata-{shard:04d}-of-{n_shards:04d}.parquet"
         _write_part(path, result.table)
-        metrics.update(files=len(names), rows=result.table.num_rows, problems=dict(result.problems))
+        if result.failures is not None:  # titles without usable metadata, merged by gate_media
+            _write_part(path.with_name(f"metadata_failures-{shard:04d}-of-{n_shards:04d}.parquet"), result.failures)
+        metrics.update(files=len(names), rows=result.table.num_rows, problems=dict(result.problems),
+                       failures=result.failures.num_rows if result.failures is not None else 0)
         counters = getattr(client, "counters", None)
         if counters is not None:
             metrics["http"] = {k: counters.as_dict()[k] for k in ("requests", "retries", "throttled", "bytes")}
@@ -357,13 +380,13 @@ def fetch_media_shard(wiki: str, snapshot: str, shard: int, n_shards: int, *, ru
 
 
 def _merge_media_parts(ctx: Context, wiki: str, snapshot: str, run_id: str) -> bool:
-    """Write the ``file_metadata`` and ``media`` snapshots from the shard parts (if any)."""
+    """Write the ``file_metadata``, ``metadata_failures`` and ``media`` snapshots from the shard parts (if any)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     parts = _parts_dir(ctx.settings, wiki, snapshot)
     merged = False
-    for dataset in ("file_metadata", "media"):
+    for dataset in ("file_metadata", "media", "metadata_failures"):
         files = sorted(parts.glob(f"{dataset}-*.parquet"))
         if not files:
             continue
@@ -388,7 +411,7 @@ def commons(wiki: str, snapshot: str, *, run_id: str) -> dict[str, Any]:
 
 
 def gate_media(wiki: str, snapshot: str, *, run_id: str) -> dict[str, Any]:
-    from wikivis.gates import gate_media as run
+    from wikivis.gates.stages import gate_media as run
 
     ctx = context()
     with stage(ctx, run_id, "gate_media", wiki, snapshot=snapshot) as metrics:
@@ -413,7 +436,7 @@ def embed(wiki: str, snapshot: str, *, run_id: str) -> dict[str, Any]:
 
 def gate_embeddings(*, run_id: str, model_id: str | None = None) -> dict[str, Any]:
     from wikivis.embed import load_embeddings
-    from wikivis.gates import gate_embeddings as run
+    from wikivis.gates.stages import gate_embeddings as run
 
     ctx = context()
     model_id = model_id or ctx.settings.model
@@ -454,7 +477,7 @@ def build_index(*, run_id: str, model_id: str | None = None) -> dict[str, Any]:
 def gate_index(version: str, *, run_id: str, model_id: str | None = None) -> dict[str, Any]:
     """Re-check the swapped-in index on a fresh query sample (recall + size vs embeddings)."""
     from wikivis.embed import load_embeddings
-    from wikivis.gates import gate_index as run
+    from wikivis.gates.stages import gate_index as run
     from wikivis.index import load_index
 
     ctx = context()
@@ -476,21 +499,23 @@ def publish(wiki: str, snapshot: str, *, index_version: str | None = None, run_i
     """Move every ``current`` pointer of the run at once (all gates have passed)."""
     ctx = context()
     with stage(ctx, run_id, "publish", wiki, snapshot=snapshot, index_version=index_version) as metrics:
-        published = {}
-        for dataset in WIKI_DATASETS:
-            if ctx.lake.exists(dataset, wiki, snapshot):
-                ctx.lake.publish(dataset, wiki, snapshot, run_id=run_id)
-                ctx.catalog.mark_published(dataset, wiki, snapshot)
-                published[dataset] = snapshot
+        from wikivis.datasets import DATASETS
+
+        # every dataset of the wiki the run wrote at this snapshot: one publication, all or none
+        labels = {d: snapshot for d in DATASETS if d != "files" and ctx.lake.exists(d, wiki, snapshot)}
+        if "article_images" not in labels:
+            raise NotFoundError(f"nothing to publish for {wiki} at {snapshot}")
+        publication = ctx.lake.publish_run(wiki, labels, run_id=run_id)
+        published = dict(labels)
         files_snap = _newest_at_or_before(ctx.lake, "files", ctx.settings.commons_wiki, snapshot)
         if files_snap:
-            ctx.lake.publish("files", ctx.settings.commons_wiki, files_snap, run_id=run_id)
-            ctx.catalog.mark_published("files", ctx.settings.commons_wiki, files_snap)
+            ctx.lake.publish_run(ctx.settings.commons_wiki, {"files": files_snap}, run_id=run_id)
             published["files"] = files_snap
-        if "article_images" not in published:
-            raise NotFoundError(f"nothing to publish for {wiki} at {snapshot}")
-        for dataset in WIKI_DATASETS:
-            ctx.lake.apply_retention(dataset, wiki, ctx.settings.retention_snapshots) if ctx.lake.snapshots(dataset, wiki) else None
+        for dataset, label in published.items():
+            ctx.catalog.mark_published(dataset, ctx.settings.commons_wiki if dataset == "files" else wiki, label)
+        for dataset in labels:
+            ctx.lake.apply_retention(dataset, wiki, ctx.settings.retention_snapshots)
+        metrics["publication"] = publication.id
         metrics["published"] = published
     ctx.catalog.finish_run(run_id, "success", None, {"published": published, "index_version": index_version})
     return {"wiki": wiki, "snapshot": snapshot, "published": published, "index_version": index_version}
@@ -576,3 +601,44 @@ def _run_wiki(s: Settings, wiki: str, rid: str, *, date: str, until: str | None,
 
 def dumps_json(obj: Any) -> str:
     return json.dumps(obj, indent=2, sort_keys=True, default=str)
+
+
+# --------------------------------------------------------------------------- captions
+def captions(wiki: str, snapshot: str, *, run_id: str, source: str = "auto",
+             page_ids: list[int] | None = None) -> dict[str, Any]:
+    """Captions and alt text (``article_image_captions``) and file captions (``file_captions``)
+    at ``snapshot``, then the caption gate; see :mod:`wikivis.captions.stage`.  Place it after
+    ``ingest``/``events_catchup`` (it reads ``article_images``) and before ``publish``."""
+    from wikivis.captions.stage import run_captions
+
+    ctx = context()
+    with stage(ctx, run_id, "captions", wiki, snapshot=snapshot, source=source) as metrics:
+        summary = run_captions(ctx.settings, wiki, snapshot, lake=ctx.lake, catalog=ctx.catalog, run_id=run_id,
+                               source=source, page_ids=page_ids)
+        metrics.update({k: summary[k] for k in ("source", "rows") if k in summary})
+        if "coverage" in summary:
+            cov = summary["coverage"]
+            metrics["coverage"] = {k: cov[k] for k in ("images", "caption_share", "alt_share", "bad_alt")}
+        return {"wiki": wiki, "snapshot": snapshot, "rows": summary["rows"], "source": summary["source"]}
+def train_candidate(wiki: str, *, run_id: str) -> dict[str, Any]:
+    """Weekly: a versioned CuratorNet candidate and its held-out metrics (serving untouched)."""
+    from wikivis.recommend.release import train_candidate as train
+
+    ctx = context()
+    with stage(ctx, run_id, "train_candidate", wiki) as metrics:
+        result = train(ctx.settings, wiki=wiki)
+        metrics.update(version=result["version"], eval=result["metrics"])
+        return result
+
+
+def promote_candidate(wiki: str, version: str, *, run_id: str) -> dict[str, Any]:
+    """Weekly: the evaluation gate; serving picks the candidate up only if it passes."""
+    from dataclasses import asdict
+
+    from wikivis.recommend.release import promote
+
+    ctx = context()
+    with stage(ctx, run_id, "promote", wiki) as metrics:
+        verdict = asdict(promote(ctx.settings, version, wiki=wiki))
+        metrics["gate"] = verdict
+        return verdict

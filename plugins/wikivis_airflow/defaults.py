@@ -4,8 +4,10 @@ Retries.  Sources fail transiently (a 503 from the dumps server, a replica resta
 retry with exponential backoff (2 min, 4 min, 8 min, capped at 1 h).  Some failures are
 deterministic and retrying only delays the alert: :data:`RETRY_POLICY` fails a task at once
 on :class:`~wikivis.errors.GateFailed` (the data is bad; a rerun reads the same data) and on
-:class:`~wikivis.errors.ConfigError` (including policy refusals) and on
-:class:`~wikivis.errors.NotFoundError` (e.g. a backfill date without a dump run).
+:class:`~wikivis.errors.ConfigError` (including policy refusals), on
+:class:`~wikivis.errors.NotFoundError` (e.g. a backfill date without a dump run) and on
+:class:`~wikivis.errors.StaleCheckpointError` (an EventStreams checkpoint older than the replay
+window: only the next dump or replica ingest reconciles it, see ``wikivis.events.reconcile``).
 
 Pools (created by ``airflow-init`` in ``docker-compose.yml``; see :data:`POOLS`) cap the
 Commons traffic of *all* runs together at Wikimedia's published limits, whatever the
@@ -39,7 +41,7 @@ from wikivis_airflow.hooks import apply_connections, mask_wikivis_secrets
 
 OWNER = "wikivis"
 #: tag vocabulary (tests check every DAG uses only these, and always ``wikivis``)
-TAGS = frozenset({"wikivis", "nightly", "events", "backfill", "ingest", "media", "embed", "index"})
+TAGS = frozenset({"wikivis", "nightly", "events", "backfill", "ingest", "media", "embed", "index", "training"})
 
 #: name → (slots, description)
 POOLS: dict[str, tuple[int, str]] = {
@@ -59,9 +61,11 @@ INDEX = Asset("wikivis://index")
 RETRY_POLICY = ExceptionRetryPolicy(
     rules=[
         RetryRule(
-            exception=["wikivis.errors.GateFailed", "wikivis.errors.ConfigError", "wikivis.errors.NotFoundError"],
+            exception=["wikivis.errors.GateFailed", "wikivis.errors.ConfigError", "wikivis.errors.NotFoundError",
+                       "wikivis.errors.StaleCheckpointError"],
             action=RetryAction.FAIL,
-            reason="deterministic failure (gate, configuration, missing input): a retry reads the same input",
+            reason="deterministic failure (gate, configuration, missing input, EventStreams checkpoint older than "
+                   "the replay window): a retry reads the same input",
         ),
     ]
 )

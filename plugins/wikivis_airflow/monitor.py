@@ -8,7 +8,9 @@ What it shows (all read from wikivis' own records, never from Airflow's metadata
 * quality-report links (``<reports_root>/<run_id>/report.html``, served by this app);
 * per dataset × wiki: published (``current``) and newest snapshot, and the published one's age;
 * per model: the index ``current.json`` pointer (version, recall);
-* politeness counters of the recent runs (``metrics["http"]``: requests, retries, 429s, bytes).
+* politeness counters of the recent runs (``metrics["http"]``: requests, retries, 429s, bytes);
+* caption coverage per wiki: share of article images with a caption / alt text
+  (:func:`wikivis.captions.coverage.coverage_status`, next to the tutorial's 43 % / 10 %).
 
 Access.  FastAPI apps mounted by a plugin are *not* protected by Airflow's auth by default.
 Every route except ``/health`` depends on :func:`require_user`, which validates the Airflow
@@ -165,12 +167,16 @@ def collect_status(settings: Settings, *, runs_limit: int = 500, now: datetime |
     status: dict[str, Any] = {"generated_at": now.isoformat(timespec="seconds"), "catalog_error": None}
     runs: list[dict[str, Any]] = []
     gates: list[dict[str, Any]] = []
+    status["event_gaps"] = []
     try:
         catalog = _open_catalog(settings)
         if catalog is not None:
             try:
                 runs = catalog.runs(limit=runs_limit)
                 gates = catalog.gate_results(limit=500)
+                from wikivis.events import event_gaps
+
+                status["event_gaps"] = event_gaps(catalog)
             finally:
                 catalog.dispose()
     except Exception as exc:
@@ -200,7 +206,7 @@ def collect_status(settings: Settings, *, runs_limit: int = 500, now: datetime |
     status["gates"] = sorted(shown, key=lambda g: (g.get("outcome") != "fail", g.get("outcome") != "warn"))
     status["failing_gates"] = [g for g in shown if g.get("outcome") == "fail"]
 
-    lake = Lake(settings.lake_root)
+    lake = Lake.from_settings(settings)
     freshness = []
     for dataset in lake.datasets():
         for wiki in lake.wikis(dataset):
@@ -209,6 +215,12 @@ def collect_status(settings: Settings, *, runs_limit: int = 500, now: datetime |
                               "current_age_days": _age_days(current, now)})
     status["freshness"] = freshness
     status["index"] = _read_index_pointers(settings.index_root)
+    try:
+        from wikivis.captions.coverage import coverage_status
+
+        status["captions"] = coverage_status(settings, lake=lake)
+    except Exception as exc:  # the page shows what it can
+        status["captions"] = [{"wiki": "?", "error": f"{type(exc).__name__}: {exc}"}]
     return status
 
 
@@ -278,6 +290,14 @@ def render_page(status: Mapping[str, Any], prefix: str = "") -> str:
         raw_columns=(4,), row_class=lambda _: "fail", empty="no failing gate",
     ))
 
+    parts.append('<h2 id="event-gaps">EventStreams gaps (events that could not be replayed)</h2>')
+    parts.append(_table(
+        ["wiki", "lost from", "lost until", "reconciled by", "reason"],
+        ([g.get("wiki"), g.get("since"), g.get("lost_until"), g.get("reconciled_by") or "not yet (stale)",
+          f'<td class="reason">{html.escape(str(g.get("reason") or ""))}</td>'] for g in status.get("event_gaps", [])),
+        raw_columns=(4,), row_class=lambda row: "fail" if row[3] == "not yet (stale)" else "warn", empty="no gap",
+    ))
+
     parts.append("<h2>Stages</h2>")
     parts.append(_table(
         ["stage or run kind", "last status", "last started", "last success", "its duration (s)", "mean duration (s)"],
@@ -324,6 +344,16 @@ def render_page(status: Mapping[str, Any], prefix: str = "") -> str:
           next((v for k, v in p.items() if "recall" in k and isinstance(v, (int, float))), None),
           json.dumps({k: v for k, v in p.items() if k not in ("model", "version")}, sort_keys=True, default=str)[:300]]
          for p in status.get("index", [])),
+    ))
+
+    parts.append('<h2 id="captions">Caption coverage</h2>')
+    parts.append(_table(
+        ["wiki", "snapshot", "article images", "with caption", "with alt text", "bad alt text", "tutorial (enwiki)"],
+        ([c.get("wiki"), c.get("snapshot"), c.get("images"),
+          f"{c['caption_share']:.1%}" if "caption_share" in c else c.get("error"),
+          f"{c['alt_share']:.1%}" if "alt_share" in c else None, c.get("bad_alt"),
+          "43% / 10%"] for c in status.get("captions", [])),
+        empty="no captions extracted yet",
     ))
 
     parts.append("<h2>Politeness (HTTP counters per stage run)</h2>")

@@ -36,8 +36,24 @@ def ingest(item: Item) -> Item:
     if not orchestration.stage_selected(item, "ingest"):
         return {"snapshot": item["dump_date"], **item}
     ingested = pipeline.ingest(item["wiki"], item["dump_date"], run_id=item["run_id"],
-                               force=item.get("force", False), dry_run=item.get("dry_run", False))
+                               force=item.get("force", False), dry_run=item.get("dry_run", False),
+                               engine_factory=replica_engine_factory())
     return {**item, "snapshot": ingested["snapshot"]}
+
+
+def replica_engine_factory() -> Any:
+    """The ``wikivis_replicas`` connection's ``get_conn`` (wiki → engine), or None when the
+    connection does not exist: the wiki's ingest source setting decides what is used."""
+    from airflow.exceptions import AirflowNotFoundException
+
+    from wikivis_airflow.hooks import REPLICAS_CONN_ID, WikiReplicasHook
+
+    hook = WikiReplicasHook()
+    try:
+        hook.get_connection(REPLICAS_CONN_ID)
+    except AirflowNotFoundException:
+        return None
+    return hook.get_conn
 
 
 @task

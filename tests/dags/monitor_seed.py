@@ -46,7 +46,7 @@ def seed_home(settings) -> Seeded:
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text("<html><body><h1>quality report 20261101</h1></body></html>", "utf-8")
 
-    lake = Lake(settings.lake_root)
+    lake = Lake.from_settings(settings)
     lake.write("article_images", "samplewiki", "20261101", schema("article_images").empty_table(), run_id=ok_run)
     lake.publish("article_images", "samplewiki", "20261101", run_id=ok_run)
     lake.write("article_images", "samplewiki", "20261102", schema("article_images").empty_table(), run_id=failed_run)

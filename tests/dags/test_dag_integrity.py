@@ -14,7 +14,7 @@ from tests.dags.airflow_env import DAGS_FOLDER, PLUGINS_FOLDER, REPO
 
 pytestmark = pytest.mark.dags
 
-DAG_IDS = {"wikivis_nightly", "wikivis_events", "wikivis_backfill"}
+DAG_IDS = {"wikivis_nightly", "wikivis_events", "wikivis_backfill", "wikivis_training"}
 HEAVY = ("torch", "pandas", "pyarrow", "faiss", "PIL", "numpy")
 #: tasks that must not retry (planning, validation, reporting)
 NO_RETRY = {"plan", "cross_wiki_run", "validate_request", "write_reports"}
@@ -137,3 +137,15 @@ def test_backfill_form_schema(dagbag):
     assert schema["end"]["format"] == "date"
     assert (schema["max_images"]["type"], schema["max_images"]["minimum"]) == ("integer", 0)
     assert {schema[k]["type"] for k in ("force", "dry_run")} == {"boolean"}
+
+
+def test_weekly_training_trains_on_gpu_and_gates_before_serving(dagbag):
+    from wikivis_airflow.defaults import GPU_QUEUE
+
+    dag = dagbag.dags["wikivis_training"]
+    assert dag.timetable.expression == "0 6 * * 0"  # weekly
+    assert dag.max_active_runs == 1
+    assert set(dag.task_ids) == {"plan", "train_candidate", "promote"}
+    assert dag.task_dict["train_candidate"].queue == GPU_QUEUE
+    assert dag.task_dict["promote"].queue == "default"
+    assert dag.task_dict["promote"].upstream_task_ids == {"train_candidate"}

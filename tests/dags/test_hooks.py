@@ -145,6 +145,26 @@ def test_a_pooled_task_uses_only_its_share_of_the_politeness_limits(monkeypatch,
         reset_settings_cache()
 
 
+def test_ingest_uses_the_replica_connection_through_the_hook(connections, monkeypatch):
+    """The nightly's ingest hands ``WikiReplicasHook.get_conn`` to the pipeline when the
+    ``wikivis_replicas`` connection exists, and nothing when it does not."""
+    from wikivis_airflow.hooks import WikiReplicasHook
+    from wikivis_airflow.stages import replica_engine_factory
+
+    from wikivis.config import load_settings
+    from wikivis.pipeline import resolve_ingest_source
+
+    factory = replica_engine_factory()
+    assert factory is not None and factory.__func__ is WikiReplicasHook.get_conn
+    settings = load_settings(env={}, ingest_sources=("enwiki=auto", "dewiki=replica"))
+    assert resolve_ingest_source(settings, "enwiki", replica_available=factory is not None) == "replica"
+    del os.environ["AIRFLOW_CONN_WIKIVIS_REPLICAS"]
+    assert replica_engine_factory() is None
+    assert resolve_ingest_source(settings, "enwiki", replica_available=False) == "dumps"
+    assert resolve_ingest_source(settings, "dewiki", replica_available=False) == "replica"
+    assert resolve_ingest_source(settings, "frwiki", replica_available=True) == "dumps"
+
+
 def test_the_settings_url_passwords_are_registered_with_airflows_masker(monkeypatch):
     """Issue 15, item 13: Airflow's own task log lines mask the catalog and replica passwords."""
     from wikivis_airflow import hooks

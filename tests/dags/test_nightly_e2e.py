@@ -68,7 +68,7 @@ def _lake_state(settings) -> dict[str, dict[str, object]]:
     """dataset/wiki → current snapshot and the content hash of every snapshot."""
     from wikivis.lake import Lake
 
-    lake = Lake(settings.lake_root)
+    lake = Lake.from_settings(settings)
     state = {}
     for dataset in lake.datasets():
         for wiki in lake.wikis(dataset):
@@ -96,7 +96,7 @@ def test_nightly_publishes_then_a_failing_gate_moves_nothing_and_shows_its_reaso
     states = _states(green)
     assert str(green.state) == "success", states
     assert all(s <= {"success"} for s in states.values()), states
-    lake = Lake(settings.lake_root)
+    lake = Lake.from_settings(settings)
     published = lake.current("article_images", wiki)
     assert published is not None
     assert published > first  # the day's dump snapshot plus the day's events: <next day>T000000Z

@@ -35,12 +35,17 @@ GROUPS: list[tuple[str, str | None, str]] = [
     ("events", "events", "EventStreams catch-up"),
     ("commons", "commons", "Commons metadata and thumbnails"),
     ("gates", "gates", "validation gates"),
+    ("lake", "lake", "the Iceberg lake: publications, branches, time travel, upkeep"),
     ("report", None, "quality reports"),
     ("embed", "embed", "image embeddings"),
     ("index", "index", "nearest-neighbour index"),
     ("evaluate", "eval", "offline evaluation"),
     ("recommend", None, "similar / suggest / serve"),
     ("run", None, "run the whole pipeline"),
+    ("captions", "captions", "captions and alt text of article images"),
+    ("wikidata", "wikidata", "Wikidata items and SPARQL"),
+    ("research", "research", "Wikimedia's published research files (WIT, caption competition)"),
+    ("export", "export", "wikivis data in other layouts (WIT)"),
 ]
 
 

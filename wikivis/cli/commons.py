@@ -19,6 +19,8 @@ from wikivis.cli._common import echo_result, progress, settings_from_ctx, snapsh
 from wikivis.errors import InputError, NotFoundError
 
 app = typer.Typer(help="Commons metadata and thumbnails.", no_args_is_help=True)
+#: titles without metadata listed in the human output (``--json`` lists them all)
+MAX_LISTED_FAILURES = 20
 
 
 def _describe(summary: dict[str, Any]) -> str:
@@ -35,6 +37,11 @@ def _describe(summary: dict[str, Any]) -> str:
     ]
     if summary.get("metadata_problems"):
         lines.append(f"files without metadata: {reasons(summary['metadata_problems'])}")
+    failures = summary.get("metadata_failures") or []
+    for row in failures[:MAX_LISTED_FAILURES]:
+        lines.append(f"  {row['file_name']}: {row['reason']}" + (f" ({row['detail']})" if row.get("detail") else ""))
+    if len(failures) > MAX_LISTED_FAILURES:
+        lines.append(f"  … and {len(failures) - MAX_LISTED_FAILURES} more (all in --json and the metadata_failures dataset)")
     return "\n".join(lines)
 
 
@@ -70,7 +77,7 @@ def fetch(
     if include_non_free:
         overrides["free_licences_only"] = False
     settings = settings_from_ctx(None, **overrides)
-    lake = Lake(settings.lake_root)
+    lake = Lake.from_settings(settings)
 
     with progress(None, "thumbnails", unit="img") as bar:
 
@@ -101,6 +108,7 @@ def fetch(
             meta = fetch_metadata(settings, names, lake, snap, client=client)
             summary = fetch_media(settings, meta.table, lake=lake, snapshot=snap, on_plan=on_plan, on_item=on_item)
             summary.metadata_problems = dict(meta.problems)
+            summary.metadata_failures = meta.failure_rows()
     result = summary.as_dict() | {"snapshot": snap}
     echo_result(result, human=_describe(result) + f"\nsnapshot: {snap}")
 
@@ -114,19 +122,14 @@ def import_pixels_cmd(
     """Import released 300-px images into the media store (skips fetching them)."""
     from wikivis.lake import Lake
     from wikivis.media.store import MediaStore
-    from wikivis.sources.research import import_pixels
+    from wikivis.research.files import import_pixels, sha1_by_name
 
     settings = settings_from_ctx(None)
-    lake = Lake(settings.lake_root)
-    sha1_by_name: dict[str, str] = {}
-    for dataset, owner in (("files", settings.commons_wiki), ("files", wiki), ("file_metadata", wiki)):
-        snap = snapshot or lake.latest(dataset, owner)
-        if snap and lake.exists(dataset, owner, snap):
-            table = lake.read(dataset, owner, snap, columns=["file_name", "sha1"])
-            sha1_by_name.update(zip(table.column("file_name").to_pylist(), table.column("sha1").to_pylist(), strict=True))
-    if not sha1_by_name:
+    lake = Lake.from_settings(settings)
+    sha1_map = sha1_by_name(lake, (settings.commons_wiki, wiki), snapshot)
+    if not sha1_map:
         raise NotFoundError(f"no files/file_metadata snapshot for {wiki}: the sha1 of each file is needed")
-    summary = import_pixels(files, MediaStore(settings.media_root), sha1_by_name)
+    summary = import_pixels(files, MediaStore(settings.media_root), sha1_map)
     out = {"imported": summary.imported, "already_present": summary.already_present, "skipped": summary.skipped,
            "failed": summary.failed}
     echo_result(out)

@@ -72,8 +72,11 @@ def ingest_cmd(
 ) -> None:
     """Download and ingest one dump snapshot of WIKI into the lake (not published)."""
     from wikivis.dumps.ingest import ingest
+    from wikivis.events import reconcile_after_ingest
 
-    result = ingest(settings_from_ctx(), wiki, date)
+    settings = settings_from_ctx()
+    result = ingest(settings, wiki, date)
+    reconcile_after_ingest(settings, wiki, result.snapshot, source="dumps")  # a stale event checkpoint restarts here
     rows = ", ".join(f"{d} {n}" for d, n in result.rows.items())
     echo_result(
         result.as_dict(),

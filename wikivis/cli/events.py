@@ -6,6 +6,8 @@
   resumes from the catalog checkpoint when that belongs to the base; ``--since`` forces a
   start.  A checkpoint beyond the replay window exits with code 7 and says how to reconcile.
 * ``checkpoint --wiki W`` shows the stored checkpoint and whether the wiki is marked stale.
+
+The ids a run applied are in the ``events_applied`` dataset of its snapshot (audit).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def pull_command(
     settings = settings_from_ctx(None)
     until_dt = _parse_time(until, "--until")
     since_dt = _parse_time(since, "--since") if since else None
-    lake = Lake(settings.lake_root)
+    lake = Lake.from_settings(settings)
     base = base or lake.current("article_images", wiki) or lake.latest("article_images", wiki)
     if base is None:
         raise NotFoundError(f"no article_images snapshot of {wiki} in {lake.root}: run `wikivis dumps ingest --wiki {wiki}` first")
@@ -59,7 +61,8 @@ def pull_command(
         human=(
             f"{wiki}: {result.base_snapshot} + events {result.start} → {result.until} ({result.start_from}) = snapshot "
             f"{result.snapshot}\n  {result.events_read} events read, {result.events_applied} applied, "
-            f"{result.duplicates} duplicates, {result.deferred} deferred, {result.reconnects} reconnects "
+            f"{result.duplicates} duplicates, {result.replayed} already applied by the previous run, "
+            f"{result.deferred} deferred, {result.reconnects} reconnects "
             f"(stopped: {result.stop_reason})\n  re-read {result.dirty_pages} pages, {result.dirty_files} files; rows: "
             + ", ".join(f"{k} {v}" for k, v in result.rows.items())
         ),

@@ -24,20 +24,26 @@ def check(
     wiki: Annotated[str, typer.Option(help="wiki database name, e.g. enwiki")],
     snapshot: Annotated[str | None, typer.Option(callback=snapshot_option, help="snapshot id (default: the newest in the lake)")] = None,
     previous: Annotated[str | None, typer.Option(callback=snapshot_option, help="snapshot to measure drift against (default: the one before)")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="check what was published then (run id, publication id or date)")] = None,
 ) -> None:
     """Check DATASET of WIKI at SNAPSHOT; exit 6 when a check fails."""
     from wikivis.catalog import Catalog
     from wikivis.config import check_wiki_name
     from wikivis.errors import ConfigError, GateFailed, NotFoundError
-    from wikivis.gates import gate_media, gate_tables
-    from wikivis.gates.stages import locate
+    from wikivis.gates.stages import gate_media, gate_tables, locate
     from wikivis.lake import Lake
 
     settings = settings_from_ctx()
     check_wiki_name(wiki)
     if dataset not in TABLE_DATASETS + MEDIA_DATASETS:
         raise ConfigError(f"unknown dataset {dataset!r}; choose from {', '.join(TABLE_DATASETS + MEDIA_DATASETS)}")
-    lake = Lake(settings.lake_root)
+    lake = Lake.from_settings(settings)
+    if as_of is not None:
+        where = settings.commons_wiki if dataset == "files" else wiki
+        publication = lake.publication(where, as_of=as_of)
+        snapshot = publication.label(dataset) if publication else None
+        if snapshot is None:
+            raise NotFoundError(f"no publication of {dataset} for {where} as of {as_of}")
     if snapshot is None:
         candidates = [lake.latest(dataset, w) for w in (wiki, settings.commons_wiki)]
         snapshot = next((s for s in candidates if s), None)

@@ -23,10 +23,16 @@ app = typer.Typer(help="Similar images, image suggestions and the HTTP API.", no
 MAX_K = 100  # same bound as the HTTP API (wikivis.serve.app.MAX_K)
 
 
-def _service(wiki: str | None) -> RecommenderService:
+AS_OF_HELP = "read an older publication: a run id, a publication id or a date (YYYYMMDD)"
+ModelIdOption = Annotated[
+    str | None, typer.Option("--model-id", help="embedding model id (default settings.model; e.g. resnet50-wmf-cc)")
+]
+
+
+def _service(wiki: str | None, model_id: str | None = None, as_of: str | None = None) -> RecommenderService:
     from wikivis.recommend.service import RecommenderService
 
-    return RecommenderService.from_settings(settings_from_ctx(None), wiki=wiki)
+    return RecommenderService.from_settings(settings_from_ctx(None), wiki=wiki, model_id=model_id, as_of=as_of)
 
 
 def _line(s: dict[str, Any]) -> str:
@@ -40,9 +46,11 @@ def similar(
     file: Annotated[str, typer.Argument(help="file name (with or without File:) or sha1")],
     k: Annotated[int, typer.Option("--k", "-k", min=1, max=MAX_K, help="number of results")] = 10,
     wiki: Annotated[str | None, typer.Option(help="wiki (default: the first configured)")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help=AS_OF_HELP)] = None,
+    model_id: ModelIdOption = None,
 ) -> None:
     """The k images most similar to FILE."""
-    results = [r.to_dict() for r in _service(wiki).similar(file, k)]
+    results = [r.to_dict() for r in _service(wiki, model_id, as_of).similar(file, k)]
     echo_result({"file": file, "k": k, "results": results}, human="\n".join(map(_line, results)) or "no similar image")
 
 
@@ -52,17 +60,40 @@ def suggest(
     k: Annotated[int, typer.Option("--k", "-k", min=1, max=MAX_K, help="number of suggestions")] = 10,
     model: Annotated[str, typer.Option(help="auto | visrank | curatornet")] = "auto",
     wiki: Annotated[str | None, typer.Option(help="wiki (default: the first configured)")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help=AS_OF_HELP)] = None,
+    explain: Annotated[bool, typer.Option("--explain", help="Wikidata/cross-wiki signals + VisRank, each "
+                                          "candidate's sources and calibrated confidence")] = False,
+    model_id: ModelIdOption = None,
 ) -> None:
     """Up to k images for ARTICLE, with where each suggestion came from."""
     from wikivis.errors import InputError
     from wikivis.recommend.service import MODEL_CHOICES
 
+    if explain:
+        _explain(article, k, wiki)
+        return
     if model not in MODEL_CHOICES:
         raise InputError(f"--model must be one of {', '.join(MODEL_CHOICES)}, got {model!r}")
-    result = _service(wiki).suggest(article, k, model=model).to_dict()  # type: ignore[arg-type]
+    result = _service(wiki, model_id, as_of).suggest(article, k, model=model).to_dict()  # type: ignore[arg-type]
     head = f"{result['article']} ({'illustrated' if result['illustrated'] else 'unillustrated'}, {result['model']})"
     body = [_line(s) for s in result["suggestions"]] or [f"no suggestion: {result['note']}"]
     echo_result(result, human="\n".join([head, *body]))
+
+
+def _explain(article: str, k: int, wiki: str | None) -> None:
+    from wikivis.recommend.signals import explain, load_signals
+
+    settings = settings_from_ctx(None)
+    target = wiki or settings.wikis[0]
+    signals, snapshot, notes = load_signals(settings, target)
+    page_id, ranked = explain(signals, article, k=k)
+    rows = [s.to_dict() for s in ranked]
+    head = f"{signals.titles[page_id]} ({target}, snapshot {snapshot}, item {signals.item_of_page.get(page_id, '-')})"
+    lines = [head, *(f"note: {n}" for n in notes)]
+    lines += [f"{s.rank:>3}. {s.file_name}  confidence {s.confidence:.2f} ({s.band})  "
+              f"sources: {', '.join(s.sources)}" for s in ranked] or ["no candidate from any source"]
+    echo_result({"article": signals.titles[page_id], "page_id": page_id, "snapshot": snapshot, "notes": notes,
+                 "suggestions": rows}, human="\n".join(lines))
 
 
 @app.command("serve")

@@ -5,6 +5,8 @@
   today's date (UTC, ``YYYYMMDD``).
 * ``detect --wiki W`` reports the replica's link-table schema (current ``*_target_id`` or
   legacy ``il_to``/``cl_to``) and fails when its ``linktarget`` view hides image targets.
+* ``images --wiki W --title T`` is the tutorial's Quarry query: the files one article uses
+  (``sql/queries/images_of_article.sql``), with its PageImages lead flags.
 * ``load-sample`` fills local replicas with the sample wiki: SQLite files under home by
   default (what ``replica_url(wiki)`` points at), or ``<wiki>_p`` databases on ``--server``.
 """
@@ -34,6 +36,9 @@ def pull_command(
         raise InputError(f"--files must be all, used or none, not {files!r}")
     settings = settings_from_ctx(None)
     result = pull(settings, wiki, snapshot, files=files)  # type: ignore[arg-type]
+    from wikivis.events import reconcile_after_ingest
+
+    reconcile_after_ingest(settings, result.wiki, result.snapshot, source="replica")  # a stale event checkpoint restarts here
     summary = {
         "wiki": result.wiki,
         "files_wiki": result.files_wiki,
@@ -77,9 +82,32 @@ def load_sample_command(
     settings = settings_from_ctx(None)
     sample = generate()
     state = sample.state(sample.n_days if day is None else day)
+    from wikivis.sample.wikidata import SECOND_WIKI, second_wiki_tables
+
     loaded = {}
-    for wiki, tables in state.wiki_tables.items():
+    wikis = {**state.wiki_tables, SECOND_WIKI: second_wiki_tables(sample, state.day)}
+    for wiki, tables in wikis.items():
         target = server or settings.replica_url(wiki)
         result = load_replica(tables, target, wiki, legacy=legacy, hide_imagelinks_only_linktargets=hide_linktargets)
         loaded[wiki] = {"database": result.database or target, "rows": result.rows}
     echo_result({"day": state.day, "date": state.date, "replicas": loaded})
+
+
+@app.command("images")
+def images_command(
+    wiki: Annotated[str, typer.Option(help="wiki database name, e.g. enwiki")],
+    title: Annotated[str, typer.Option(help="article title (spaces or underscores)")],
+) -> None:
+    """The tutorial's Quarry query: the files one article uses, with its lead-image flags."""
+    from wikivis.errors import NotFoundError
+    from wikivis.sources.replicas import ReplicaSource
+
+    settings = settings_from_ctx(None)
+    with ReplicaSource(settings) as source:
+        client = source.client(wiki)
+        rows = client.images_of_article(title)
+    if not rows:
+        raise NotFoundError(f"{wiki}: no article {title!r} using files (replica {client.where})")
+    lines = [f"{r['file_name']}{'  [lead]' if r['is_lead'] else ''}{'  [lead, free]' if r['is_lead_free'] else ''}"
+             for r in rows]
+    echo_result(rows, human="\n".join(lines))

@@ -53,4 +53,18 @@ def demo(
         lines.append(f"  {rec['article']} [{rec['model']}]")
         lines.extend(f"    - {s}" for s in rec["suggestions"] or ["(none)"])
     lines.append(f"gallery: {summary['gallery']}")
+    cov = summary.get("caption_coverage") or {}
+    if cov:
+        ref = cov["reference"]
+        lines.append(f"caption coverage ({cov['images']} article images): caption {cov['caption_share']:.1%} "
+                     f"(tutorial {ref['caption_share']:.0%}), alt text {cov['alt_share']:.1%} "
+                     f"(tutorial {ref['alt_share']:.0%}), bad alt {cov['bad_alt']}")
+    captions = summary.get("captions") or {}
+    if "metrics" in captions:
+        lines.append(f"caption matching ({captions['held_out_images']} held-out images, "
+                     f"{captions['candidates']} candidate captions each):")
+        lines += [f"  {model:<15} " + "  ".join(f"{m}={v:.3f}" for m, v in vals.items())
+                  for model, vals in captions["metrics"].items()]
+    elif captions:
+        lines.append(f"caption matching: {captions['note']}")
     echo_result(summary, human="\n".join(lines))

@@ -17,7 +17,7 @@ def collect_status(settings: Any, runs: int = 10) -> dict[str, Any]:
     from wikivis.catalog import Catalog
     from wikivis.lake import Lake
 
-    lake = Lake(settings.lake_root)
+    lake = Lake.from_settings(settings)
     published = []
     for dataset in lake.datasets():
         for wiki in lake.wikis(dataset):

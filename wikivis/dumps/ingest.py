@@ -13,6 +13,8 @@ reused when the source file's sha1 is unchanged), then join in Arrow:
   detected from each file's own ``CREATE TABLE``.
 * ``article_categories`` — ``categorylinks`` → ``linktarget`` namespace 14 (or legacy
   ``cl_to``), for namespace-0 pages.
+* ``article_items`` — the ``wikibase_item`` page prop of each non-redirect article: the
+  Wikidata item it describes (values that are not a Q-id are dropped).
 * ``files`` — Commons' ``image`` table from the newest complete commonswiki run *at or before*
   the article run's date; ``img_sha1`` (base 36) becomes hex, the MIME type is
   ``major/minor``.
@@ -41,6 +43,10 @@ from wikivis.sources.dumps import DumpsClient, FetchedFile, RunFiles
 
 WIKI_TABLES = ("page", "imagelinks", "page_props", "categorylinks")
 LEAD_PROPS = ("page_image", "page_image_free")
+#: page_props kept from the dump: the PageImages leads and the Wikidata item
+KEPT_PROPS = (*LEAD_PROPS, "wikibase_item")
+#: a Wikidata item id as page_props.wikibase_item holds it (anything else is dropped)
+ITEM_PATTERN = r"^Q[1-9][0-9]*$"
 NS_MAIN, NS_FILE, NS_CATEGORY = 0, 6, 14
 
 #: columns kept from each table (the first alternative present in the file's DDL is used)
@@ -100,8 +106,8 @@ def _choose_columns(path: Path, table: str) -> list[str]:
     return chosen
 
 
-def _lead_props_only(batch: pa.RecordBatch) -> pa.RecordBatch:
-    return batch.filter(pc.is_in(batch.column("pp_propname"), pa.array(LEAD_PROPS)))
+def _kept_props_only(batch: pa.RecordBatch) -> pa.RecordBatch:
+    return batch.filter(pc.is_in(batch.column("pp_propname"), pa.array(KEPT_PROPS)))
 
 
 def parse_table(
@@ -109,10 +115,12 @@ def parse_table(
     table: str,
     *,
     batch_filter: Callable[[pa.RecordBatch], pa.RecordBatch] | None = None,
+    cache_tag: str = "",
 ) -> tuple[pa.Table, ParseStats]:
     """Parse one downloaded table to Parquet beside it (reused when already parsed from the
-    same sha1) and read the needed columns back."""
-    out_dir = fetched.path.parent / "parsed" / f"{table}-{fetched.sha1[:12]}"
+    same sha1 with the same ``cache_tag``, which names what ``batch_filter`` keeps) and read
+    the needed columns back."""
+    out_dir = fetched.path.parent / "parsed" / f"{table}-{fetched.sha1[:12]}{cache_tag}"
     if not (out_dir / "_dump.json").exists() or parsed_meta(out_dir).get("source_sha1") != fetched.sha1:
         parse_to_parquet(
             fetched.path, out_dir, table=table, columns=_choose_columns(fetched.path, table),
@@ -169,7 +177,8 @@ def build_article_images(
     articles = pages.select(["page_id", "page_namespace", "page_title"])
     joined = links.join(articles, keys="page_id", join_type="inner")
 
-    props = page_props.select(["pp_page", "pp_value"])
+    props = page_props.filter(pc.is_in(page_props["pp_propname"].cast(pa.binary()), pa.array(LEAD_PROPS, pa.binary())))
+    props = props.select(["pp_page", "pp_value"])
     try:
         lead_names = props["pp_value"].cast(pa.string())
     except pa.ArrowInvalid as exc:
@@ -191,6 +200,26 @@ def build_article_images(
             "is_lead": pc.fill_null(joined["lead"], False),
         },
         schema=dataset_schema("article_images"),
+    )
+
+
+def build_article_items(wiki: str, pages: pa.Table, page_props: pa.Table) -> pa.Table:
+    """``article_items``: the ``wikibase_item`` page prop of each article (namespace 0).
+
+    Values that are not a Q-id (vandalism, a broken import) are dropped here, identically in
+    the replica path; the gate checks the pattern again on what is written."""
+    mask = pc.equal(page_props["pp_propname"].cast(pa.binary()), pa.scalar(b"wikibase_item", pa.binary()))
+    props = page_props.filter(mask)
+    values = props["pp_value"].cast(pa.binary())
+    items = pa.table({"page_id": props["pp_page"].cast(pa.int64()), "item": values})
+    items = items.filter(pc.match_substring_regex(values, ITEM_PATTERN))
+    items = pa.table({"page_id": items["page_id"], "item": items["item"].cast(pa.string())})
+    items = items.join(pages.filter(pc.invert(pages["is_redirect"])).select(["page_id"]), keys="page_id",
+                       join_type="left semi")
+    items = items.sort_by([("page_id", "ascending")])
+    return pa.table(
+        {"wiki": _constant(wiki, items.num_rows), "page_id": items["page_id"], "item": items["item"]},
+        schema=dataset_schema("article_items"),
     )
 
 
@@ -254,7 +283,7 @@ def ingest(
     from wikivis.lake import Lake
 
     check_wiki_name(wiki)
-    lake = lake if lake is not None else Lake(settings.lake_root)
+    lake = lake if lake is not None else Lake.from_settings(settings)
     client = client or DumpsClient(settings)
     run = client.fetch(wiki, date, WIKI_TABLES, optional=("linktarget",), at_or_before=at_or_before)
     commons = client.fetch(settings.commons_wiki, "latest", ("image",), at_or_before=run.date)
@@ -263,7 +292,8 @@ def ingest(
     stats: dict[str, ParseStats] = {}
     for table, fetched in (*run.files.items(), ("image", commons.files["image"])):
         tables[table], stats[table] = parse_table(
-            fetched, table, batch_filter=_lead_props_only if table == "page_props" else None
+            fetched, table, batch_filter=_kept_props_only if table == "page_props" else None,
+            cache_tag="-items" if table == "page_props" else "",
         )
     linktarget = tables.get("linktarget")
     pages = build_pages(wiki, tables["page"])
@@ -281,6 +311,7 @@ def ingest(
                                      str(run.files["categorylinks"].path)),
             _inputs(run),
         ),
+        "article_items": (wiki, run.date, build_article_items(wiki, pages, tables["page_props"]), _inputs(run)),
         "files": (
             settings.commons_wiki, commons.date,
             build_files(settings.commons_wiki, tables["image"], str(commons.files["image"].path)),

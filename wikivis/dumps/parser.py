@@ -36,7 +36,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, cast
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -71,9 +71,14 @@ ROWS_PER_FILE = 5_000_000
 META_FILE = "_dump.json"
 
 _DECOMPRESS_ERRORS: tuple[type[BaseException], ...] = (EOFError, OSError, zlib.error)
-for _mod_name in ("isal.isal_zlib", "zlib_ng.zlib_ng"):
-    with contextlib.suppress(ImportError, AttributeError):
-        _DECOMPRESS_ERRORS += (__import__(_mod_name, fromlist=["error"]).error,)
+with contextlib.suppress(ImportError, AttributeError):
+    from isal import isal_zlib
+
+    _DECOMPRESS_ERRORS += (cast(type[BaseException], isal_zlib.error),)
+with contextlib.suppress(ImportError, AttributeError):
+    from zlib_ng import zlib_ng
+
+    _DECOMPRESS_ERRORS += (cast(type[BaseException], zlib_ng.error),)
 
 _WS_RE = re.compile(rb"[ \t\r\n]*")
 _WORD_RE = re.compile(rb"[A-Za-z_]+")

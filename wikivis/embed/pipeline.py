@@ -247,7 +247,7 @@ def media_items(settings: Settings, wiki: str | None = None, snapshot: str | Non
 
     from wikivis.lake import Lake
 
-    lake = Lake(settings.lake_root)
+    lake = Lake.from_settings(settings)
     wiki = wiki or settings.commons_wiki
     snap = snapshot or lake.latest("media", wiki)
     if snap is None:

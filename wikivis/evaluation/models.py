@@ -10,21 +10,33 @@ evaluation ranks all items, minus the profile, as the tutorial does with
 * ``visrank`` — VisRank (the serving default aggregation) over the profile, exact;
 * ``vbpr`` — VBPR trained on the training profiles (an article's held-out image is
   scored with that article's learned factors, as in the tutorial's evaluation);
-* ``curatornet`` — CuratorNet trained on the training profiles only.
+* ``curatornet`` — CuratorNet trained on the training profiles only;
+* ``dvbpr`` — DVBPR, a small CNN trained end to end on the images' pixels (needs thumbnails:
+  without them it is skipped with the reason, see :class:`ModelUnavailable`);
+* ``acf`` — attentive collaborative filtering over the image embeddings.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
 
 from wikivis.evaluation.split import Split
+from wikivis.recommend.acf import ACFConfig, train_acf
 from wikivis.recommend.curatornet import CuratorNetConfig, train_curatornet
 from wikivis.recommend.data import RecData
+from wikivis.recommend.dvbpr import DVBPRConfig, train_dvbpr
 from wikivis.recommend.vbpr import VBPRConfig, train_vbpr
 from wikivis.recommend.visrank import DEFAULT_AGGREGATION, DEFAULT_TOP, Aggregation, visrank_scores
+
+#: sha1s → ((N, 3, H, W) uint8 thumbnails, (N,) bool found)
+PixelSource = Callable[[Sequence[str]], tuple[np.ndarray, np.ndarray]]
+
+
+class ModelUnavailable(Exception):
+    """A model cannot run on this data (e.g. DVBPR without images); the report says why."""
 
 
 class Scorer(Protocol):
@@ -127,16 +139,66 @@ class VBPRScorer(TrainedScorer):
         return self.model.score_all(page_id)  # type: ignore[no-any-return]
 
 
-MODEL_NAMES: tuple[str, ...] = ("random", "popularity", "visrank", "vbpr", "curatornet")
+class DVBPRScorer(TrainedScorer):
+    name = "dvbpr"
+
+    #: below this share of catalogue images with pixels, DVBPR is skipped rather than
+    #: trained on mostly blank thumbnails
+    MIN_PRESENT = 0.5
+
+    def __init__(self, config: DVBPRConfig | None = None, device: str = "auto", pixels: PixelSource | None = None) -> None:
+        super().__init__(device)
+        self.config = config or DVBPRConfig()
+        self.pixels = pixels
+
+    def fit(self, data: RecData, split: Split) -> None:
+        if self.pixels is None:
+            raise ModelUnavailable("no image source (DVBPR trains on pixels)")
+        thumbs, present = self.pixels(list(data.item_ids))
+        if present.mean() < self.MIN_PRESENT:
+            raise ModelUnavailable(f"only {int(present.sum())} of {len(present)} images have pixels in the media store")
+        self.model = train_dvbpr(thumbs, split.train, self.config, device=self.device)
+        self.model.meta["images_missing"] = int((~present).sum())
+
+    def score(self, page_id: int, profile: list[int]) -> np.ndarray:
+        assert self.model is not None, "fit() first"
+        return self.model.score_all(page_id)  # type: ignore[no-any-return]
 
 
-def make_scorer(name: str, *, seed: int = 0, config: CuratorNetConfig | None = None, device: str = "auto") -> Scorer:
+class ACFScorer(TrainedScorer):
+    name = "acf"
+
+    def __init__(self, config: ACFConfig | None = None, device: str = "auto") -> None:
+        super().__init__(device)
+        self.config = config or ACFConfig()
+
+    def fit(self, data: RecData, split: Split) -> None:
+        self.model = train_acf(data.vectors, split.train, self.config, device=self.device)
+
+    def score(self, page_id: int, profile: list[int]) -> np.ndarray:
+        assert self.model is not None, "fit() first"
+        return self.model.score_all(page_id, profile)  # type: ignore[no-any-return]
+
+
+MODEL_NAMES: tuple[str, ...] = ("random", "popularity", "visrank", "vbpr", "dvbpr", "curatornet", "acf")
+
+
+def make_scorer(
+    name: str,
+    *,
+    seed: int = 0,
+    config: CuratorNetConfig | None = None,
+    device: str = "auto",
+    pixels: PixelSource | None = None,
+) -> Scorer:
     factories: dict[str, Callable[[], Scorer]] = {
         "random": lambda: RandomScorer(seed),
         "popularity": PopularityScorer,
         "visrank": VisRankScorer,
         "vbpr": lambda: VBPRScorer(VBPRConfig(seed=seed), device),
+        "dvbpr": lambda: DVBPRScorer(DVBPRConfig(seed=seed), device, pixels),
         "curatornet": lambda: CuratorNetScorer(config, device),
+        "acf": lambda: ACFScorer(ACFConfig(seed=seed), device),
     }
     try:
         return factories[name]()

@@ -8,9 +8,10 @@ Protocol (one line per choice, so the numbers can be reproduced and compared):
   images (the held-out image is among them);
 * metrics per article from :mod:`wikivis.evaluation.metrics` (standard nDCG, exact AUC,
   score ties in a seeded random order), macro-averaged over articles;
-* models: ``random``, ``popularity``, ``visrank``, ``vbpr``, ``curatornet`` — the
-  tutorial's visual baselines; the trained ones see the training links only, never
-  held-out ones.
+* models: ``random``, ``popularity``, ``visrank``, ``vbpr``, ``dvbpr``, ``curatornet``,
+  ``acf`` — the tutorial's visual baselines; the trained ones see the training links only,
+  never held-out ones.  A model that cannot run on the data (DVBPR without images in the
+  media store) is skipped and the report says why.
 
 :func:`evaluate` returns ``{model: {metric: value}}``; :func:`run_evaluation` also
 returns the split size, filter drops, training metadata and per-article scoring latency
@@ -33,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from wikivis.evaluation.metrics import auc, mean_metrics, ndcg_at_k, ranks_from_scores, recall_at_k, reciprocal_rank
-from wikivis.evaluation.models import MODEL_NAMES, TrainedScorer, make_scorer
+from wikivis.evaluation.models import MODEL_NAMES, ModelUnavailable, PixelSource, TrainedScorer, make_scorer
 from wikivis.evaluation.split import Split, holdout_split
 from wikivis.recommend.curatornet import CuratorNetConfig
 from wikivis.recommend.data import RecData
@@ -66,6 +67,7 @@ class EvalResult:
     training: dict[str, Any] = field(default_factory=dict)
     wiki: str = ""
     model_id: str = ""
+    skipped: dict[str, str] = field(default_factory=dict)
 
 
 def user_metrics(
@@ -97,8 +99,9 @@ def evaluate_data(
     device: str = "auto",
     wiki: str = "",
     model_id: str = "",
+    pixels: PixelSource | None = None,
 ) -> EvalResult:
-    """Evaluate ``models`` on ``data`` (see module doc)."""
+    """Evaluate ``models`` on ``data`` (see module doc); ``pixels`` feeds DVBPR."""
     image_filter = ImageFilter.for_data(data) if apply_filters else None
     split = holdout_split(data, image_filter=image_filter, seed=seed)
     if not split.test:
@@ -106,10 +109,17 @@ def evaluate_data(
     metrics: dict[str, dict[str, float]] = {}
     latency: dict[str, dict[str, float]] = {}
     training: dict[str, Any] = {}
+    skipped: dict[str, str] = {}
     for name in models:
-        scorer = make_scorer(name, seed=seed, config=config or CuratorNetConfig(seed=seed), device=device)
+        scorer = make_scorer(
+            name, seed=seed, config=config or CuratorNetConfig(seed=seed), device=device, pixels=pixels
+        )
         started = time.perf_counter()
-        scorer.fit(data, split)
+        try:
+            scorer.fit(data, split)
+        except ModelUnavailable as exc:
+            skipped[name] = str(exc)
+            continue
         fit_s = time.perf_counter() - started
         rows, times = _score_users(scorer, split, ks, np.random.default_rng(seed))
         metrics[name] = {m: float(v) for m, v in mean_metrics(rows)[0].items()}
@@ -133,6 +143,7 @@ def evaluate_data(
         training=training,
         wiki=wiki,
         model_id=model_id,
+        skipped=skipped,
     )
 
 
@@ -177,15 +188,29 @@ def run_evaluation(
     seed: int = 0,
     config: CuratorNetConfig | None = None,
     write: bool = True,
+    as_of: str | None = None,
 ) -> tuple[EvalResult, Path | None]:
     """Load the data, evaluate, and (with ``write``) store the report; returns (result, folder)."""
     from wikivis.recommend.loading import load_rec_data
 
     wiki = wiki or settings.wikis[0]
     model_id = model_id or settings.model
-    data = load_rec_data(settings, wiki=wiki, model_id=model_id)
+    data = load_rec_data(settings, wiki=wiki, model_id=model_id, as_of=as_of)
+
+    def pixels(sha1s: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        from wikivis.recommend.dvbpr import DVBPRConfig, load_thumbnails
+
+        return load_thumbnails(settings.media_root, sha1s, DVBPRConfig().image_size)
+
     result = evaluate_data(
-        data, models=models, seed=seed, config=config, device=settings.device, wiki=wiki, model_id=model_id
+        data,
+        models=models,
+        seed=seed,
+        config=config,
+        device=settings.device,
+        wiki=wiki,
+        model_id=model_id,
+        pixels=pixels,
     )
     folder = write_report(result, settings.reports_root) if write else None
     return result, folder
@@ -214,6 +239,8 @@ def render_markdown(result: EvalResult) -> str:
     ]
     for model, values in result.metrics.items():
         lines.append(f"| {model} | " + " | ".join(_fmt(values[n]) for n in names) + " |")
+    for model, why in result.skipped.items():
+        lines.append(f"| {model} | skipped: {why} |" + " |" * (len(names) - 1))
     lines += [
         "",
         "Scoring latency per article (ms) and fit time (s):",
@@ -227,7 +254,7 @@ def render_markdown(result: EvalResult) -> str:
         losses = meta.get("epoch_losses", [])
         lines += [
             "",
-            f"{model}: {meta.get('triplets_seen', 0)} triplets over {len(losses)} epochs on {meta.get('device')}, "
+            f"{model}: {meta.get('triplets_seen', meta.get('triples_seen', 0))} triplets over {len(losses)} epochs on {meta.get('device')}, "
             f"loss {losses[0]:.4f} → {losses[-1]:.4f}"
             if losses
             else f"{model}: trained",

@@ -6,6 +6,8 @@ Public entry points:
   to ``until`` → snapshot ``YYYYMMDDTHHMMSSZ``, then the checkpoint moves.
 * :func:`checkpoint_value` — the stored checkpoint (for Airflow's asset state store).
 * :func:`stale_reason` — why a wiki is marked stale (None when it is not).
+* :func:`reconcile` — after a dump/replica ingest: reset a stale checkpoint, record the gap.
+* :func:`event_gaps` — the windows of lost events, for the monitoring page.
 
 The transport (SSE parsing, resume, windowing, de-duplication) is
 :mod:`wikivis.sources.eventstreams`.
@@ -18,6 +20,9 @@ from wikivis.events.catchup import (
     Checkpoint,
     catch_up,
     checkpoint_value,
+    event_gaps,
+    reconcile,
+    reconcile_after_ingest,
     snapshot_id,
     snapshot_time,
     stale_reason,
@@ -30,6 +35,9 @@ __all__ = [
     "Checkpoint",
     "catch_up",
     "checkpoint_value",
+    "event_gaps",
+    "reconcile",
+    "reconcile_after_ingest",
     "snapshot_id",
     "snapshot_time",
     "stale_reason",

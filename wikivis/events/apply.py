@@ -1,7 +1,8 @@
 """Apply re-read pages and files onto a lake snapshot (pure Arrow, no I/O).
 
 The delta is "replace every row of a dirty page by its re-read rows": rows of the pages,
-article_images and article_categories datasets are keyed by ``page_id``, so a dirty page's
+article_images, article_categories (and, when the base has it, article_items: the
+``wikibase_item`` that page-properties-change announces) datasets are keyed by ``page_id``, so a dirty page's
 rows are dropped and its current rows (if it still is an article) appended; a page that is
 gone (deleted, moved out of namespace 0) simply has no rows any more.
 
@@ -23,6 +24,7 @@ dump of the same day.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -30,10 +32,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from wikivis.datasets import schema as dataset_schema
+from wikivis.vocab import NS_MAIN
 
 PAGE_DATASETS = ("pages", "article_images", "article_categories")
+#: page-keyed datasets refreshed when the base snapshot has them (older snapshots may not)
+OPTIONAL_PAGE_DATASETS = ("article_items",)
 FILES_SCOPES = ("all", "used")
-NS_MAIN = 0
+
+_ITEM_RE = re.compile(r"Q[1-9][0-9]*")  # the dump path's rule for wikibase_item values
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +53,7 @@ class PageState:
     files: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     lead_images: frozenset[str] = frozenset()
+    item: str | None = None  # page_props.wikibase_item
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +88,13 @@ def page_rows(wiki: str, states: Iterable[PageState]) -> dict[str, pa.Table]:
     pages: dict[str, list] = {k: [] for k in ("page_id", "page_namespace", "page_title", "is_redirect")}
     images: dict[str, list] = {k: [] for k in ("page_id", "page_namespace", "page_title", "file_name", "is_lead")}
     categories: dict[str, list] = {"page_id": [], "category": []}
+    items: dict[str, list] = {"page_id": [], "item": []}
     for state in states:
         if state.namespace != NS_MAIN:
             continue
+        if state.item and not state.is_redirect and _ITEM_RE.fullmatch(state.item):
+            items["page_id"].append(state.page_id)
+            items["item"].append(state.item)
         pages["page_id"].append(state.page_id)
         pages["page_namespace"].append(state.namespace)
         pages["page_title"].append(state.title)
@@ -98,7 +109,8 @@ def page_rows(wiki: str, states: Iterable[PageState]) -> dict[str, pa.Table]:
             categories["page_id"].append(state.page_id)
             categories["category"].append(category)
     out = {}
-    for dataset, columns in (("pages", pages), ("article_images", images), ("article_categories", categories)):
+    for dataset, columns in (("pages", pages), ("article_images", images), ("article_categories", categories),
+                             ("article_items", items)):
         n = len(columns["page_id"])
         schema = dataset_schema(dataset)
         out[dataset] = pa.Table.from_pydict({"wiki": [wiki] * n, **columns}, schema=schema)
@@ -112,7 +124,7 @@ def apply_pages(base: Mapping[str, pa.Table], states: Mapping[int, PageState | N
     """
     fresh = page_rows(wiki, (s for s in states.values() if s is not None))
     out = {}
-    for dataset in PAGE_DATASETS:
+    for dataset in (*PAGE_DATASETS, *(d for d in OPTIONAL_PAGE_DATASETS if d in base)):
         kept = conform(without_pages(base[dataset], states.keys()), dataset)
         out[dataset] = pa.concat_tables([kept, fresh[dataset]])
     return out

@@ -34,6 +34,22 @@ What one run does (the pipeline's ``events_catchup`` stage, or ``wikivis events 
    checkpoint: the rerun replays the same events and rewrites byte-identical files.  Publishing
    (the ``current`` pointers) is the pipeline's job, after its gates.
 
+6. **De-duplicate across runs.**  Resuming is at-least-once: the next run sees again the
+   events a deferred boundary pinned (a late event read after the first deferred one of its
+   topic), the other datacentre's copy of an event applied just before the end, and whatever
+   the server replays after a reconnect.  The checkpoint therefore carries the meta ids
+   applied in the tail of the window (Kafka time from the earliest pin, or ``until``, minus
+   the lateness; at most ``Settings.events_replay_ids_max``), and the next run that resumes
+   from it does not apply them again (``CatchUpResult.replayed``).  Every applied id is also
+   written to the ``events_applied`` dataset of the snapshot (one row per event: id, wiki,
+   stream, topic, partition, Kafka time, ``meta.dt``) so an operator can audit a run; it is
+   published and pruned with the snapshot (``Settings.retention_snapshots``).
+7. **Stale checkpoints** (:class:`~wikivis.errors.StaleCheckpointError`) are not retried by
+   Airflow (a retry reads the same checkpoint).  The stale mark records the window of lost
+   events; the next dump or replica ingest calls :func:`reconcile`, which resets the
+   checkpoint to that snapshot's time, clears the mark and appends the gap to the
+   ``eventstreams.gaps`` list that the monitoring page shows (:func:`event_gaps`).
+
 Airflow: :func:`checkpoint_value` is the string to mirror into the asset state store.
 """
 
@@ -42,6 +58,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -50,13 +67,22 @@ import requests
 
 from wikivis.config import Settings, check_wiki_name
 from wikivis.errors import InputError, NotFoundError, StaleCheckpointError
-from wikivis.events.apply import FILES_SCOPES, PAGE_DATASETS, apply_files, apply_pages, files_to_fetch, used_names
+from wikivis.events.apply import (
+    FILES_SCOPES,
+    OPTIONAL_PAGE_DATASETS,
+    PAGE_DATASETS,
+    apply_files,
+    apply_pages,
+    files_to_fetch,
+    used_names,
+)
 from wikivis.events.dirty import DirtySet
 from wikivis.events.refresh import PageReader, read_files
 from wikivis.sources.commons import ActionApiClient
 from wikivis.sources.eventstreams import (
     DEFAULT_STREAMS,
     EventFilter,
+    Received,
     StreamReader,
     Window,
     aware,
@@ -76,6 +102,12 @@ log = logging.getLogger(__name__)
 CHECKPOINT_NAME = "eventstreams"
 #: catalog mark of a wiki whose events cannot be replayed (value: JSON reason, "" when fine)
 STALE_MARK = "eventstreams.stale"
+#: catalog list (JSON) of the windows of lost events, reconciled by a dump or replica snapshot
+GAPS_NAME = "eventstreams.gaps"
+#: how many reconciled gaps are kept per wiki
+MAX_GAPS = 50
+#: the audit dataset: the meta.ids each run applied
+AUDIT_DATASET = "events_applied"
 
 
 # --------------------------------------------------------------------------- snapshot ids
@@ -103,12 +135,14 @@ class Checkpoint:
     last_event_id: str | None
     until: datetime
     snapshot: str | None
+    #: meta.ids applied in the window's tail: the next run's replay of them is not applied
+    replay_ids: tuple[str, ...] = ()
 
     def to_value(self) -> str:
-        return json.dumps(
-            {"last_event_id": self.last_event_id, "until": iso(self.until), "snapshot": self.snapshot},
-            sort_keys=True,
-        )
+        value: dict[str, Any] = {"last_event_id": self.last_event_id, "until": iso(self.until), "snapshot": self.snapshot}
+        if self.replay_ids:
+            value["replay_ids"] = sorted(self.replay_ids)
+        return json.dumps(value, sort_keys=True)
 
     @classmethod
     def from_value(cls, value: str) -> Checkpoint:
@@ -132,7 +166,10 @@ class Checkpoint:
             parse_event_id(raw, source=source)
         until = parse_dt(data["until"])
         assert until is not None
-        return cls(raw, until, data.get("snapshot"))
+        replay = data.get("replay_ids") or []
+        if not isinstance(replay, list) or not all(isinstance(i, str) for i in replay):
+            raise InputError(f"replay_ids is not a list of event ids: {str(replay)[:120]!r}", source=source)
+        return cls(raw, until, data.get("snapshot"), tuple(replay))
 
 
 def checkpoint_value(catalog: Catalog, wiki: str) -> str | None:
@@ -158,6 +195,9 @@ class CatchUpResult:
     dirty_pages: int = 0
     dirty_files: int = 0
     reconnects: int = 0
+    replayed: int = 0  # events the previous run applied (its checkpoint's replay ids), not applied again
+    connections: int = 0
+    resent: int = 0  # messages the server sent again in this run (at or behind their position)
     checkpoint: str | None = None
     start: str = ""  # where the window started (ISO)
     start_from: str = ""  # checkpoint | base | since
@@ -187,6 +227,9 @@ class CatchUpOptions:
     #: "all": files is the file wiki's whole image table (the dump ingest); "used": only the
     #: files the articles use (the replica pull)
     files_scope: str = "all"
+    max_connections: int = 500
+    max_run_s: float = 3 * 3600.0
+    replay_ids_max: int = 1500
 
     def __post_init__(self) -> None:
         if self.files_scope not in FILES_SCOPES:
@@ -200,16 +243,21 @@ class CatchUpOptions:
             gap_slack_s=settings.events_gap_slack_s,
             idle_timeout_s=settings.events_idle_timeout_s,
             read_timeout_s=settings.events_read_timeout_s,
+            max_connections=settings.events_max_connections,
+            max_run_s=settings.events_max_run_s,
+            replay_ids_max=settings.events_replay_ids_max,
         )
 
 
 # --------------------------------------------------------------------------- the run
-def _mark_stale(catalog: Catalog, wiki: str, message: str, start: datetime) -> StaleCheckpointError:
-    catalog.set_checkpoint(STALE_MARK, wiki, json.dumps({"since": iso(start), "reason": message}, sort_keys=True))
+def _mark_stale(catalog: Catalog, wiki: str, message: str, start: datetime, lost_until: datetime) -> StaleCheckpointError:
+    """Record the window of lost events ``[start, lost_until)`` and build the error."""
+    catalog.set_checkpoint(STALE_MARK, wiki, json.dumps(
+        {"since": iso(start), "lost_until": iso(lost_until), "reason": message}, sort_keys=True))
     return StaleCheckpointError(
-        f"{wiki}: {message}. The events in between cannot be replayed: reconcile from a dump or the "
-        f"replicas (`wikivis dumps ingest --wiki {wiki}` or `wikivis replica pull --wiki {wiki}`), "
-        f"then catch up from that snapshot."
+        f"{wiki}: {message}. The events in between cannot be replayed (not retried): the next dump or "
+        f"replica ingest reconciles the wiki (`wikivis dumps ingest --wiki {wiki}` or `wikivis replica pull "
+        f"--wiki {wiki}`; the nightly run does it), then catch up from that snapshot."
     )
 
 
@@ -269,7 +317,7 @@ def catch_up(
             catalog, wiki,
             f"the events start at {iso(start)} ({result.start_from}), older than the "
             f"{settings.events_replay_days:g}-day replay window of EventStreams (oldest {iso(oldest)})",
-            start,
+            start, oldest,
         )
 
     own_run = run_id is None
@@ -291,23 +339,44 @@ def catch_up(
             read_timeout_s=options.read_timeout_s,
             idle_timeout_s=options.idle_timeout_s,
             prefilter=(wiki, files_wiki),
+            start=start,
+            max_connections=options.max_connections,
+            max_run_s=options.max_run_s,
         )
         filt = EventFilter(frozenset({wiki, files_wiki}))
         dirty = DirtySet(wiki, files_wiki)
+        carried = frozenset(checkpoint.replay_ids) if checkpoint is not None and result.start_from == "checkpoint" else frozenset()
+        applied: list[tuple[str, Received]] = []
+        recent: dict[Any, deque[str]] = {}
+        deferred_ids: set[str] = set()
         for message in reader:
             event = message.event
             if not filt.relevant(event):
                 continue
-            dt = parse_dt((event.get("meta") or {}).get("dt"))
+            meta = event.get("meta") or {}
+            event_id = meta.get("id")
+            dt = parse_dt(meta.get("dt"))
             if dt is not None and dt >= until:
                 reader.defer(message)
-                result.deferred += 1
+                if event_id is None or event_id not in deferred_ids:  # a replayed copy is not deferred twice
+                    result.deferred += 1
+                    if event_id is not None:
+                        deferred_ids.add(event_id)
+                continue
+            if isinstance(event_id, str):  # the newest handled ids of each topic-partition
+                recent.setdefault(message.key, deque(maxlen=REPLAY_PER_PARTITION)).append(event_id)
+            if event_id in carried:  # the previous run applied it: the at-least-once replay
+                result.replayed += 1
                 continue
             if filt.first_time(event):
                 dirty.add(event)
+                if isinstance(event_id, str):
+                    applied.append((event_id, message))
         stats = reader.stats
         result.events_read = stats.messages
         result.reconnects = stats.reconnects
+        result.connections = stats.connections
+        result.resent = stats.replayed
         result.malformed = stats.malformed
         result.stop_reason = stats.stop_reason
         result.duplicates = filt.stats.duplicates
@@ -319,11 +388,13 @@ def catch_up(
                 catalog, wiki,
                 f"EventStreams started at {iso(first)}, {(stats.first_kafka_ms - to_ms(start)) / 3600_000:.1f} h after "
                 f"the requested start {iso(start)} ({result.start_from}): the server no longer holds the events in between",
-                start,
+                start, first,
             )
 
         # 4. re-read and apply
         base = {name: lake.read(name, wiki, base_snapshot) for name in PAGE_DATASETS}
+        base |= {name: lake.read(name, wiki, base_snapshot) for name in OPTIONAL_PAGE_DATASETS
+                 if lake.exists(name, wiki, base_snapshot)}
         base_files_snapshot = _files_base(lake, files_wiki, base_snapshot)
         base_files = lake.read("files", files_wiki, base_files_snapshot)
         known_redirects = dict(
@@ -358,11 +429,17 @@ def catch_up(
         extra = {"base_snapshot": base_snapshot, "events_applied": result.events_applied, "start": iso(start), "until": iso(until)}
         for dataset, table in tables.items():
             owner, base_id = (files_wiki, base_files_snapshot) if dataset == "files" else (wiki, base_snapshot)
-            manifest = lake.write(dataset, owner, snapshot, table, run_id=run_id,
+            # row-level changes on top of the base snapshot, not a rewrite of the wiki's partition
+            manifest = lake.write(dataset, owner, snapshot, table, run_id=run_id, base=base_id,
                                   inputs=(f"lake:{dataset}/{owner}/{base_id}", source), extra=extra)
             catalog.record_snapshot(dataset, owner, snapshot, manifest.rows, manifest.content_hash, run_id)
             result.rows[dataset] = manifest.rows
-        result.checkpoint = Checkpoint(reader.checkpoint(), until, snapshot).to_value()
+        audit = _audit_table(applied)
+        manifest = lake.write(AUDIT_DATASET, wiki, snapshot, audit, run_id=run_id, inputs=(source,), extra=extra)
+        catalog.record_snapshot(AUDIT_DATASET, wiki, snapshot, manifest.rows, manifest.content_hash, run_id)
+        result.rows[AUDIT_DATASET] = manifest.rows
+        replay_ids = _replay_ids(applied, recent, carried, reader, until, options)
+        result.checkpoint = Checkpoint(reader.checkpoint(), until, snapshot, replay_ids).to_value()
         _commit_checkpoint(catalog, wiki, result.checkpoint)
         if stale_reason(catalog, wiki):
             catalog.set_checkpoint(STALE_MARK, wiki, "")
@@ -382,6 +459,133 @@ def catch_up(
     if own_run and run_id is not None:
         catalog.finish_run(run_id, "success", None, {k: v for k, v in result.as_dict().items() if not isinstance(v, dict)})
     return result
+
+
+#: the newest events read from each topic-partition are kept for the next run when they were
+#: applied (now or before): a resumed connection may re-send the messages right before the
+#: position it was given — on a quiet topic, at the start of every run
+REPLAY_PER_PARTITION = 3
+
+
+def _replay_ids(applied: list[tuple[str, Received]], recent: dict[Any, deque[str]], carried: frozenset[str],
+                reader: StreamReader, until: datetime, options: CatchUpOptions) -> tuple[str, ...]:
+    """The applied ids the next run may see again: Kafka time at or after the earliest pin
+    (or ``until``) minus the lateness, or within the lateness before their own topic's
+    checkpoint position, or among the last :data:`REPLAY_PER_PARTITION` ids read from a
+    topic (also other datacentres' copies, also ids carried from the previous run); the
+    newest ``options.replay_ids_max`` of them."""
+    lateness = int(options.lateness_s * 1000)
+    pins = [int(e["timestamp"]) - 1 for e in reader.pinned.values() if e.get("timestamp") is not None]
+    threshold = min([to_ms(until), *pins]) - lateness
+    final = parse_event_id(reader.checkpoint() or "[]")
+    tail: list[tuple[int, str]] = []
+    for event_id, message in applied:
+        when = message.kafka_ms
+        if when is None:
+            dt = parse_dt((message.event.get("meta") or {}).get("dt"))
+            when = to_ms(dt) if dt is not None else threshold
+        position = (final.get(message.key) or {}).get("timestamp")
+        if when >= threshold or (position is not None and when >= int(position) - lateness):
+            tail.append((when, event_id))
+    kept = {event_id for _, event_id in tail}
+    done = {event_id for event_id, _ in applied} | carried
+    for ids in recent.values():
+        tail += [(threshold, event_id) for event_id in ids if event_id in done and event_id not in kept]
+    if len(tail) > options.replay_ids_max:
+        log.warning("%d events applied in the window's tail; only the newest %d are kept for the next run's "
+                    "de-duplication (events_replay_ids_max)", len(tail), options.replay_ids_max)
+        tail.sort()
+        tail = tail[len(tail) - options.replay_ids_max:] if options.replay_ids_max > 0 else []
+    return tuple(sorted({event_id for _, event_id in tail}))
+
+
+def _audit_table(applied: list[tuple[str, Received]]) -> Any:
+    """The ``events_applied`` rows of a run (sorted by id, one per id)."""
+    import pyarrow as pa
+
+    from wikivis.datasets import schema
+
+    rows: dict[str, dict[str, Any]] = {}
+    for event_id, message in applied:
+        meta = message.event.get("meta") or {}
+        rows.setdefault(event_id, {
+            "meta_id": event_id,
+            "wiki": EventFilter.wiki_of(message.event) or "",
+            "stream": str(meta.get("stream") or ""),
+            "topic": message.key[0],
+            "partition": message.key[1],
+            "kafka_ms": message.kafka_ms,
+            "dt": meta.get("dt") if isinstance(meta.get("dt"), str) else None,
+        })
+    return pa.Table.from_pylist([rows[k] for k in sorted(rows)], schema=schema(AUDIT_DATASET))
+
+
+# --------------------------------------------------------------------------- reconcile
+def reconcile(catalog: Catalog, wiki: str, snapshot: str, *, source: str = "dump") -> dict[str, Any] | None:
+    """After a dump or replica snapshot of ``wiki`` was ingested: a stale wiki (or a checkpoint
+    older than the snapshot) restarts from the snapshot's time — the checkpoint is reset to it,
+    the stale mark is cleared and its window of lost events is appended to the gaps list.
+    Returns the gap recorded, or None.  A newer checkpoint (events ahead of the dump) stays."""
+    check_wiki_name(wiki)
+    at = snapshot_time(snapshot)
+    stale = stale_reason(catalog, wiki)
+    stored = catalog.get_checkpoint(CHECKPOINT_NAME, wiki)
+    try:
+        current = Checkpoint.from_value(stored) if stored else None
+    except InputError:
+        current = None  # unreadable: the snapshot replaces it
+    if not stale and current is not None and current.until >= at:
+        return None
+    catalog.set_checkpoint(CHECKPOINT_NAME, wiki, Checkpoint(None, at, snapshot).to_value())
+    if not stale:
+        return None
+    mark = json.loads(stale)
+    gap = {"wiki": wiki, "since": mark.get("since"), "lost_until": mark.get("lost_until"), "reason": mark.get("reason"),
+           "reconciled_by": snapshot, "source": source, "reconciled_at": iso(datetime.now(UTC))}
+    gaps = _gaps(catalog, wiki)
+    gaps.append(gap)
+    catalog.set_checkpoint(GAPS_NAME, wiki, json.dumps(gaps[-MAX_GAPS:], sort_keys=True))
+    catalog.set_checkpoint(STALE_MARK, wiki, "")
+    log.warning("%s: EventStreams gap %s → %s reconciled by %s snapshot %s", wiki, gap["since"], gap["lost_until"], source, snapshot)
+    return gap
+
+
+def reconcile_after_ingest(settings: Settings, wiki: str, snapshot: str, *, source: str = "dump") -> dict[str, Any] | None:
+    """:func:`reconcile` with the settings' catalog (for the CLI's ingest commands)."""
+    from wikivis.catalog import Catalog
+
+    catalog = Catalog.from_settings(settings)
+    try:
+        return reconcile(catalog, wiki, snapshot, source=source)
+    finally:
+        catalog.dispose()
+
+
+def _gaps(catalog: Catalog, wiki: str) -> list[dict[str, Any]]:
+    value = catalog.get_checkpoint(GAPS_NAME, wiki)
+    try:
+        gaps = json.loads(value) if value else []
+    except ValueError:
+        gaps = []
+    return gaps if isinstance(gaps, list) else []
+
+
+def event_gaps(catalog: Catalog) -> list[dict[str, Any]]:
+    """Every wiki's windows of lost events: open ones (stale, ``reconciled_by`` None) first,
+    then the reconciled ones, newest first (for the monitoring page)."""
+    open_gaps: list[dict[str, Any]] = []
+    closed: list[dict[str, Any]] = []
+    for row in catalog.checkpoints():
+        if row["name"] == STALE_MARK and row["value"]:
+            try:
+                mark = json.loads(row["value"])
+            except ValueError:
+                continue
+            open_gaps.append({"wiki": row["wiki"], "since": mark.get("since"), "lost_until": mark.get("lost_until"),
+                              "reason": mark.get("reason"), "reconciled_by": None})
+        elif row["name"] == GAPS_NAME:
+            closed.extend(reversed(_gaps(catalog, row["wiki"])))
+    return open_gaps + closed
 
 
 def _commit_checkpoint(catalog: Catalog, wiki: str, value: str) -> None:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wikivis.sources import eventstreams
+from wikivis.vocab import NS_FILE, NS_MAIN
 
 PAGE_STREAMS = frozenset(eventstreams.PAGE_STREAMS)
 #: on the file wiki (page_change.v1 edits of File: pages are description edits: ignored)
@@ -38,7 +39,6 @@ FILE_PAGE_STREAMS = frozenset({"mediawiki.page-create", "mediawiki.page-delete",
 FILE_LOG_TYPES = frozenset({"upload", "delete", "move"})
 #: its kinds (create, edit, move, delete, undelete) are mapped onto "mediawiki.page-<kind>"
 PAGE_CHANGE_STREAM = "mediawiki.page_change.v1"
-NS_MAIN, NS_FILE = 0, 6
 
 
 def db_key(title: str, namespace: int | None = None) -> str:

@@ -2,7 +2,7 @@
 
 Pages (article wiki): one ``action=query`` per 50 page ids with
 ``prop=info|images|pageprops|categories`` (``imlimit``/``cllimit=max``,
-``ppprop=page_image|page_image_free``), following ``continue`` and merging the rounds per page
+``ppprop=page_image|page_image_free|wikibase_item``), following ``continue`` and merging the rounds per page
 (every round lists all the batch's pages, only some carry the module being continued).  A page
 the API reports ``missing`` is gone (deleted); ``ns`` and ``title`` give moves.
 
@@ -34,11 +34,13 @@ from wikivis.events.apply import FileRow, PageState
 from wikivis.events.dirty import NS_FILE, db_key
 from wikivis.sources.commons import TITLES_PER_REQUEST, ActionApiClient, file_title
 from wikivis.sources.commons import _batches as batches  # shared with the Commons client
+from wikivis.vocab import NS_CATEGORY
 
 LEAD_PROPS = ("page_image", "page_image_free")
+#: page props read per page: the PageImages leads and the Wikidata item (article_items)
+PAGE_PROPS = (*LEAD_PROPS, "wikibase_item")
 PAGE_MODULES = ("info", "images", "pageprops", "categories")
 IIPROP = "timestamp|size|sha1|mime|mediatype"
-NS_CATEGORY = 14
 
 
 def _merge_rounds(client: ActionApiClient, params: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, str]]:
@@ -80,7 +82,7 @@ class PageReader:
 
     def _params(self) -> dict[str, Any]:
         modules = [m for m in PAGE_MODULES if m != "info" or self.result.info_supported is not False]
-        return {"prop": "|".join(modules), "imlimit": "max", "cllimit": "max", "ppprop": "|".join(LEAD_PROPS)}
+        return {"prop": "|".join(modules), "imlimit": "max", "cllimit": "max", "ppprop": "|".join(PAGE_PROPS)}
 
     def read(self, page_ids: Iterable[int] = (), titles: Iterable[str] = ()) -> PageFetch:
         ids = sorted(set(page_ids))
@@ -136,6 +138,7 @@ class PageReader:
                 dict.fromkeys(db_key(c["title"], NS_CATEGORY) for c in page.get("categories") or () if c.get("title"))
             ),
             lead_images=frozenset(str(props[p]) for p in LEAD_PROPS if props.get(p)),
+            item=str(props["wikibase_item"]) if props.get("wikibase_item") else None,
         )
 
 

@@ -5,10 +5,11 @@ A gate runs checks on a stage's output; each check yields a :class:`CheckResult`
 aside to the lake's ``quarantine`` dataset, and raises :class:`~wikivis.errors.GateFailed` when
 any check fails (``Settings.gate_warn_only`` turns named checks' failures into warnings).
 
-Public entry points (see :mod:`wikivis.gates.stages`)::
+Entry points (in :mod:`wikivis.gates.stages` and :mod:`wikivis.gates.filters`)::
 
     gate_tables(settings, lake, wiki, snapshot, *, previous=None, catalog=None, run_id=None)
     gate_media(settings, lake, wiki, snapshot, *, previous=None, catalog=None, run_id=None)
+    gate_wikidata(settings, lake, wiki, snapshot, *, previous=None, catalog=None, run_id=None)
     gate_embeddings(settings, vectors, *, ids=None, expected_dim=None, normalized=None, model_id=None, ...)
     gate_index(settings, search, vectors, *, ids=None, index_size=None, k=10, metric="cosine", ...)
     wikimedia_filters(article_images, n_articles) -> (kept_file_names, quarantine_rows)
@@ -17,75 +18,15 @@ Modules: :mod:`.rules` (pandera declarations), :mod:`.tables` (vectorised table 
 :mod:`.filters` (Wikimedia icon/placeholder filters), :mod:`.images`, :mod:`.vectors`,
 :mod:`.stages` (the gates), :mod:`.report` (HTML/Markdown quality report).
 
-The names below are imported on first use, so ``import wikivis.gates`` (and the dataset
-lists the CLI needs for its help) stays free of pandas, pandera and pyarrow.
+This package module holds only the dataset lists (the CLI's help needs them without pandas,
+pandera or pyarrow); import the gates from their modules.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
 #: the datasets each lake gate checks, in order
-TABLE_DATASETS = ("pages", "article_images", "article_categories", "files")
+TABLE_DATASETS = ("pages", "article_images", "article_categories", "files", "article_items")
 MEDIA_DATASETS = ("file_metadata", "media")
+WIKIDATA_DATASETS = ("item_images", "crosswiki_leads")
 
-_EXPORTS = {
-    "BLACKLIST_SUBSTRINGS": "filters",
-    "blacklist_match": "filters",
-    "icon_threshold": "filters",
-    "quarantined_file_names": "filters",
-    "wikimedia_filters": "filters",
-    "FAIL": "results",
-    "PASS": "results",
-    "WARN": "results",
-    "CheckResult": "results",
-    "GateReport": "results",
-    "Outcome": "results",
-    "gate_embeddings": "stages",
-    "gate_index": "stages",
-    "gate_media": "stages",
-    "gate_tables": "stages",
-    "run_gate": "stages",
-}
-
-__all__ = [
-    "BLACKLIST_SUBSTRINGS",
-    "FAIL",
-    "MEDIA_DATASETS",
-    "PASS",
-    "TABLE_DATASETS",
-    "WARN",
-    "CheckResult",
-    "GateReport",
-    "Outcome",
-    "blacklist_match",
-    "gate_embeddings",
-    "gate_index",
-    "gate_media",
-    "gate_tables",
-    "icon_threshold",
-    "quarantined_file_names",
-    "run_gate",
-    "wikimedia_filters",
-]
-
-if TYPE_CHECKING:
-    from wikivis.gates.filters import (
-        BLACKLIST_SUBSTRINGS,
-        blacklist_match,
-        icon_threshold,
-        quarantined_file_names,
-        wikimedia_filters,
-    )
-    from wikivis.gates.results import FAIL, PASS, WARN, CheckResult, GateReport, Outcome
-    from wikivis.gates.stages import gate_embeddings, gate_index, gate_media, gate_tables, run_gate
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'wikivis.gates' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"wikivis.gates.{module}"), name)
-    globals()[name] = value
-    return value
+__all__ = ["MEDIA_DATASETS", "TABLE_DATASETS", "WIKIDATA_DATASETS"]

@@ -13,6 +13,9 @@ Sections:
   Commons wiki for ``files``/``file_metadata``), with a plot.
 * **Drift** — the row-count and distribution-drift checks of the run.
 * **Licence mix** — ``licence_short_name`` shares from the newest ``file_metadata``.
+* **Caption coverage** — share of article images with a caption and with alt text
+  (:func:`wikivis.captions.coverage.coverage`, newest captions at or before the run's
+  snapshot), next to the tutorial's 43 % and 10 %.
 
 Everything is read back from the catalog and the lake, so a report can be written (again)
 any time after the run.
@@ -90,6 +93,26 @@ def licence_mix(lake: Lake, wikis: Sequence[str], snapshot: str | None) -> dict[
             mix = {("(none)" if v is None else str(v)): int(c) for v, c in zip(values, counts, strict=True)}
             return dict(sorted(mix.items(), key=lambda kv: -kv[1]))
     return {}
+
+
+def caption_coverage_rows(settings: Settings, lake: Lake, wiki: str, snapshot: str | None) -> list[list[Any]]:
+    """Rows of the caption coverage table (empty without captions in the lake)."""
+    from wikivis.captions.coverage import coverage
+
+    snaps = [s for s in lake.snapshots("article_image_captions", wiki) if snapshot is None or s <= snapshot]
+    if not snaps:
+        return []
+    try:
+        cov = coverage(settings, wiki, snaps[-1], lake=lake)
+    except NotFoundError:
+        return []
+    ref = cov["reference"]
+    return [
+        ["article images", cov["images"], "", ""],
+        ["with a caption", cov["captioned"], f"{cov['caption_share']:.1%}", f"{ref['caption_share']:.0%}"],
+        ["with alt text", cov["with_alt"], f"{cov['alt_share']:.1%}", f"{ref['alt_share']:.0%}"],
+        ["with bad alt text", cov["bad_alt"], "", ""],
+    ]
 
 
 # --------------------------------------------------------------------------- plots
@@ -189,7 +212,7 @@ def write_report(settings: Settings, catalog: Any, run_id: str) -> tuple[Path, P
     gates = list(reversed(catalog.gate_results(run_id, limit=100_000)))
     if run is None and not gates:
         raise NotFoundError(f"no run {run_id!r} in the catalog {mask_url(settings.resolved_catalog_url)}")
-    lake = Lake(settings.lake_root)
+    lake = Lake.from_settings(settings)
     wiki = _run_wiki(run, gates, settings)
     snapshot = _run_snapshot(gates)
     wikis = [wiki, settings.commons_wiki]
@@ -204,6 +227,7 @@ def write_report(settings: Settings, catalog: Any, run_id: str) -> tuple[Path, P
     quarantined = quarantine_counts(lake, wiki, snapshot)
     quarantined_named = {f"{d}.{c}": n for (d, c), n in quarantined.most_common()}
     licences = licence_mix(lake, wikis, snapshot)
+    captions = caption_coverage_rows(settings, lake, wiki, snapshot)
 
     plots = {
         "row_counts": plot_row_counts(counts),
@@ -239,6 +263,8 @@ def write_report(settings: Settings, catalog: Any, run_id: str) -> tuple[Path, P
         ("Drift", [(("dataset", "statistic", "previous", "current", "change", "outcome"), drift_rows, 5)], None,
          "no previous snapshot to compare with"),
         ("Licence mix", [(("licence", "files", "share"), licence_rows, None)], "licence_mix", "no file_metadata in the lake"),
+        ("Caption coverage", [(("measure", "images", "share", "tutorial (enwiki)"), captions, None)], None,
+         "no article_image_captions in the lake"),
     ]
 
     md = [f"# {title}", "", _md_table(("", ""), facts), ""]

@@ -6,7 +6,7 @@ JSON and the reports:
 * ``pass`` — nothing wrong;
 * ``warn`` — something is off but within the tolerated bounds (or the check is listed in
   ``Settings.gate_warn_only``); the run goes on;
-* ``fail`` — the run stops: :func:`wikivis.gates.run_gate` raises :class:`~wikivis.errors.GateFailed`.
+* ``fail`` — the run stops: :func:`wikivis.gates.stages.run_gate` raises :class:`~wikivis.errors.GateFailed`.
 
 Every non-passing result carries an *example row* — the first offending row as a dict — so
 the message a person reads says which dataset, which check and which row.

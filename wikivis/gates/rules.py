@@ -33,6 +33,7 @@ from wikivis.datasets import schema as dataset_schema
 #: MediaWiki titles: at most 255 bytes, never one of these characters (Title::legalChars)
 _TITLE_RULES = [Check.str_length(min_value=1, max_value=255), Check.str_matches(r"^[^#<>\[\]|{}\n]+$")]
 _SHA1_HEX = r"^[0-9a-f]{40}$"
+_ITEM_ID = r"^Q[1-9][0-9]*$"
 #: MediaWiki's media types (img_media_type enum)
 MEDIA_TYPES = ["UNKNOWN", "BITMAP", "DRAWING", "AUDIO", "VIDEO", "MULTIMEDIA", "OFFICE", "TEXT", "EXECUTABLE", "ARCHIVE", "3D"]
 
@@ -88,6 +89,22 @@ COLUMN_RULES: dict[str, dict[str, list[Check]]] = {
         "row_key": [Check.str_length(min_value=1)],
         "reason": [Check.str_length(min_value=1)],
     },
+    "article_items": {
+        "page_id": [Check.ge(1)],
+        "item": [Check.str_matches(_ITEM_ID)],
+    },
+    "item_images": {
+        "item": [Check.str_matches(_ITEM_ID)],
+        "file_name": [Check.str_matches(r"^([^#<>\[\]|{}\n]{1,255})?$")],  # "" on the P373 row
+        "property": [Check.isin(["P18", "P373"])],
+        "commons_category": _TITLE_RULES,
+    },
+    "crosswiki_leads": {
+        "item": [Check.str_matches(_ITEM_ID)],
+        "wiki": [Check.str_matches(r"^[a-z][a-z0-9_]{1,40}$")],
+        "page_id": [Check.ge(1)],
+        "file_name": _TITLE_RULES,
+    },
 }
 
 #: datasets that must never be empty (an empty one is a failed extraction, not a quiet wiki)
@@ -97,10 +114,13 @@ REQUIRED_NON_EMPTY = frozenset({"pages", "article_images", "files", "media"})
 REFERENCES: dict[str, list[tuple[str, str, str]]] = {
     "article_images": [("file_name", "files", "file_name"), ("page_id", "pages", "page_id")],
     "article_categories": [("page_id", "pages", "page_id")],
+    "article_items": [("page_id", "pages", "page_id")],
+    "item_images": [("item", "article_items", "item")],
+    "crosswiki_leads": [("item", "article_items", "item")],
 }
 
 #: the name of the check that tests each reference (one name per referenced dataset)
-REFERENCE_CHECK = {"files": "file_exists", "pages": "page_exists"}
+REFERENCE_CHECK = {"files": "file_exists", "pages": "page_exists", "article_items": "item_exists"}
 
 DriftKind = Literal["share", "ratio", "median", "categorical"]
 
@@ -136,6 +156,9 @@ DRIFT_PROFILES: dict[str, list[DriftStat]] = {
         DriftStat("non_free_share", "share", "non_free"),
     ],
     "media": [DriftStat("status_mix", "categorical", "status")],
+    "article_items": [DriftStat("items_per_page", "ratio", "page_id")],
+    "item_images": [DriftStat("property_mix", "categorical", "property")],
+    "crosswiki_leads": [DriftStat("wiki_mix", "categorical", "wiki")],
 }
 
 

@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 from wikivis.config import Settings
 from wikivis.datasets import schema as dataset_schema
 from wikivis.errors import GateFailed, NotFoundError
-from wikivis.gates import MEDIA_DATASETS, TABLE_DATASETS
+from wikivis.gates import MEDIA_DATASETS, TABLE_DATASETS, WIKIDATA_DATASETS
 from wikivis.gates.filters import BLACKLISTED, OVERUSED, article_link_counts, icon_threshold, wikimedia_filters
 from wikivis.gates.images import check_media
 from wikivis.gates.results import PASS, CheckResult, GateReport, apply_warn_only
@@ -161,14 +161,26 @@ def article_count(pages: pa.Table | None, article_images: pa.Table | None) -> tu
 
 def _check_lake_dataset(
     lake: Lake, settings: Settings, dataset: str, where: tuple[str, str], *, previous: str | None,
-    references: dict[str, pa.Table | None] | None, now: datetime | None,
+    references: dict[str, pa.Table | None] | None, now: datetime | None, run_id: str | None = None,
 ) -> tuple[pa.Table, list[CheckResult], TableFacts]:
+    """Check the run's own write of ``dataset`` (its branch) against what readers see now.
+
+    Drift is measured against the *published* state when there is one, even when it carries
+    the same label: re-running a published date with shrunken data must not compare the new
+    rows with themselves."""
     wiki, snapshot = where
-    table = lake.read(dataset, wiki, snapshot)
-    prev = previous_snapshot(lake, dataset, wiki, snapshot, previous)
+    table = lake.read(dataset, wiki, snapshot, run_id=run_id)
+    columns = drift_columns(dataset) or None
+    prev: str | None = None
     previous_table = None
-    if prev is not None:
-        previous_table = lake.read(dataset, wiki, prev, columns=drift_columns(dataset) or None)
+    published = lake.current(dataset, wiki) if previous is None else None
+    if published is not None:
+        previous_table = lake.read(dataset, wiki, columns=columns)
+        prev = f"{published} (published)"
+    else:
+        prev = previous_snapshot(lake, dataset, wiki, snapshot, previous)
+        if prev is not None:
+            previous_table = lake.read(dataset, wiki, prev, columns=columns)
     results, facts = check_table(
         dataset, table, settings=settings, wiki=wiki, snapshot=snapshot, previous_table=previous_table,
         previous=prev, references=references, now=now,
@@ -238,7 +250,7 @@ def gate_tables(
         if where is None:
             continue
         tables[dataset], found, facts[dataset] = _check_lake_dataset(
-            lake, settings, dataset, where, previous=previous, references=references, now=now,
+            lake, settings, dataset, where, previous=previous, references=references, now=now, run_id=run_id,
         )
         results.extend(found)
 
@@ -250,6 +262,37 @@ def gate_tables(
         results.append(_filters_result(quarantine, n_articles, source))
     return run_gate("tables", results, settings=settings, lake=lake, wiki=wiki, snapshot=snapshot,
                     quarantine=quarantine, catalog=catalog, run_id=run_id, raise_on_fail=raise_on_fail)
+
+
+def gate_wikidata(
+    settings: Settings,
+    lake: Lake,
+    wiki: str,
+    snapshot: str,
+    *,
+    previous: str | None = None,
+    catalog: Any = None,
+    run_id: str | None = None,
+    now: datetime | None = None,
+    raise_on_fail: bool = True,
+) -> GateReport:
+    """Gate ``item_images`` and ``crosswiki_leads`` of ``wiki`` at ``snapshot`` (stage
+    ``wikidata``): schema, key, values (Q-ids, P18/P373, file titles), and every item must be
+    one of the snapshot's ``article_items``."""
+    wanted, located = _locate(lake, settings, "wikidata", wiki, snapshot, None, WIKIDATA_DATASETS, "item_images")
+    items_at = _at_or_before(lake, "article_items", wiki, snapshot)
+    references: dict[str, pa.Table | None] = {
+        "article_items": lake.read("article_items", wiki, items_at, columns=["item"]) if items_at else None
+    }
+    results: list[CheckResult] = []
+    for dataset in wanted:
+        where = located[dataset]
+        if where is None:
+            continue
+        _, found, _ = _check_lake_dataset(lake, settings, dataset, where, previous=previous, references=references, now=now)
+        results.extend(found)
+    return run_gate("wikidata", results, settings=settings, lake=lake, wiki=wiki, snapshot=snapshot,
+                    catalog=catalog, run_id=run_id, raise_on_fail=raise_on_fail)
 
 
 def shared_link_counts(facts: TableFacts, images: pa.Table) -> pa.Table:

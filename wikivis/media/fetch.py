@@ -25,6 +25,14 @@ concurrency of at most 2, and … 25 Mbps (as measured over 10 second intervals)
   (:class:`~wikivis.sources.http.Cooldown`): it addresses the client.  A 403 (User-Agent
   refused) or a 429 that outlasts the retries stops the run: continuing would hammer a
   server that asked us to stop.
+* *Never sleep holding a slot.*  A connection slot is one of the policy's two: it is held
+  for one attempt (request and body) only, and every wait (backoff, Retry-After, cooldown)
+  happens after it is released; only the bandwidth bucket paces the body while it streams.  A thumbnail **500/502/504** ("Error generating
+  thumbnail": Thumbor failed on that file, often for good) is not retried in line at all:
+  the item goes to the end of its shard and is tried again there, at most
+  :data:`DEFERRED_RETRIES` times, then recorded as failed (``http_500``…; the server's
+  message is logged).  Retrying it six times in line, with backoff, held a slot for ~17 s
+  per bad file and halved the throughput of the other slot's worth of work.
 * *Saturation.*  More worker threads than connections: a worker releases its connection slot
   as soon as the body is read, then decodes and stores the image while another worker uses
   the slot, so both connections stay busy.
@@ -52,7 +60,7 @@ import math
 import re
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
@@ -79,9 +87,9 @@ from wikivis.sources.http import (
     TokenBucket,
     check_user_agent,
     mbps_to_bytes_per_s,
+    parse_retry_after,
     policy_from_settings,
     polite_session,
-    request,
 )
 
 if TYPE_CHECKING:
@@ -105,6 +113,10 @@ BANDWIDTH_SAFETY = 0.97
 #: media types that have an image thumbnail worth embedding
 IMAGE_MEDIA_TYPES = frozenset({"BITMAP", "DRAWING"})
 TRUNCATION_RETRIES = 2
+#: a thumbnail 5xx (other than 503) is tried again at the end of its shard at most this often
+DEFERRED_RETRIES = 2
+#: statuses that mean "this file could not be rendered now": retried later, not in line
+DEFERRED_STATUSES = frozenset({500, 502, 504})
 MARKER_VERSION = 1
 
 
@@ -185,6 +197,28 @@ class MetadataResult:
     requested: int
     problems: dict[str, int]
     manifest: Manifest | None = None
+    #: ``metadata_failures`` rows: every requested title that yields no usable metadata
+    failures: pa.Table | None = None
+    failures_manifest: Manifest | None = None
+
+    def failure_rows(self) -> list[dict[str, Any]]:
+        return self.failures.to_pylist() if self.failures is not None else []
+
+
+#: why a requested title has no usable metadata (``metadata_failures.reason``)
+FAILURE_DETAILS = {
+    "missing": "no such file on Commons",
+    "invalid": "not a valid file title",
+    "no_imageinfo": "the file page has no file revision (deleted or never uploaded)",
+    "no_sha1": "the API gave no sha1 for the file",
+    "non_free": "non-free file (fair use): no image is fetched",
+}
+
+
+def failure_row(requested: str, reason: str, detail: str | None = None) -> dict[str, Any]:
+    """One ``metadata_failures`` row; ``file_name`` is the title as asked (as a DB key)."""
+    return {"file_name": file_name(requested) or requested, "reason": reason,
+            "detail": detail or FAILURE_DETAILS.get(reason)}
 
 
 def metadata_row(info: FileInfo) -> dict[str, Any]:
@@ -236,7 +270,11 @@ def fetch_metadata(
 
     ``reuse`` rows (e.g. last snapshot's metadata for files whose sha1 did not change) are
     kept as they are and not asked again.  Missing/invalid titles are counted in
-    ``problems``, never raised.
+    ``problems``, never raised, and every requested title without usable metadata is a
+    ``metadata_failures`` row with its reason (``missing``, ``invalid``, ``no_imageinfo``,
+    ``no_sha1``, and ``non_free`` when only free files are wanted: its metadata is in
+    ``file_metadata``, flagged, but it yields no image); that dataset is written beside
+    ``file_metadata``.
     """
     width = check_thumb_width(thumb_width or settings.thumb_width)
     client = client or ActionApiClient.from_settings(settings)
@@ -244,18 +282,31 @@ def fetch_metadata(
     wanted = [t for t in dict.fromkeys(titles) if file_name(t) not in reused]
     rows: dict[str, dict[str, Any]] = dict(reused)
     problems: Counter[str] = Counter()
+    failures: dict[str, dict[str, Any]] = {}
     for info in client.imageinfo(wanted, thumb_width=width):
         if on_file is not None:
             on_file(info)
         if info.problem is not None or not info.sha1:
             problems[info.problem or "no_sha1"] += 1
+            failure = failure_row(info.requested, info.problem or "no_sha1", info.problem_detail)
+            failures.setdefault(failure["file_name"], failure)
             continue
         rows.setdefault(info.name, metadata_row(info))
+    if settings.free_licences_only:
+        for row in rows.values():
+            if row.get("non_free") and row["file_name"] not in failures:
+                licence = row.get("licence_short_name")
+                failures[row["file_name"]] = failure_row(
+                    row["file_name"], "non_free", f"non-free file ({licence}): no image is fetched" if licence else None
+                )
     table = pa.Table.from_pylist(list(rows.values()), schema=schema("file_metadata"))
-    manifest = None
+    failed = pa.Table.from_pylist([failures[k] for k in sorted(failures)], schema=schema("metadata_failures"))
+    manifest = failures_manifest = None
     if lake is not None and snapshot is not None:
-        manifest = lake.write("file_metadata", wiki or settings.commons_wiki, snapshot, table, run_id=run_id)
-    return MetadataResult(table, len(wanted) + len(reused), dict(problems), manifest)
+        owner = wiki or settings.commons_wiki
+        manifest = lake.write("file_metadata", owner, snapshot, table, run_id=run_id)
+        failures_manifest = lake.write("metadata_failures", owner, snapshot, failed, run_id=run_id)
+    return MetadataResult(table, len(wanted) + len(reused), dict(problems), manifest, failed, failures_manifest)
 
 
 # --------------------------------------------------------------------------- images
@@ -320,7 +371,11 @@ class FetchSummary:
     elapsed_s: float = 0.0
     shards: int = 0
     shards_resumed: int = 0
+    #: items put back to the end of their shard after a thumbnail 500/502/504
+    deferred: int = 0
     metadata_problems: dict[str, int] = field(default_factory=dict)
+    #: ``metadata_failures`` rows (file_name, reason, detail): titles that got no usable metadata
+    metadata_failures: list[dict[str, Any]] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list, repr=False)
     manifest: Manifest | None = field(default=None, repr=False)
 
@@ -396,6 +451,15 @@ def list_hash(items: Sequence[WorkItem]) -> str:
 
 class _Truncated(Exception):
     pass
+
+
+class _Deferred(Exception):
+    """A thumbnail 500/502/504: try the item again at the end of its shard."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(f"HTTP {status}: {detail}")
+        self.status = status
+        self.detail = detail
 
 
 class _OptOut(Exception):
@@ -477,6 +541,9 @@ class ThumbnailFetcher:
                 break
             except _OptOut as exc:
                 return _row(item, "skipped", "opt_out") | {"_detail": exc.directive}
+            except _Deferred as exc:
+                log.info("%s (%s): HTTP %d %s", item.file_name, item.url, exc.status, exc.detail)
+                return _row(item, "failed", f"http_{exc.status}") | {"_retry_later": True, "_detail": exc.detail}
             except ImageProblem as exc:
                 return _row(item, "failed", exc.reason) | {"_fetched": True}
             except _Truncated:
@@ -507,22 +574,72 @@ class ThumbnailFetcher:
         return _row(item, "ok", None, path=rel, width=img_w, height=img_h, bytes=len(data)) | {"_fetched": True}
 
     def _download(self, url: str) -> bytes:
+        """One image's bytes.  Each attempt holds a connection slot for the request and body
+        only; backoff and Retry-After waits happen with the slot released (module doc)."""
+        policy = self.policy
+        # what Session.request does before sending, done here without a slot (CPU is scarce
+        # on a busy worker: only the exchange itself should hold a connection)
+        prepared = self.session.prepare_request(requests.Request("GET", url))
+        send_kwargs: dict[str, Any] = {"timeout": self.timeout_s, "allow_redirects": True}
+        send_kwargs.update(self.session.merge_environment_settings(prepared.url, {}, True, None, None))
+        for attempt in range(1, policy.max_attempts + 1):
+            if attempt == 1:  # a retry has already waited ≥ its Retry-After
+                paused = self.cooldown.wait()
+                if paused:
+                    self.counters.add(waited_s=paused)
+            status, retry_after, detail = self._attempt(url, prepared, send_kwargs)
+            if status == 200:
+                return detail  # type: ignore[return-value]
+            if status in DEFERRED_STATUSES:
+                self.counters.add(server_errors=1)
+                raise _Deferred(status, str(detail))
+            if status == 429:
+                self.counters.add(throttled=1)
+            elif status >= 500:
+                self.counters.add(server_errors=1)
+            if retry_after is not None and policy.honour_retry_after:
+                if retry_after > policy.max_wait_s:
+                    raise RetriesExceeded(
+                        f"server asked to wait {retry_after:.0f}s (Retry-After), more than "
+                        f"max_wait_s={policy.max_wait_s:.0f}",
+                        url=url,
+                        status=status or None,
+                    )
+                self.cooldown.block(retry_after)
+            if attempt == policy.max_attempts:
+                what = f"HTTP {status}" if status else str(detail)
+                raise RetriesExceeded(f"gave up after {attempt} attempts ({what})", url=url, status=status or None)
+            delay = policy.backoff(attempt)
+            if retry_after is not None and policy.honour_retry_after:
+                delay = max(delay, retry_after)
+            self.counters.add(retries=1, waited_s=delay)
+            self.sleep(delay)  # no slot held here
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _attempt(
+        self, url: str, prepared: requests.PreparedRequest, send_kwargs: dict[str, Any]
+    ) -> tuple[int, float | None, bytes | str]:
+        """One request under a connection slot → (200, None, body) or (status, Retry-After,
+        message) for a status the policy retries (status 0: a connection error).  Other
+        statuses raise :class:`SourceError`."""
         with self.limiter.slot():
             if self.abort is not None:  # another worker was told to stop while this one waited
                 raise self.abort
-            response = request(
-                self.session,
-                "GET",
-                url,
-                policy=self.policy,
-                counters=self.counters,
-                sleep=self.sleep,
-                ok_statuses=(200,),
-                cooldown=self.cooldown,
-                stream=True,
-                timeout=self.timeout_s,
-            )
+            self.counters.add(requests=1)
             try:
+                response = self.session.send(prepared, **send_kwargs)
+            except self.policy.exceptions as exc:
+                return 0, None, f"{exc.__class__.__name__}: {exc}"
+            try:
+                status = response.status_code
+                if status != 200:
+                    try:
+                        message = " ".join(response.text[:300].split())
+                    except Exception:
+                        message = ""
+                    if status in self.policy.statuses:
+                        return status, parse_retry_after(response.headers.get("Retry-After")), message
+                    raise SourceError(f"unexpected response: {message}", url=url, status=status)
                 directive = robots_opt_out(_header_values(response, "X-Robots-Tag"))
                 if directive:
                     raise _OptOut(directive)
@@ -543,7 +660,7 @@ class ThumbnailFetcher:
         expected = response.headers.get("Content-Length")
         if expected and not response.headers.get("Content-Encoding") and expected.isdigit() and int(expected) != received:
             raise _Truncated(f"{received} of {expected} bytes")
-        return b"".join(chunks)
+        return 200, None, b"".join(chunks)
 
 
 def _header_values(response: requests.Response, name: str) -> list[str]:
@@ -639,32 +756,52 @@ def fetch_media(
     pending = [(n, item) for n, shard_items in enumerate(shards) if n not in results for item in shard_items]
     remaining = {n: len(shards[n]) for n in range(len(shards)) if n not in results}
     partial: dict[int, list[dict[str, Any]]] = {n: [] for n in remaining}
+    # thumbnail 500s: put back to the end of their shard (see module doc), at most DEFERRED_RETRIES times
+    first_pass = dict(remaining)  # items of the shard whose first attempt has not come back yet
+    later: dict[int, list[WorkItem]] = {n: [] for n in remaining}
+    retry_ready: deque[tuple[int, WorkItem]] = deque()
+    retries: Counter[str] = Counter()
     n_workers = workers or settings.upload_max_concurrency + 2
     fetched_rows: list[dict[str, Any]] = []
     queue = iter(pending)
     pool = ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="thumb")
-    in_flight: dict[Future[dict[str, Any]], int] = {}
+    in_flight: dict[Future[dict[str, Any]], tuple[int, WorkItem, bool]] = {}
     try:
         exhausted = False
         while True:
-            while not exhausted and len(in_flight) < 2 * n_workers:
+            while len(in_flight) < 2 * n_workers:
+                if retry_ready:
+                    n, item = retry_ready.popleft()
+                    in_flight[pool.submit(fetcher.fetch, item)] = (n, item, False)
+                    continue
+                if exhausted:
+                    break
                 nxt = next(queue, None)
                 if nxt is None:
                     exhausted = True
-                    break
-                in_flight[pool.submit(fetcher.fetch, nxt[1])] = nxt[0]
+                    continue
+                in_flight[pool.submit(fetcher.fetch, nxt[1])] = (nxt[0], nxt[1], True)
             if not in_flight:
                 break
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             for fut in done:
-                n = in_flight.pop(fut)
+                n, item, first = in_flight.pop(fut)
                 row = fut.result()
-                fetched_rows.append(row)
-                partial[n].append({k: v for k, v in row.items() if not k.startswith("_")})
-                remaining[n] -= 1
-                if on_item is not None:
-                    on_item(row)
-                if remaining[n] == 0:
+                if first:
+                    first_pass[n] -= 1
+                if row.get("_retry_later") and retries[item.sha1] < DEFERRED_RETRIES:
+                    retries[item.sha1] += 1
+                    later[n].append(item)
+                else:
+                    fetched_rows.append(row)
+                    partial[n].append({k: v for k, v in row.items() if not k.startswith("_")})
+                    remaining[n] -= 1
+                    if on_item is not None:
+                        on_item(row)
+                if first_pass[n] == 0 and later[n]:  # the end of the shard: its deferred items again
+                    retry_ready.extend((n, i) for i in later[n])
+                    later[n] = []
+                if remaining[n] == 0 and n in partial:
                     payload = {"version": MARKER_VERSION, "list_hash": lhash, "shard": n, "rows": partial[n]}
                     atomic_write_text(_marker_path(store, lhash, n), json.dumps(payload, sort_keys=True))
                     results[n] = partial.pop(n)
@@ -693,6 +830,7 @@ def fetch_media(
         elapsed_s=time.perf_counter() - started,
         shards=len(shards),
         shards_resumed=resumed,
+        deferred=sum(retries.values()),
         records=clean,
     )
     if lake is not None and snapshot is not None:

@@ -1,7 +1,8 @@
 """The pipeline's Commons stage: metadata and thumbnails for the files a wiki's articles use.
 
 :func:`commons_stage` reads the ``article_images`` snapshot, asks the Commons API about each
-distinct file, writes ``file_metadata`` and ``media`` under the *same* wiki and snapshot id
+distinct file, writes ``file_metadata``, ``metadata_failures`` (every title that got no
+usable metadata, with its reason) and ``media`` under the *same* wiki and snapshot id
 (so gates and the embedder find them by the ingest snapshot), and fills the shared media
 store.
 
@@ -86,8 +87,9 @@ def commons_stage(
         on_item=on_item,
     )
     summary.metadata_problems = dict(meta.problems)
+    summary.metadata_failures = meta.failure_rows()
     if catalog is not None:
-        for manifest in (meta.manifest, summary.manifest):
+        for manifest in (meta.manifest, meta.failures_manifest, summary.manifest):
             if manifest is not None:
                 catalog.record_snapshot(
                     manifest.dataset, manifest.wiki, manifest.snapshot, manifest.rows, manifest.content_hash, run_id

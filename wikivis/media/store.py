@@ -5,17 +5,21 @@ the stored bytes: thumbnails are re-encoded by Wikimedia's scalers, so their byt
 from the original's (and may change when the scaler does), while the file sha1 names the
 image version.  An image used on many wikis, or under several names, is stored once.
 
-Writes are atomic (temp file in the same directory, fsync, rename), so a crash never leaves a
-half image under a final name; :meth:`MediaStore.find` therefore treats "exists" as
-"complete".  Per-shard resume markers live in ``<media_root>/_shards/``.
+Writes are atomic (a temp file named for this writer alone, fsync, rename), so a crash never
+leaves a half image under a final name; :meth:`MediaStore.find` therefore treats "exists" as
+"complete".  Several fetch tasks share one store (the ``commons_upload`` pool has 2 slots),
+so :meth:`MediaStore.clean_temporaries` removes only temporary files older than a safe age,
+never another writer's file in flight.  Per-shard resume markers live in ``<media_root>/_shards/``.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import uuid
+import time
+from datetime import timedelta
 from pathlib import Path
+
+from wikivis.vocab import atomic_write_bytes
 
 _SHA1_RE = re.compile(r"^[0-9a-f]{40}$")
 
@@ -64,27 +68,24 @@ class MediaStore:
         if ext not in EXTENSIONS:
             raise ValueError(f"unsupported extension {ext!r}")
         final = self.path(sha1, ext)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            with tmp.open("wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        atomic_write_bytes(final, data)
         return final
 
-    def clean_temporaries(self) -> int:
-        """Remove temp files left by a crashed writer; returns how many."""
+    def clean_temporaries(self, min_age: timedelta = timedelta(hours=1)) -> int:
+        """Remove temp files that crashed writers left more than ``min_age`` ago; returns how many.
+
+        A younger temp file may belong to a writer that is still running in another process."""
         removed = 0
         if not self.root.is_dir():
             return 0
+        cutoff = time.time() - min_age.total_seconds()
         for folder in self.root.iterdir():
             if folder.is_dir() and len(folder.name) == 2:
                 for tmp in folder.glob(".*.tmp"):
-                    tmp.unlink(missing_ok=True)
-                    removed += 1
+                    try:
+                        if tmp.stat().st_mtime <= cutoff:
+                            tmp.unlink()
+                            removed += 1
+                    except FileNotFoundError:  # its writer renamed or removed it meanwhile
+                        continue
         return removed

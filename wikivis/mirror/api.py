@@ -1,20 +1,37 @@
 """The Action API (``api.php``) for the sample wiki and its Commons, formatversion=2 JSON.
 
-Routes: ``/w/api.php`` is Commons (``commonswiki``), ``/<wiki>/w/api.php`` any sample wiki.
+Routes: ``/w/api.php`` is Commons (``commonswiki``), ``/<wiki>/w/api.php`` any sample wiki
+(samplewiki, and the second-language ``sample2wiki`` of :mod:`wikivis.sample.wikidata`);
+``/wikidatawiki/w/api.php`` answers ``action=wbgetentities`` and ``/sparql`` is the Wikidata
+Query Service (both in :mod:`wikivis.mirror.wikidata`).
 Only ``action=query`` is implemented, with what wikivis uses:
 
 * ``prop=imageinfo`` — ``iiprop`` timestamp|user|url|size|dimensions|sha1|mime|mediatype|
-  extmetadata|canonicaltitle|comment; ``iiurlwidth`` gives ``thumburl``/``thumbwidth``/
+  extmetadata|canonicaltitle|comment (``iiextmetadatafilter`` honoured); ``iiurlwidth`` gives ``thumburl``/``thumbwidth``/
   ``thumbheight`` (+ ``responsiveUrls``) on the upload server, snapped *up* to the next
   standard width (the API never hands out a non-standard thumbnail URL); a bitmap thumb at or
   above the original width is the original URL.  **At most 50 thumbnail transforms per
   request** (``ApiQueryImageInfo::TRANSFORM_LIMIT``): past that, ``continue`` carries
-  ``iicontinue=<DBkey>|<timestamp>``.  On an article wiki, a Commons file is
+  ``iicontinue=<DBkey>|<timestamp>``.  ``iilimit`` (default 1) versions per file, newest
+  first; ``iistart`` starts the history at a timestamp.  Like MediaWiki, a **single-title**
+  query of a file with older versions (the sample's overwrites) answers
+  ``continue: {"iistart": <next older version>, "continue": "||"}``; with several titles the
+  older versions are silently cut.  Old versions' ``url`` is their ``archive/`` URL (which the
+  upload mirror does not serve).  An incomplete batch has no ``batchcomplete`` key at all
+  (formatversion=2 never sends ``false``).  On an article wiki, a Commons file is
   ``missing`` + ``known`` with ``imagerepository: "shared"`` (as Wikipedia shows it).
 * ``prop=images`` (``imlimit``, ``imcontinue``), ``prop=pageprops`` (``ppprop``),
   ``prop=categories`` (``cllimit``, ``clcontinue``), ``prop=info`` (redirect, lastrevid, …).
 * ``list=categorymembers`` and ``generator=categorymembers`` (``cmtitle``/``cmpageid``,
   ``cmtype``, ``cmnamespace``, ``cmlimit``, ``cmcontinue``), ``generator=images``.
+* ``prop=revisions`` with ``rvprop=ids|timestamp|content`` and ``rvslots=main`` (the
+  article's generated wikitext, :func:`wikivis.sample.captions.article_wikitext`), several
+  pages per request; past ``max_result_chars`` of content the rest of the batch continues
+  with ``rvcontinue=<next page id>`` (MediaWiki's ``$wgAPIMaxResultSize`` cut).
+* ``iiextmetadatamultilang=1`` — ``ImageDescription`` as ``{"en": …, "de": …, "_type": "lang"}``.
+* ``action=wbgetentities`` on Commons — MediaInfo entities ``M<file page id>`` (≤ 50 ids)
+  with their ``labels`` (structured-data captions), ``languages`` filter; unknown ids are
+  ``{"id": …, "missing": ""}``, malformed ones the error ``no-such-entity``.
 * ``list=search`` — ``haswbstatement:P180=Q…`` (``|`` = or; several terms = and),
   ``incategory:``, ``filetype:``, plain words (all must match title/description);
   ``srnamespace``, ``srlimit``, ``sroffset`` continuation, ``searchinfo.totalhits``.
@@ -31,8 +48,10 @@ state on the mirror's ``day`` (default: the last day).
 
 from __future__ import annotations
 
+import json
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,14 +59,18 @@ from wikivis.config import STANDARD_THUMB_WIDTHS, wiki_domain
 from wikivis.datasets import base36_to_hex
 from wikivis.mirror.base import Request, Response, Service
 from wikivis.mirror.faults import FaultProfile
-from wikivis.mirror.upload import original_path, thumb_path
+from wikivis.mirror.upload import original_path, thumb_path, url_name
+from wikivis.mirror.wikidata import SparqlError, WbError, run_sparql, wbgetentities
 from wikivis.sample import SampleWiki
 from wikivis.sample.events import NAMESPACE_PREFIX
+from wikivis.sample.wikidata import SECOND_WIKI, wikidata_state
 
 TRANSFORM_LIMIT = 50
+MAX_RESULT_CHARS = 8 * 1024 * 1024
 MAX_TITLES = 50
 LIMIT_MAX = 500
 SERVED_BY = "mw-api-ext.eqiad.main-mirror"
+WIKIDATA_WIKI = "wikidatawiki"
 DB_HOST = "10.64.16.8"
 _PREFIXES = {"file": 6, "image": 6, "category": 14, "user": 2, "wikipedia": 4, "project": 4}
 
@@ -144,8 +167,15 @@ class ApiService(Service):
         self.lag_s = 0.0
         self.maxlag_retry_after = 5  # MediaWiki sends max(lag, 5); tests may lower it
         self.transform_limit = TRANSFORM_LIMIT
+        self.max_result_chars = MAX_RESULT_CHARS
         self._indexes: dict[tuple[int, str], WikiIndex] = {}
+        self._image_rows: dict[int, dict[str, dict[str, Any]]] = {}
         self._index_lock = threading.Lock()
+        # the Query Service: 5 parallel queries per IP; work past max_work stands in for its 60 s limit
+        self.wdqs_max_parallel = 5
+        self.wdqs_max_work = 200_000
+        self.wdqs_latency_s = 0.0
+        self._wdqs_in_flight: dict[str, int] = {}
 
     # ------------------------------------------------------------------ data
     def index(self, wiki: str) -> WikiIndex:
@@ -153,15 +183,22 @@ class ApiService(Service):
         with self._index_lock:
             if key not in self._indexes:
                 state = self.sample.state(self.day)
-                self._indexes[key] = build_index(state.tables_for(wiki), state.tables["image"])
+                if wiki == SECOND_WIKI:
+                    tables = wikidata_state(self.sample, self.day).second_tables
+                else:
+                    tables = state.tables_for(wiki)
+                self._indexes[key] = build_index(tables, state.tables["image"])
             return self._indexes[key]
 
     # ------------------------------------------------------------------ HTTP
     def handle(self, request: Request) -> Response:
         parts = [p for p in request.path.split("/") if p]
+        if parts == ["sparql"]:
+            return self._sparql(request)
+        wikis = (self.sample.wiki, self.sample.commons_wiki, SECOND_WIKI, WIKIDATA_WIKI)
         if parts == ["w", "api.php"]:
             wiki = self.sample.commons_wiki
-        elif len(parts) == 3 and parts[1:] == ["w", "api.php"] and parts[0] in (self.sample.wiki, self.sample.commons_wiki):
+        elif len(parts) == 3 and parts[1:] == ["w", "api.php"] and parts[0] in wikis:
             wiki = parts[0]
         else:
             return Response.text("Not Found\n", 404)
@@ -170,6 +207,15 @@ class ApiService(Service):
             if "maxlag" in q:
                 self._check_maxlag(q["maxlag"], request.number)
             action = q.get("action", "help")
+            if action == "wbgetentities" and wiki == self.sample.commons_wiki:
+                return Response.json(self.wbgetentities(wiki, q))
+            if wiki == WIKIDATA_WIKI:
+                if action != "wbgetentities":
+                    raise ApiError("badvalue", f'Unrecognized value for parameter "action": {action}.')
+                try:
+                    return Response.json(wbgetentities(wikidata_state(self.sample, self.day).items, q))
+                except WbError as err:
+                    raise ApiError(err.code, err.info, **err.extra) from None
             if action != "query":
                 raise ApiError("badvalue", f'Unrecognized value for parameter "action": {action}.')
             if q.get("formatversion", "1") not in ("2", "latest"):
@@ -183,6 +229,31 @@ class ApiService(Service):
             after = max(1, self.maxlag_retry_after)
             return Response.json(body, headers={"Retry-After": str(after), "X-Database-Lag": str(lag.seconds)},
                                  retry_after=after)
+
+    def _sparql(self, request: Request) -> Response:
+        """WDQS: SPARQL JSON results, 400 for what it cannot parse, 500 on a "timeout", 429 when
+        one client runs more than ``wdqs_max_parallel`` queries at once."""
+        client = request.client
+        with self._index_lock:
+            self._wdqs_in_flight[client] = self._wdqs_in_flight.get(client, 0) + 1
+            over = self._wdqs_in_flight[client] > self.wdqs_max_parallel
+        try:
+            if over:
+                return Response.text("Rate limit exceeded\n", 429, retry_after=1, headers={"Retry-After": "1"})
+            text = request.query.get("query")
+            if not text:
+                return Response.text("SPARQL-QUERY: queryStr=null\nNo query given (parameter query=)\n", 400)
+            if self.wdqs_latency_s:
+                time.sleep(self.wdqs_latency_s)
+            try:
+                body = run_sparql(text, wikidata_state(self.sample, self.day).items, max_work=self.wdqs_max_work)
+            except SparqlError as err:
+                status = 500 if err.timeout else 400
+                return Response.text(f"SPARQL-QUERY: queryStr={text}\njava.util.concurrent.ExecutionException: {err}\n", status)
+            return Response(200, json.dumps(body, ensure_ascii=False).encode(), "application/sparql-results+json; charset=utf-8")
+        finally:
+            with self._index_lock:
+                self._wdqs_in_flight[client] -= 1
 
     def _check_maxlag(self, value: str, number: int) -> None:
         try:
@@ -235,6 +306,8 @@ class ApiService(Service):
                 c = self._categories(idx, pages, q)
             elif module == "info":
                 c = self._info(idx, pages)
+            elif module == "revisions":
+                c = self._revisions(idx, pages, q, out)
             else:
                 out.setdefault("warnings", {})[module] = {"warnings": f'Unrecognized value for parameter "prop": {module}'}
                 c = {}
@@ -256,7 +329,7 @@ class ApiService(Service):
         if pages or generator or "titles" in q or "pageids" in q:
             query["pages"] = pages
         if prop_cont:
-            out["batchcomplete"] = False
+            del out["batchcomplete"]  # formatversion=2 omits it (never false) while the batch is incomplete
             cont.update(prop_cont)
             finished = [m for m in props if m not in done_modules and not any(k.startswith(_PREFIX[m]) for k in prop_cont)]
             gen_keys = []
@@ -289,6 +362,13 @@ class ApiService(Service):
         normalized = []
         seen: set[tuple[int, str]] = set()
         for text in _split(q.get("titles")):
+            bad = _INVALID_TITLE.search(text)
+            if bad or not parse_title(text)[1]:
+                # as MediaWiki: a page object with ``invalid`` and the reason, not an error
+                reason = (f'The requested page title contains invalid characters: "{bad.group(0)}".' if bad
+                          else "The requested page title is empty or contains only the name of a namespace.")
+                pages.append({"title": text, "invalidreason": reason, "invalid": True})
+                continue
             ns, key = parse_title(text)
             canonical = title_text(ns, key)
             if canonical != text:
@@ -347,7 +427,11 @@ class ApiService(Service):
         if width is not None and not width.lstrip("-").isdigit():
             raise ApiError("badinteger", f'Invalid value "{width}" for integer parameter "iiurlwidth".')
         start = q.get("iicontinue", "").partition("|")[0]
+        iistart = _ts14(q.get("iistart"), "iistart")
+        limit = _limit(q.get("iilimit"), 1)
+        ext_filter = set(_split(q.get("iiextmetadatafilter"))) or None
         files = sorted((parse_title(p["title"])[1], p) for p in pages if p.get("ns") == 6)  # DB-key order
+        single = len(files) == 1
         for key, page in files:
             row = idx.files.get(key)
             if row is None or (start and key < start):
@@ -355,11 +439,40 @@ class ApiService(Service):
             wants_thumb = width is not None and int(width) > 0 and "url" in iiprop
             if wants_thumb and transforms >= self.transform_limit:
                 return transforms, {"iicontinue": f"{key}|{row['img_timestamp']}"}
-            page["imageinfo"] = [self._imageinfo_item(row, iiprop, int(width) if wants_thumb and width else None)]
-            transforms += int(wants_thumb)
+            versions = [v for v in self._history(row) if iistart is None or v["img_timestamp"] <= iistart]
+            items = []
+            for version in versions[:limit]:
+                items.append(self._imageinfo_item(version, iiprop, int(width) if wants_thumb and width else None,
+                                                  archived=version is not row, ext_filter=ext_filter,
+                                                  multilang=q.get("iiextmetadatamultilang") in ("1", "true", "")))
+                transforms += int(wants_thumb)
+            if items:
+                page["imageinfo"] = items
+            if len(versions) > limit and single:
+                # ApiQueryImageInfo: only a single-title query gets a continuation into the history
+                return transforms, {"iistart": _iso14(versions[limit]["img_timestamp"]) or ""}
         return transforms, {}
 
-    def _imageinfo_item(self, row: dict[str, Any], iiprop: set[str], width: int | None) -> dict[str, Any]:
+    def _history(self, row: dict[str, Any]) -> list[dict[str, Any]]:
+        """The file's ``image`` row, then one row per older version (``oldimage``), newest first."""
+        name = row["img_name"]
+        out = [row]
+        live = [day for day, _ in self.sample.file_versions(name) if day <= self.day]
+        for day in reversed(live[:-1]):
+            old = self._rows_on(day).get(name)
+            if old is not None and old["img_timestamp"] < out[-1]["img_timestamp"]:
+                out.append(old)
+        return out
+
+    def _rows_on(self, day: int) -> dict[str, dict[str, Any]]:
+        with self._index_lock:
+            if day not in self._image_rows:
+                self._image_rows[day] = {r["img_name"]: r for r in self.sample.state(day).tables["image"]}
+            return self._image_rows[day]
+
+    def _imageinfo_item(self, row: dict[str, Any], iiprop: set[str], width: int | None, *,
+                        archived: bool = False, ext_filter: set[str] | None = None,
+                        multilang: bool = False) -> dict[str, Any]:
         name = row["img_name"]
         info = self.sample.file_info[name]
         ts = row["img_timestamp"]
@@ -376,7 +489,10 @@ class ApiService(Service):
             item.update({"size": row["img_size"], "width": row["img_width"], "height": row["img_height"]})
         if "url" in iiprop:
             original = self.upload_url + original_path(name)
-            if width is not None:
+            if archived:  # an old version lives under archive/<hash>/<timestamp>!<Name> (not served here)
+                h = original_path(name)[len("/wikipedia/commons/"):].rsplit("/", 1)[0]
+                original = f"{self.upload_url}/wikipedia/commons/archive/{h}/{ts}%21{url_name(name)}"
+            elif width is not None:
                 item.update(self._thumb_fields(row, width, original))
             item["url"] = original
             item["descriptionurl"] = f"https://commons.wikimedia.org/wiki/{title_text(6, name).replace(' ', '_')}"
@@ -389,7 +505,14 @@ class ApiService(Service):
         if "mediatype" in iiprop:
             item["mediatype"] = row["img_media_type"]
         if "extmetadata" in iiprop:
-            item["extmetadata"] = self._extmetadata(row, info)
+            meta = self._extmetadata(row, info)
+            item["extmetadata"] = {k: v for k, v in meta.items() if ext_filter is None or k in ext_filter}
+            if multilang and "ImageDescription" in item["extmetadata"]:
+                from wikivis.sample.captions import file_descriptions
+
+                texts = {lang: f'<div class="description {lang}" lang="{lang}">{_html_escape(t)}</div>'
+                         for lang, t in file_descriptions(self.sample, name).items()}
+                item["extmetadata"]["ImageDescription"]["value"] = {**texts, "_type": "lang"}
         return item
 
     def _thumb_fields(self, row: dict[str, Any], requested: int, original: str) -> dict[str, Any]:
@@ -414,7 +537,11 @@ class ApiService(Service):
         return fields
 
     def _extmetadata(self, row: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
-        def entry(value: str, source: str = "commons-desc-page", hidden: bool = False) -> dict[str, Any]:
+        """CommonsMetadata's fields with the ``source`` and ``hidden`` flags Commons really
+        sends (``../shared/realworld-data/commons``: only ImageDescription, DateTimeOriginal
+        and Artist are shown; CommonsMetadataExtension's value is a JSON number)."""
+
+        def entry(value: Any, source: str = "commons-desc-page", hidden: bool = True) -> dict[str, Any]:
             out: dict[str, Any] = {"value": value, "source": source}
             if hidden:
                 out["hidden"] = ""
@@ -423,21 +550,23 @@ class ApiService(Service):
         ts = row["img_timestamp"]
         artist = info["artist"]
         meta = {
-            "DateTime": entry(f"{ts[0:4]}-{ts[4:6]}-{ts[6:8]} {ts[8:10]}:{ts[10:12]}:{ts[12:14]}", "mediawiki-metadata", True),
-            "ObjectName": entry(row["img_name"].rsplit(".", 1)[0].replace("_", " ")),
-            "CommonsMetadataExtension": entry("1.2", "extension", True),
-            "Categories": entry("|".join(c.replace("_", " ") for c in info["categories"]), hidden=True),
-            "Assessments": entry("", hidden=True),
-            "ImageDescription": entry(f'<div class="description en" lang="en">{_html_escape(info["description"])}</div>'),
-            "DateTimeOriginal": entry(info["date_time_original"]),
+            "DateTime": entry(f"{ts[0:4]}-{ts[4:6]}-{ts[6:8]} {ts[8:10]}:{ts[10:12]}:{ts[12:14]}", "mediawiki-metadata"),
+            "ObjectName": entry(row["img_name"].rsplit(".", 1)[0].replace("_", " "), "mediawiki-metadata"),
+            "CommonsMetadataExtension": entry(1.2, "extension"),
+            "Categories": entry("|".join(c.replace("_", " ") for c in info["categories"]), "commons-categories"),
+            "Assessments": entry("", "commons-categories"),
+            "ImageDescription": entry(f'<div class="description en" lang="en">{_html_escape(info["description"])}</div>',
+                                      hidden=False),
+            "DateTimeOriginal": entry(info["date_time_original"], hidden=False),
             "Credit": entry(f'<span class="int-own-work" lang="en">{_html_escape(info["credit"])}</span>'),
-            "Artist": entry(f'<a href="//commons.wikimedia.org/wiki/User:{artist}" title="User:{artist}">{_html_escape(artist)}</a>'),
+            "Artist": entry(f'<a href="//commons.wikimedia.org/wiki/User:{artist}" title="User:{artist}">{_html_escape(artist)}</a>',
+                            hidden=False),
             "LicenseShortName": entry(info["licence_short_name"]),
             "UsageTerms": entry(info["usage_terms"]),
             "AttributionRequired": entry("true" if info["attribution_required"] else "false"),
             "Copyrighted": entry("True" if info["licence"] not in ("pd", "cc0") else "False"),
             "Restrictions": entry(info["restrictions"]),
-            "License": entry(info["licence"]),
+            "License": entry(info["licence"], "commons-templates"),
         }
         if info["licence_url"]:
             meta["LicenseUrl"] = entry(info["licence_url"])
@@ -462,6 +591,78 @@ class ApiService(Service):
                 page.setdefault("images", []).append({"ns": 6, "title": title_text(6, name)})
                 count += 1
         return {}
+
+    def _revisions(self, idx: WikiIndex, pages: list[dict[str, Any]], q: dict[str, str], out: dict[str, Any]) -> dict[str, str]:
+        """The current revision of each page, content from the sample's generated wikitext."""
+        from wikivis.sample.captions import article_wikitext
+
+        if "rvlimit" in q and len([p for p in pages if "pageid" in p]) > 1:
+            raise ApiError("multpages", "rvlimit may only be used with a single page.")
+        rvprop = set(_split(q.get("rvprop", "ids|timestamp|flags|comment|user")))
+        slots = q.get("rvslots")
+        if "content" in rvprop and not slots:
+            out.setdefault("warnings", {})["revisions"] = {
+                "warnings": "Because \"rvslots\" was not specified, a legacy format has been used for the output."}
+        start = int(q["rvcontinue"].split("|")[0]) if q.get("rvcontinue", "").split("|")[0].isdigit() else 0
+        used = 0
+        for page in sorted((p for p in pages if "pageid" in p), key=lambda p: p["pageid"]):
+            if page["pageid"] < start:
+                continue
+            row = idx.pages.get(page["pageid"])
+            if row is None:
+                continue
+            rev: dict[str, Any] = {}
+            if "ids" in rvprop:
+                rev.update(revid=row["page_latest"], parentid=max(0, row["page_latest"] - 1))
+            if "timestamp" in rvprop:
+                rev["timestamp"] = _iso14(row.get("page_touched"))
+            if "content" in rvprop:
+                text = article_wikitext(self.sample, page["pageid"], self.day) or ""
+                if used and used + len(text) > self.max_result_chars:
+                    return {"rvcontinue": str(page["pageid"])}
+                used += len(text)
+                main = {"contentmodel": "wikitext", "contentformat": "text/x-wiki", "content": text}
+                if slots:
+                    rev["slots"] = {"main": main}
+                else:
+                    rev.update(main)
+            page["revisions"] = [rev]
+        return {}
+
+    def wbgetentities(self, wiki: str, q: dict[str, str]) -> dict[str, Any]:
+        """Commons MediaInfo entities (``M<page id>``) with their labels (file captions)."""
+        from wikivis.sample.captions import file_labels
+
+        ids = _split(q.get("ids"))
+        if not ids:
+            raise ApiError("param-missing", 'The parameter "ids" is required.')
+        if len(ids) > MAX_TITLES:
+            raise ApiError("toomanyvalues", f'Too many values supplied for parameter "ids". The limit is {MAX_TITLES}.',
+                           parameter="ids", limit=MAX_TITLES)
+        props = set(_split(q.get("props", "info|labels|descriptions|statements")))
+        languages = set(_split(q.get("languages")))
+        idx = self.index(wiki)
+        entities: dict[str, Any] = {}
+        for entity_id in ids:
+            if not re.fullmatch(r"M[1-9]\d*", entity_id):
+                raise ApiError("no-such-entity", f'Could not find an entity with the ID "{entity_id}".', id=entity_id)
+            row = idx.pages.get(int(entity_id[1:]))
+            if row is None or row["page_namespace"] != 6 or row["page_title"] not in idx.files:
+                entities[entity_id] = {"id": entity_id, "missing": ""}
+                continue
+            entity: dict[str, Any] = {"type": "mediainfo", "id": entity_id}
+            if "info" in props:
+                entity.update(pageid=row["page_id"], ns=6, title=title_text(6, row["page_title"]),
+                              lastrevid=row["page_latest"], modified=_iso14(row.get("page_touched")))
+            labels = file_labels(self.sample, row["page_title"])
+            if not labels:  # a file without structured data has no MediaInfo entity
+                entities[entity_id] = {"id": entity_id, "missing": ""}
+                continue
+            if "labels" in props:
+                entity["labels"] = {lang: {"language": lang, "value": text} for lang, text in sorted(labels.items())
+                                    if not languages or lang in languages}
+            entities[entity_id] = entity
+        return {"entities": entities, "success": 1}
 
     def _info(self, idx: WikiIndex, pages: list[dict[str, Any]]) -> dict[str, str]:
         """``prop=info`` as formatversion=2 gives it (``redirect``/``new`` only when true)."""
@@ -622,12 +823,24 @@ class _MaxLag(Exception):
         self.seconds = seconds
 
 
-_PREFIX = {"imageinfo": "ii", "images": "im", "pageprops": "pp", "categories": "cl"}
+#: characters MediaWiki never allows in a title (``$wgLegalTitleChars`` leaves them out)
+_INVALID_TITLE = re.compile(r"[<>\[\]{}#]")
+_PREFIX = {"imageinfo": "ii", "images": "im", "pageprops": "pp", "categories": "cl", "revisions": "rv"}
 _GEN_PREFIX = {"categorymembers": "cm", "images": "im"}
 
 
 def _html_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def _ts14(value: str | None, param: str) -> str | None:
+    """An ISO 8601 timestamp parameter (``2010-04-16T22:53:21Z``) as MediaWiki's 14 digits."""
+    if not value:
+        return None
+    digits = re.sub(r"[-:TZ ]", "", value)
+    if len(digits) != 14 or not digits.isdigit():
+        raise ApiError("badtimestamp", f'Invalid value "{value}" for timestamp parameter "{param}".')
+    return digits
 
 
 def _iso14(ts: Any) -> str | None:

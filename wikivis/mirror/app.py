@@ -145,6 +145,8 @@ class Mirror:
             "wiki_api_url_template": f"{api}/{{wiki}}/w/api.php",
             "upload_url": self.urls["upload"],
             "eventstreams_url": self.urls["streams"],
+            "wikidata_api_url": f"{api}/wikidatawiki/w/api.php",
+            "wdqs_url": f"{api}/sparql",
             "contact": TEST_CONTACT,
             "wikis": (self.sample.wiki,),
             "commons_wiki": self.sample.commons_wiki,

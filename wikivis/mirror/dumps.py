@@ -12,6 +12,9 @@ Runs (per wiki, one per sample day, plus two realistic extras):
   ``linktargettable`` done, ``imagelinkstable``/``imagetable`` ``in-progress``, the rest
   ``waiting``), content ``state(n_days)``.
 
+``sample2wiki`` (the second-language wiki of :mod:`wikivis.sample.wikidata`) has one
+complete run per sample day and no extras.
+
 **Dates.**  By default the runs carry the sample's fixed dates (``dates[0]`` = 20261101), which
 tests rely on.  ``anchor="today"`` (what ``wikivis mirror serve`` uses) serves every run shifted
 by whole days so that the last complete run is dated *yesterday* (UTC, recomputed on every
@@ -24,6 +27,9 @@ rendered from the sample dates, footer included), so their checksums never chang
 ``latest/`` works as on Wikimedia, where ``symlinks.py`` updates each link when *its* job
 finishes: ``<wiki>-latest-<table>.sql.gz`` is the newest run in which that job is done, so
 during a run ``latest/`` mixes dates (read the real date from a dated ``dumpstatus.json``).
+
+The article wiki's runs also hold job ``articlesdump``: ``<wiki>-<date>-pages-articles.xml.bz2``
+(:mod:`wikivis.mirror.articles`; ``waiting`` in the run in progress).
 
 Files: ``/<wiki>/<date>/<wiki>-<date>-<table>.sql.gz`` (gzip, mtime 0, like ``| gzip``),
 ``dumpstatus.json`` (version 0.8), ``<wiki>-<date>-md5sums.txt`` / ``-sha1sums.txt``,
@@ -48,6 +54,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from wikivis.mirror.articles import JOB as ARTICLES_JOB
+from wikivis.mirror.articles import articles_dump, articles_file_name
 from wikivis.mirror.base import Request, Response, Service, byte_range
 from wikivis.mirror.dumpwriter import (
     LEGACY_TABLES,
@@ -61,6 +69,7 @@ from wikivis.mirror.dumpwriter import (
 from wikivis.mirror.faults import FaultProfile
 from wikivis.sample import SampleWiki
 from wikivis.sample.model import COMMONS_TABLES, WIKI_TABLES
+from wikivis.sample.wikidata import SECOND_WIKI, second_wiki_tables
 
 DB_HOST = "db1206.eqiad.wmnet"
 SERVER_VERSION = "10.11.19-MariaDB-log"
@@ -136,6 +145,8 @@ class DumpsService(Service):
         last = datetime.strptime(sample.dates[-1], "%Y%m%d")
         self.old_date = (first - timedelta(days=12)).strftime("%Y%m%d")
         self.new_date = (last + timedelta(days=1)).strftime("%Y%m%d")
+        for day, date in enumerate(sample.dates):  # the second-language wiki: plain daily runs
+            self.runs[(SECOND_WIKI, date)] = Run(SECOND_WIKI, date, day)
         for wiki in (sample.wiki, sample.commons_wiki):
             for day, date in enumerate(sample.dates):
                 self.runs[(wiki, date)] = Run(wiki, date, day)
@@ -148,6 +159,8 @@ class DumpsService(Service):
                 for table in self.tables(wiki):
                     new.statuses[table] = "waiting"
                 new.statuses.update({"page": "done", "linktarget": "done", "imagelinks": "in-progress", "image": "in-progress"})
+                if wiki == sample.wiki:
+                    new.statuses["articles"] = "waiting"
                 self.runs[(wiki, self.new_date)] = new
 
     # ------------------------------------------------------------------ dates
@@ -195,7 +208,10 @@ class DumpsService(Service):
                transitional: bool = False) -> bytes:
         """The gzipped dump file of ``table`` in ``run`` (optionally in another schema/style)."""
         legacy = run.legacy if legacy is None else legacy
-        tables = self.sample.state(run.day).tables_for(run.wiki)
+        if run.wiki == SECOND_WIKI:
+            tables = second_wiki_tables(self.sample, run.day)
+        else:
+            tables = self.sample.state(run.day).tables_for(run.wiki)
         rows = tables[table]
         definition = TABLES[table]
         if transitional and table in TRANSITIONAL_TABLES:
@@ -228,6 +244,15 @@ class DumpsService(Service):
                         md5, sha1 = md5[::-1], sha1[::-1]
                     dump = DumpFile(file_name(run.wiki, run.date, table), data, md5, sha1)
                 jobs[job_name(table)] = Job(table, status, updated, dump)
+            if run.wiki == self.sample.wiki:  # the pages-articles XML dump (article wiki only)
+                status = run.statuses.get("articles", "done")
+                updated = (base + timedelta(hours=5)).strftime("%Y-%m-%d %H:%M:%S")
+                dump = None
+                if status == "done":
+                    data = articles_dump(self.sample, run.wiki, run.day)
+                    dump = DumpFile(articles_file_name(run.wiki, run.date), data,
+                                    hashlib.md5(data).hexdigest(), hashlib.sha1(data).hexdigest())
+                jobs[ARTICLES_JOB] = Job("articles", status, updated, dump)
             run.jobs = jobs
             return jobs
 
@@ -263,7 +288,7 @@ class DumpsService(Service):
         if not parts or parts == ["backup-index.html"]:
             return self._backup_index()
         wiki = parts[0]
-        if wiki not in (self.sample.wiki, self.sample.commons_wiki):
+        if wiki not in (self.sample.wiki, self.sample.commons_wiki, SECOND_WIKI):
             return Response.text("Not Found\n", 404)
         if len(parts) == 1:
             served = [self.served(d) for d in self.dates(wiki)]

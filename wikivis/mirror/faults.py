@@ -18,6 +18,14 @@ corrupt    every 3rd payload has bytes flipped (same length; checksums/decoding 
 checksum   dumpstatus.json and *sums.txt publish a wrong md5/sha1 for imagelinks
 drops      every 5th request: connection closed without an answer; SSE drops every 40 events
 maxlag     requests 1 and 2 of every 6 that send ``maxlag`` get the maxlag error
+thumb500   1 % of the files (chosen by name) cannot be thumbnailed: every request for one
+           of their thumbnails answers **500** with Wikimedia's "Error generating
+           thumbnail" page, as Thumbor does for a file it cannot render (originals are
+           served); the upload server's ``thumb_error_rate`` sets another fraction
+sse_chaos  EventStreams only: each message ends the connection with probability 2 %
+           (seeded per request: reproducible), a resumed connection starts 1 message
+           before each position sent (backwards positions, replays), and topics not yet
+           consumed on a connection carry ``"offset": -1`` in the ids (idle datacentre)
 ========== ==========================================================================
 """
 
@@ -43,6 +51,11 @@ class FaultProfile:
     sse_drop_every_events: int = 0
     maxlag_cycle: int = 0
     maxlag_slots: tuple[int, ...] = ()
+    thumb_error_rate: float = 0.0  # fraction of files whose thumbnails answer 500
+    sse_drop_probability: float = 0.0  # each SSE message ends the connection with this probability
+    sse_resume_backup: int = 0  # a resumed SSE connection starts this many messages before each position
+    sse_idle_offsets: bool = False  # SSE ids carry "offset": -1 for every topic not consumed yet on the connection
+    seed: int = 0  # of the random faults (with the request number)
 
     def hits(self, every: int, n: int) -> bool:
         return every > 0 and n % every == 0
@@ -66,6 +79,8 @@ PROFILES: dict[str, FaultProfile] = {
         FaultProfile("checksum", checksum_mismatch=True),
         FaultProfile("drops", drop_every=5, sse_drop_every_events=40),
         FaultProfile("maxlag", maxlag_cycle=6, maxlag_slots=(1, 2)),
+        FaultProfile("thumb500", thumb_error_rate=0.01),
+        FaultProfile("sse_chaos", sse_drop_probability=0.02, sse_resume_backup=1, sse_idle_offsets=True),
     )
 }
 

@@ -36,8 +36,8 @@ from sqlalchemy.engine import make_url
 from wikivis.config import check_wiki_name
 from wikivis.errors import ConfigError, InputError
 from wikivis.sources.replica_schema import CURRENT, LEGACY, SCHEMA_DIR, schema_file, split_statements
+from wikivis.vocab import NS_CATEGORY, NS_FILE
 
-NS_FILE, NS_CATEGORY = 6, 14
 VIEW_FILE = SCHEMA_DIR / "linktarget_view.sql"
 #: the collation name legacy categorylinks rows carry (cl_collation, dropped in 1.45)
 LEGACY_COLLATION = "uppercase"

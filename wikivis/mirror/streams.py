@@ -15,7 +15,15 @@ Behaviour follows stream.wikimedia.org (KafkaSSE with ``useTimestampForId``):
 * resume: a ``Last-Event-ID`` header (that JSON array; entries may use ``offset`` or
   ``timestamp``, offset wins) overrides ``?since=`` (ms epoch or ISO-8601).  Topics not
   named start from ``since``, else at the end ("latest").  With neither, streaming starts
-  at the end, as in production.
+  at the end, as in production.  ``"offset": -1`` means the end of the topic (KafkaSSE:
+  latest), so a client that sends it back skips what the topic holds.
+* idle topics: a topic with nothing to send on a connection (the idle datacentre) appears in
+  every id as ``{"topic": …, "partition": 0, "offset": -1}``, as in production (a verbatim
+  frame: ``events/clickhouse_blog_sse_frame.txt`` of the shared real-world data); the
+  ``sse_chaos`` fault profile does so for every topic not consumed yet on the connection.
+* ``sse_chaos`` also drops connections at random (2 % per message, seeded by the request
+  number) and starts a resumed connection one message before each position it was sent,
+  so the first id's positions move backwards and those messages are delivered again.
 * retention: messages older than ``retention_s`` before ``now_ms`` are gone; a position
   before that starts at the oldest retained message (a consumer must notice the gap).
 * the stream ends (server closes cleanly) ``end_after_s`` after the last message, sending
@@ -30,6 +38,7 @@ from __future__ import annotations
 import bisect
 import heapq
 import json
+import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -139,8 +148,9 @@ class StreamsService(Service):
             return Response.json({"type": "bad_request", "title": "Bad Request", "detail": str(exc)}, 400)
         headers = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no", "Access-Control-Allow-Origin": "*"}
         truncate = self.faults.hits(self.faults.truncate_every, request.number)
+        rng = random.Random(self.faults.seed * 1_000_003 + request.number)
         return Response(200, content_type="text/event-stream; charset=utf-8", headers=headers,
-                        stream=self._events(topics, start, truncate=truncate))
+                        stream=self._events(topics, start, truncate=truncate, rng=rng))
 
     def _start_positions(self, request: Request, topics: list[str]) -> dict[str, int]:
         end = {t: len(self.topics.get(t, [])) for t in topics}
@@ -163,21 +173,29 @@ class StreamsService(Service):
                     raise TypeError
             except (ValueError, TypeError):
                 raise ValueError("Last-Event-ID must be a JSON array of {topic, partition, offset|timestamp}") from None
+            backup = self.faults.sse_resume_backup
             for item in assignments:
                 topic = item.get("topic") if isinstance(item, dict) else None
                 if topic not in start:
                     continue
-                if item.get("offset") is not None:
+                if item.get("offset") is not None and int(item["offset"]) < 0:
+                    start[topic] = end[topic]  # -1: the end of the partition ("latest")
+                elif item.get("offset") is not None:
                     start[topic] = self._index_for_offset(topic, int(item["offset"]))
                 elif item.get("timestamp") is not None:
                     start[topic] = self._index_for_timestamp(topic, int(item["timestamp"]))
+                if backup and start[topic] < end[topic]:  # at-least-once: back up and re-send
+                    start[topic] = max(self._retained_from(topic), start[topic] - backup)
         return start
 
-    def _events(self, topics: list[str], start: dict[str, int], *, truncate: bool) -> Iterator[bytes]:
-        positions = {}
+    def _events(self, topics: list[str], start: dict[str, int], *, truncate: bool,
+                rng: random.Random | None = None) -> Iterator[bytes]:
+        positions: dict[str, int | None] = {}
         for t in topics:
             messages = self.topics.get(t, [])
-            positions[t] = messages[start[t]].timestamp if start[t] < len(messages) else self.now_ms
+            idle = start[t] >= len(messages) or self.faults.sse_idle_offsets
+            positions[t] = None if idle else messages[start[t]].timestamp  # None: "offset": -1
+        drop_p = self.faults.sse_drop_probability
         heap = [(self.topics[t][i].timestamp, t, i) for t, i in start.items() if i < len(self.topics.get(t, []))]
         heapq.heapify(heap)
         yield b":ok\n\n"
@@ -189,7 +207,8 @@ class StreamsService(Service):
             if i + 1 < len(self.topics[topic]):
                 heapq.heappush(heap, (self.topics[topic][i + 1].timestamp, topic, i + 1))
             positions[topic] = message.timestamp + 1
-            ident = json.dumps([{"topic": t, "partition": 0, "timestamp": positions[t]} for t in topics], separators=(",", ":"))
+            ident = json.dumps([{"topic": t, "partition": 0, "timestamp": positions[t]} if positions[t] is not None
+                                else {"topic": t, "partition": 0, "offset": -1} for t in topics], separators=(",", ":"))
             frame = b"event: message\nid: " + ident.encode() + b"\ndata: " + message.data + b"\n\n"
             if truncate and sent == 10:
                 yield frame[: len(frame) // 2]
@@ -197,6 +216,8 @@ class StreamsService(Service):
             yield frame
             sent += 1
             if drop_after and sent >= drop_after:
+                raise DropConnection
+            if drop_p and rng is not None and rng.random() < drop_p:
                 raise DropConnection
         deadline = time.monotonic() + self.end_after_s
         while time.monotonic() < deadline and not self.stopping.is_set():

@@ -14,6 +14,12 @@
   concurrency) — more get **429** with ``Retry-After``; optional total bandwidth cap
   (``bandwidth_bytes_per_s``) and per-request latency.
 
+* broken files: with ``thumb_error_rate`` (the "thumb500" fault profile: 1 %) that fraction
+  of the files, chosen by a hash of the name, cannot be thumbnailed — every thumbnail request
+  for one answers **500** with Wikimedia's HTML error page "Error generating thumbnail:
+  Error creating thumbnail: …" (the page, headers and wording of upload.wikimedia.org's
+  Thumbor failures); their originals are served.
+
 The files are the *current* versions (the mirror's ``day``); earlier versions are not
 served, as on upload.wikimedia.org where an overwrite moves the old file to ``archive/``.
 """
@@ -24,7 +30,7 @@ import hashlib
 import io
 import threading
 from collections import OrderedDict
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 from PIL import Image
@@ -35,6 +41,17 @@ from wikivis.mirror.faults import FaultProfile
 from wikivis.sample import SampleWiki
 
 NONSTANDARD_BODY = "Use thumbnail sizes listed on https://w.wiki/GHai\n"
+#: upload.wikimedia.org's page for a thumbnail Thumbor could not render (HTTP 500)
+THUMB_ERROR_PAGE = (
+    '<!DOCTYPE html>\n<html lang="en">\n<meta charset="utf-8">\n<title>Wikimedia Error</title>\n'
+    '<div class="content" role="main">\n<a href="https://www.wikimedia.org"><img '
+    'src="https://www.wikimedia.org/static/images/wmf-logo.png" alt="Wikimedia" width="135" height="101"></a>\n'
+    "<h1>Error</h1>\n<p>Error generating thumbnail: Error creating thumbnail: convert: {name}: improper image "
+    "header `/tmp/transform_{token}-1.{ext}' @ error/{ext}.c/Read{fmt}Image/1103.</p>\n</div>\n"
+    '<div class="footer"><p>If you report this error to the Wikimedia System Administrators, please include '
+    'the details below.</p><p class="text-muted"><code>Request served via cp3066 cp3066, Varnish XID 907{xid}'
+    "<br>Upstream caches: cp3066 int<br>Error: 500, Internal Server Error at {when}</code></p></div>\n</html>\n"
+)
 PREFIX = "/wikipedia/commons/"
 #: characters MediaWiki's wfUrlencode leaves unescaped in paths
 _SAFE = ";@$!*(),/~:"
@@ -62,6 +79,11 @@ def thumb_path(name: str, width: int) -> str:
     return f"{PREFIX}thumb/{hash_path(name)}/{url_name(name)}/{url_name(thumb_name(name, width))}"
 
 
+def thumb_broken(name: str, rate: float) -> bool:
+    """Whether ``name`` is one of the ``rate`` fraction of files Thumbor cannot render (stable)."""
+    return int(hashlib.sha256(name.encode("utf-8")).hexdigest()[:8], 16) < rate * 0x1_0000_0000
+
+
 def thumb_size(width: int, height: int, target: int) -> tuple[int, int]:
     return target, max(1, round(height * target / width))
 
@@ -79,6 +101,7 @@ class UploadService(Service):
         self._thumb_lock = threading.Lock()
         self.cache_size = cache_size
         self._index: tuple[int, dict[str, dict]] | None = None
+        self.thumb_error_rate = faults.thumb_error_rate  # fraction of files whose thumbnails answer 500
 
     def _row(self, name: str) -> dict | None:
         """The file's current ``image`` row (index rebuilt when the mirror's day changes)."""
@@ -119,6 +142,8 @@ class UploadService(Service):
         row = self._row(name)
         if row is None or f"{h0}/{h01}" != hash_path(name) or rest != thumb_name(name, width)[len(f"{width}px-") :]:
             return Response.text("Not Found\n", 404)
+        if self.thumb_error_rate and thumb_broken(name, self.thumb_error_rate):
+            return self._thumb_error(name, request.number)
         is_svg = row["img_minor_mime"] == "svg+xml"
         if not is_svg and width >= row["img_width"]:
             return Response.text("Error generating thumbnail: Image was not scaled, is the requested width bigger than the source?\n", 400)
@@ -147,6 +172,17 @@ class UploadService(Service):
             while len(self._thumbs) > self.cache_size:
                 self._thumbs.popitem(last=False)
         return data
+
+    @staticmethod
+    def _thumb_error(name: str, number: int) -> Response:
+        ext = name.rsplit(".", 1)[-1].lower()
+        fmt = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "gif": "GIF", "svg": "SVG"}.get(ext, ext.upper())
+        token = hashlib.md5(f"{name}/{number}".encode()).hexdigest()[:12]
+        when = datetime.now(UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
+        body = THUMB_ERROR_PAGE.format(name=name, token=token, ext=ext, fmt=fmt, xid=number, when=when)
+        return Response(500, body.encode(), "text/html; charset=utf-8",
+                        headers={"Cache-Control": "private, s-maxage=0, max-age=0, must-revalidate",
+                                 "X-Cache-Status": "int-front"})
 
     @staticmethod
     def _cache_headers(row: dict) -> dict[str, str]:

@@ -1,9 +1,9 @@
 """Build :class:`RecData` and :class:`RecommenderService` from what the pipeline published.
 
-Sources (each behind a guarded import, so this module imports even before its
-producers exist):
+Sources (``as_of`` reads an older publication of the lake: a run id, a publication id or a
+date, see :meth:`wikivis.lake.Lake.publication`):
 
-* lake datasets, ``wikivis.lake.Lake(settings.lake_root).read(dataset, wiki)`` (the
+* lake datasets, ``wikivis.lake.Lake.from_settings(settings).read(dataset, wiki)`` (the
   published ``current`` snapshot): ``article_images`` (required), ``files`` (required;
   Commons' and the wiki's own, local names shadowing Commons ones), ``article_categories``,
   ``pages`` and ``file_metadata`` (optional: without them unillustrated articles get no
@@ -20,13 +20,12 @@ attributes, or an Arrow table with a ``sha1`` column and a list-typed vector col
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
-from wikivis.errors import ConfigError, InputError, NotFoundError, WikivisError
+from wikivis.errors import InputError, NotFoundError, WikivisError
 from wikivis.recommend.curatornet import checkpoint_path, load_checkpoint
 from wikivis.recommend.data import RecData
 from wikivis.recommend.search import ExactSearch, VectorSearch
@@ -36,13 +35,6 @@ if TYPE_CHECKING:
     from wikivis.recommend.service import RecommenderService
 
 _VECTOR_COLUMNS = ("vector", "embedding", "vectors", "embeddings")
-
-
-def _module(name: str, what: str) -> Any:
-    try:
-        return importlib.import_module(name)
-    except ImportError as exc:
-        raise ConfigError(f"{what} is not available ({name}: {exc}); run the pipeline stage that provides it") from exc
 
 
 def embedding_matrix(obj: Any) -> tuple[list[str], np.ndarray]:
@@ -66,23 +58,24 @@ def embedding_matrix(obj: Any) -> tuple[list[str], np.ndarray]:
     return [str(i) for i in ids], np.asarray(vectors, dtype=np.float32)
 
 
-def _read(lake: Any, dataset: str, wiki: str, *, required: bool) -> pa.Table | None:
+def _read(lake: Any, dataset: str, wiki: str, *, required: bool, as_of: str | None = None) -> pa.Table | None:
     try:
-        return lake.read(dataset, wiki)
+        return lake.read(dataset, wiki, as_of=as_of)
     except (WikivisError, FileNotFoundError):
         if required:
             raise
         return None
 
 
-def _read_visible(lake: Any, dataset: str, wikis: tuple[str, ...], *, required: bool) -> pa.Table | None:
+def _read_visible(lake: Any, dataset: str, wikis: tuple[str, ...], *, required: bool,
+                  as_of: str | None = None) -> pa.Table | None:
     """``dataset`` of every wiki in ``wikis`` that has one, concatenated in that order.
 
     A wiki sees Commons files *and* its own local uploads; with Commons first, a local file
     shadows a Commons file of the same name (later rows win when building lookups), as on
     the wiki itself.
     """
-    parts = [t for w in dict.fromkeys(wikis) if (t := _read(lake, dataset, w, required=False)) is not None]
+    parts = [t for w in dict.fromkeys(wikis) if (t := _read(lake, dataset, w, required=False, as_of=as_of)) is not None]
     if not parts:
         if required:
             raise NotFoundError(f"no published {dataset!r} dataset for {' or '.join(dict.fromkeys(wikis))}")
@@ -90,15 +83,18 @@ def _read_visible(lake: Any, dataset: str, wikis: tuple[str, ...], *, required: 
     return pa.concat_tables(parts) if len(parts) > 1 else parts[0]
 
 
-def load_rec_data(settings: Settings, *, wiki: str | None = None, model_id: str | None = None) -> RecData:
+def load_rec_data(settings: Settings, *, wiki: str | None = None, model_id: str | None = None,
+                  as_of: str | None = None) -> RecData:
     """Assemble :class:`RecData` for ``wiki`` (default: the first configured wiki)."""
+    from wikivis.embed import load_embeddings
+    from wikivis.lake import Lake
+
     wiki = wiki or settings.wikis[0]
     model_id = model_id or settings.model
-    lake = _module("wikivis.lake", "the lake").Lake(settings.lake_root)
-    article_images = _read(lake, "article_images", wiki, required=True)
-    files = _read_visible(lake, "files", (settings.commons_wiki, wiki), required=True)
-    embed = _module("wikivis.embed", "the embedding store")
-    ids, vectors = embedding_matrix(embed.load_embeddings(settings, model_id))
+    lake = Lake.from_settings(settings)
+    article_images = _read(lake, "article_images", wiki, required=True, as_of=as_of)
+    files = _read_visible(lake, "files", (settings.commons_wiki, wiki), required=True, as_of=as_of)
+    ids, vectors = embedding_matrix(load_embeddings(settings, model_id))
     assert article_images is not None
     assert files is not None
     return RecData.from_tables(
@@ -106,37 +102,31 @@ def load_rec_data(settings: Settings, *, wiki: str | None = None, model_id: str 
         files,
         ids,
         vectors,
-        article_categories=_read(lake, "article_categories", wiki, required=False),
-        pages=_read(lake, "pages", wiki, required=False),
-        file_metadata=_read_visible(lake, "file_metadata", (settings.commons_wiki, wiki), required=False),
+        article_categories=_read(lake, "article_categories", wiki, required=False, as_of=as_of),
+        pages=_read(lake, "pages", wiki, required=False, as_of=as_of),
+        file_metadata=_read_visible(lake, "file_metadata", (settings.commons_wiki, wiki), required=False, as_of=as_of),
     )
 
 
 def load_search(settings: Settings, data: RecData, model_id: str | None = None) -> tuple[VectorSearch, str]:
     """The published index, or an exact in-memory one when none is published yet."""
-    load_index = None
-    for name in ("wikivis.index", "wikivis.index.store"):
-        try:
-            load_index = getattr(importlib.import_module(name), "load_index", None)
-        except ImportError:
-            continue
-        if load_index is not None:
-            break
-    if load_index is not None:
-        try:
-            index = load_index(settings, model_id)
-            return index, f"published ({getattr(index, 'kind', type(index).__name__)})"
-        except (NotFoundError, FileNotFoundError):
-            pass
+    from wikivis.index import load_index
+
+    try:
+        index = load_index(settings, model_id)
+        return index, f"published ({getattr(index, 'kind', type(index).__name__)})"
+    except (NotFoundError, FileNotFoundError):
+        pass
     return ExactSearch(data.item_ids, data.vectors), "exact-fallback"
 
 
-def load_service(settings: Settings, *, wiki: str | None = None, model_id: str | None = None) -> RecommenderService:
+def load_service(settings: Settings, *, wiki: str | None = None, model_id: str | None = None,
+                 as_of: str | None = None) -> RecommenderService:
     from wikivis.recommend.service import RecommenderService
 
     wiki = wiki or settings.wikis[0]
     model_id = model_id or settings.model
-    data = load_rec_data(settings, wiki=wiki, model_id=model_id)
+    data = load_rec_data(settings, wiki=wiki, model_id=model_id, as_of=as_of)
     search, kind = load_search(settings, data, model_id)
     ckpt = checkpoint_path(settings.home, wiki, model_id)
     curatornet = load_checkpoint(ckpt, device=settings.device) if ckpt.is_file() else None

@@ -114,12 +114,12 @@ class RecommenderService:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, wiki: str | None = None, model_id: str | None = None
+        cls, settings: Settings, *, wiki: str | None = None, model_id: str | None = None, as_of: str | None = None
     ) -> RecommenderService:
         """Load lake datasets, embeddings, index and any CuratorNet checkpoint (see loading)."""
         from wikivis.recommend.loading import load_service
 
-        return load_service(settings, wiki=wiki, model_id=model_id)
+        return load_service(settings, wiki=wiki, model_id=model_id, as_of=as_of)
 
     # ------------------------------------------------------------------ similar
     def similar(self, file: str, k: int = 10, *, filtered: bool = True) -> list[Suggestion]:

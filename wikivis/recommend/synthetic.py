@@ -163,7 +163,7 @@ def publish_synthetic(
     commons = settings.commons_wiki
     synth = synthetic_wiki(**options)
     data = synth.data
-    lake = Lake(settings.lake_root)
+    lake = Lake.from_settings(settings)
     pages = sorted(data.pages.items())
     links = data.interactions.to_pydict()
     cats = [(pid, c) for pid, cs in sorted(data.categories.items()) for c in cs]
@@ -208,3 +208,20 @@ def publish_synthetic(
         lake.publish(dataset, target, snapshot)
     write_embeddings(settings, settings.model, "synthetic-1", list(data.item_ids), data.vectors)
     return synth
+
+
+def synthetic_thumbnails(synth: SyntheticWiki, size: int = 32, seed: int = 0) -> np.ndarray:
+    """``(N, 3, size, size) uint8`` pixels for :func:`synthetic_wiki`'s images, aligned with
+    ``data.item_ids``: each topic has its own colour and stripe direction, plus per-image noise,
+    so a pixel model (DVBPR) can learn the topics the embeddings encode."""
+    rng = np.random.default_rng(seed)
+    n_topics = max(synth.topic_of_sha1.values()) + 1
+    colours = rng.integers(30, 226, size=(n_topics, 3))
+    yy, xx = np.mgrid[0:size, 0:size]
+    out = np.empty((len(synth.data.item_ids), 3, size, size), dtype=np.uint8)
+    for i, sha1 in enumerate(synth.data.item_ids):
+        t = synth.topic_of_sha1[sha1]
+        stripes = np.sin((xx * np.cos(t) + yy * np.sin(t)) * (0.5 + 0.1 * t)) * 40
+        img = colours[t][:, None, None] + stripes[None] + rng.normal(0, 20, size=(3, size, size))
+        out[i] = np.clip(img, 0, 255).astype(np.uint8)
+    return out

@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import random
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -359,3 +360,65 @@ def rasterize(spec: RenderSpec) -> Image.Image:
     img = Image.new("RGB", (spec.width, spec.height), background)
     _draw(ImageDraw.Draw(img), _shapes(spec, rng))
     return img
+
+
+#: named colours for captions (nearest by RGB distance)
+COLOUR_NAMES: dict[str, RGB] = {
+    "red": (200, 30, 40), "orange": (245, 140, 40), "yellow": (240, 210, 40), "green": (70, 150, 60),
+    "blue": (50, 100, 190), "pink": (235, 120, 170), "brown": (130, 80, 40), "grey": (140, 140, 145),
+    "black": (25, 25, 30), "white": (245, 245, 245),
+}
+
+
+@dataclass(frozen=True)
+class VisualFacts:
+    """What a rendered image shows, in words: how many foreground objects, their main colour
+    (by drawn area) and whether the background is light or dark."""
+
+    topic: str
+    count: int
+    colour: str
+    tone: str  # light | dark
+
+
+def colour_name(colour: RGB) -> str:
+    return min(COLOUR_NAMES, key=lambda n: sum((a - b) ** 2 for a, b in zip(COLOUR_NAMES[n], colour, strict=True)))
+
+
+def _area(kind: str, coords: Any) -> float:
+    if kind in ("ellipse", "rect"):
+        x0, y0, x1, y1 = (float(v) for v in coords)
+        return abs((x1 - x0) * (y1 - y0)) * (0.785 if kind == "ellipse" else 1.0)
+    if kind == "polygon":
+        pts = [(float(x), float(y)) for x, y in coords]
+        return abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(pts, pts[1:] + pts[:1], strict=True))) / 2
+    return 1.0
+
+
+def visual_facts(spec: RenderSpec) -> VisualFacts:
+    """Replay the drawing of ``spec`` (same random stream as :func:`render`) and describe it.
+
+    Captions of the sample wiki are built from these facts, so a caption says what its
+    image shows (a model that matches images and captions has something to learn)."""
+    rng = random.Random(spec.seed)
+    if spec.fmt == "svg":
+        bg = _svg_background(spec, rng)
+        brightness = sum(bg) / 3
+    else:  # the draws of _background in its order, without drawing (the texture averages out)
+        style = TOPIC_STYLES[spec.topic]
+        top, bottom = _jitter(rng, style.palette[0], 18), _jitter(rng, style.palette[1], 18)
+        rng.uniform(0, 2 * np.pi)
+        rng.uniform(7, 15)
+        if style.texture == "rings":
+            rng.uniform(0, max(2, spec.width // 2))
+            rng.uniform(0, max(2, spec.height // 2))
+        brightness = (sum(top) + sum(bottom)) / 6
+    state = rng.getstate()
+    count = rng.randint(*TOPIC_STYLES[spec.topic].shape_count)
+    rng.setstate(state)
+    areas: dict[str, float] = {}
+    for kind, coords, colour, _ in _shapes(spec, rng):
+        name = colour_name(colour)
+        areas[name] = areas.get(name, 0.0) + _area(kind, coords)
+    colour = max(sorted(areas), key=lambda n: areas[n]) if areas else "grey"
+    return VisualFacts(spec.topic, count, colour, "light" if brightness >= 128 else "dark")

@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass, field
 
 from wikivis.datasets import hex_to_base36
+from wikivis.vocab import NS_CATEGORY, NS_FILE, NS_MAIN, NS_PROJECT, NS_USER  # noqa: F401  (re-exported)
 
 #: columns per table, in the physical order of Wikimedia production (dumps keep that order;
 #: categorylinks got cl_target_id last because it was added by ALTER TABLE in 1.44)
@@ -66,7 +67,6 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 WIKI_TABLES = ("page", "linktarget", "imagelinks", "page_props", "categorylinks")
 COMMONS_TABLES = ("image", "page", "linktarget", "categorylinks")
 
-NS_MAIN, NS_USER, NS_PROJECT, NS_FILE, NS_CATEGORY = 0, 2, 4, 6, 14
 
 MIME = {"jpeg": ("image", "jpeg", "BITMAP"), "png": ("image", "png", "BITMAP"), "svg": ("image", "svg+xml", "DRAWING")}
 EXTENSION = {"jpeg": "jpg", "png": "png", "svg": "svg"}

@@ -11,12 +11,16 @@ Behaviour that callers can rely on:
 * unknown titles/files → **404** ``{"error": "not_found", "reason": "unknown article 'X'"}``;
   bad parameters (``k`` outside 1..:data:`MAX_K`, empty names, unknown model) → **422**
   ``{"error": "invalid_request", "reason": …, "detail": [...]}``; a service that cannot
-  load (nothing published yet) → **503** with the reason; anything else → **500**
+  load (nothing published yet, unreadable index) → **503** with a *generic* reason (the
+  details — file paths, faiss error text — go to the server log only, also on
+  ``/healthz``, which answers without a token); anything else → **500**
   ``{"error": "internal"}`` — never a traceback in a response.
 * **Bearer token.**  ``require_token=None`` means: required when ``Settings.serve_token``
   is set or ``Settings.serve_host`` is not a loopback address.  A token that is required
   but not configured is a :class:`~wikivis.errors.ConfigError` at app creation, so an
-  exposed server cannot start open.  Tokens are compared in constant time.
+  exposed server cannot start open.  Tokens are compared in constant time.  When a token
+  is required, ``/docs`` and ``/openapi.json`` require it too (``/redoc`` is off): the schema
+  is part of what the token protects.
 * The service is loaded on first use (the app can be created, and mounted, before the
   pipeline has published anything); a failed load is retried on the next request.
 """
@@ -35,7 +39,8 @@ import numpy as np
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
@@ -154,6 +159,11 @@ class ServiceUnavailable(WikivisError):
     """The recommender could not be loaded (nothing published yet, unreadable index...)."""
 
 
+#: what a client is told when the service cannot load; the cause is logged server-side only
+NOTHING_PUBLISHED = "nothing published to serve yet (article_images, embeddings or index missing); see the server log"
+LOAD_FAILED = "the recommender could not be loaded; see the server log"
+
+
 def _error(status: int, error: str, reason: str, **extra: Any) -> JSONResponse:
     return JSONResponse(status_code=status, content={"error": error, "reason": reason, **extra})
 
@@ -168,7 +178,13 @@ def create_app(
     needs_token = token_required(settings, require_token)
     holder = _ServiceHolder(settings, service)
     latency = _Latency()
-    app = FastAPI(title="wikivis recommendations", version=__version__)
+    app = FastAPI(
+        title="wikivis recommendations",
+        version=__version__,
+        docs_url=None if needs_token else "/docs",
+        redoc_url=None if needs_token else "/redoc",
+        openapi_url=None if needs_token else "/openapi.json",
+    )
 
     def authorise(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]) -> None:
         if not needs_token:
@@ -180,8 +196,9 @@ def create_app(
     def current_service() -> RecommenderService:
         try:
             return holder.get()
-        except WikivisError as exc:
-            raise ServiceUnavailable(str(exc)) from exc
+        except Exception as exc:  # paths and faiss/IO error text stay in the server log
+            log.warning("wikivis serve: the recommender could not be loaded: %s", exc, exc_info=True)
+            raise ServiceUnavailable(NOTHING_PUBLISHED if isinstance(exc, NotFoundError) else LOAD_FAILED) from exc
 
     @app.middleware("http")
     async def record_latency(request: Request, call_next: Any) -> Any:
@@ -227,6 +244,16 @@ def create_app(
         except ServiceUnavailable as exc:
             return _error(503, "unavailable", str(exc), latency=latency.summary())
         return JSONResponse({**body, "auth": needs_token, "latency": latency.summary()})
+
+    if needs_token:
+
+        @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(authorise)])
+        def openapi() -> JSONResponse:
+            return JSONResponse(app.openapi())
+
+        @app.get("/docs", include_in_schema=False, dependencies=[Depends(authorise)])
+        def docs() -> HTMLResponse:
+            return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} - docs")
 
     @app.get("/similar", response_model=SimilarOut, dependencies=[Depends(authorise)])
     def similar(

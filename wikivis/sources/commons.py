@@ -16,6 +16,12 @@ API quirks this module deals with:
   ``continue=||``, ``iicontinue=…``, ``imcontinue=…``, ``cmcontinue=…``, ``sroffset=…``) until
   no ``continue`` comes back.  For ``prop`` modules every round lists *all* the batch's pages
   but only some carry the property, so rounds are merged per page before a page is yielded.
+* **Old versions.**  When *one* title is queried and the file has older versions, MediaWiki
+  answers with ``continue.iistart=<timestamp of the next older version>`` (``iilimit``
+  defaults to 1; with several titles it never does).  Following it walks the file's
+  history, one request per old version, each rendering a thumbnail when ``iiurlwidth`` is
+  set.  Only the current version matters here: ``iistart`` is dropped from the
+  continuation, and a round whose continuation is only ``iistart`` ends the query.
 * **Transform cap.**  ``prop=imageinfo`` renders at most 50 thumbnails per request
   (``ApiQueryImageInfo::TRANSFORM_LIMIT``); with ``iiurlwidth`` set, a batch of 50 titles
   may stop early with ``iicontinue``.  Batches are 50 titles (the ``titles`` limit for
@@ -46,7 +52,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any
@@ -192,7 +198,8 @@ class FileInfo:
 
     ``problem`` is ``None`` for a file with image info, otherwise ``"missing"`` (no such
     file), ``"invalid"`` (not a valid title) or ``"no_imageinfo"`` (the page exists but has
-    no file revision, e.g. a deleted file).
+    no file revision, e.g. a deleted file); ``problem_detail`` says more when the API does
+    (``invalidreason``).
     """
 
     requested: str
@@ -210,6 +217,7 @@ class FileInfo:
     thumb_width: int | None = None
     thumb_height: int | None = None
     extmetadata: dict[str, str] = field(default_factory=dict)
+    problem_detail: str | None = None
 
     @property
     def name(self) -> str:
@@ -326,8 +334,12 @@ class ActionApiClient:
             log.warning("API warning from %s (%s): %s", self.api_url, module, warning)
         return body
 
-    def query(self, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """``action=query`` with the continuation protocol: yields each round's body."""
+    def query(self, params: dict[str, Any], *, ignore: Collection[str] = ()) -> Iterator[dict[str, Any]]:
+        """``action=query`` with the continuation protocol: yields each round's body.
+
+        ``ignore`` names continuation keys not to follow (``iistart``: older file versions);
+        when nothing else is left to continue, the query ends.
+        """
         base = {"action": "query", **params}
         cont: dict[str, Any] = {}
         seen: set[tuple[tuple[str, str], ...]] = set()
@@ -335,6 +347,10 @@ class ActionApiClient:
             body = self.call({**base, **cont})
             yield body
             nxt = body.get("continue")
+            if nxt and ignore:
+                nxt = {k: v for k, v in nxt.items() if k not in ignore}
+                if set(nxt) <= {"continue"}:
+                    nxt = {}
             if not nxt:
                 return
             key = tuple(sorted((str(k), str(v)) for k, v in nxt.items()))
@@ -366,7 +382,8 @@ class ActionApiClient:
         api_titles = {req: file_title(req) for req in requested}
         pages: dict[str, dict[str, Any]] = {}
         normalized: dict[str, str] = {}
-        for body in self.query({**params, "titles": "|".join(dict.fromkeys(api_titles.values()))}):
+        titles = "|".join(dict.fromkeys(api_titles.values()))
+        for body in self.query({**params, "titles": titles}, ignore=("iistart",)):
             q = body.get("query") or {}
             normalized.update(_normalized_map(q))
             for page in q.get("pages") or ():
@@ -522,7 +539,8 @@ def _int(value: Any) -> int | None:
 
 def _file_info(requested: str, title: str, page: dict[str, Any]) -> FileInfo:
     if page.get("invalid"):
-        return FileInfo(requested, title, problem="invalid")
+        reason = page.get("invalidreason")
+        return FileInfo(requested, title, problem="invalid", problem_detail=str(reason) if reason else None)
     infos = page.get("imageinfo") or []
     if not infos:
         return FileInfo(requested, title, problem="missing" if page.get("missing") else "no_imageinfo")

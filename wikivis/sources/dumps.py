@@ -62,9 +62,14 @@ _DOWNLOAD_CHUNK = 1 << 20
 MAX_VERIFY_ATTEMPTS = 4
 
 
+#: dumps that are not SQL tables: name used by :meth:`DumpsClient.fetch` → dumpstatus job
+NON_TABLE_JOBS = {"pages-articles": "articlesdump", "pages-articles-multistream": "articlesmultistreamdump"}
+
+
 def job_name(table: str) -> str:
-    """``page_props`` → ``pagepropstable`` (operations-dumps ``normalize_tablejob_name``)."""
-    return table.replace("_", "") + "table"
+    """``page_props`` → ``pagepropstable`` (operations-dumps ``normalize_tablejob_name``);
+    ``pages-articles`` → ``articlesdump`` (the XML dump of current page texts)."""
+    return NON_TABLE_JOBS.get(table) or table.replace("_", "") + "table"
 
 
 def dump_file_name(wiki: str, date: str, table: str) -> str:

@@ -41,8 +41,26 @@ which every event has been handled — not simply the last ``id`` received.
 Reconnects: a dropped connection (reset, truncated chunk, read timeout) is resumed from the
 newest positions with exponential backoff (:class:`~wikivis.sources.http.RetryPolicy`); the
 connection attempt itself goes through :func:`wikivis.sources.http.request` (429/5xx with
-``Retry-After``).  ``policy.max_attempts`` consecutive connections without a single message
-raise :class:`~wikivis.errors.RetriesExceeded`.
+``Retry-After``).  ``policy.max_attempts`` consecutive connections without a single *new*
+event raise :class:`~wikivis.errors.RetriesExceeded`.
+
+Positions only move forward.  After a reconnect the server may replay messages older than
+the position sent (at-least-once), and the first ``id`` of a new connection carries the
+positions it *started* from, which can be behind ours (``offsetsForTimes`` rounding, a
+consumer-group rebalance): a position is replaced only by a newer one of the same kind, per
+(topic, partition).  Progress is a message that moves its own topic-partition forward (a new
+event); replayed messages, keep-alives and rewritten ids are not progress, so a server that
+keeps replaying the same stretch cannot keep a run alive forever.  On top of that a run has a
+budget — ``max_connections`` and ``max_run_s`` — and raises
+:class:`~wikivis.errors.StreamLimitReached` (a ``RetriesExceeded``) when it runs out.
+
+``offset: -1``.  For a topic-partition it has not consumed anything from (the idle
+datacentre), KafkaSSE writes ``{"topic": …, "partition": 0, "offset": -1}`` into the id
+(see ``events/clickhouse_blog_sse_frame.txt`` in the shared real-world data).  -1 means "the
+end of the partition": sent back as ``Last-Event-ID`` it would skip everything written to
+that topic before the next connection (a datacentre switchover).  Such entries are never
+kept: they become ``{"timestamp": <the run's start>}`` (:meth:`StreamReader._sanitize`), or
+leave the known position as it is.
 """
 
 from __future__ import annotations
@@ -58,7 +76,7 @@ from typing import Any
 
 import requests
 
-from wikivis.errors import InputError, RetriesExceeded
+from wikivis.errors import InputError, RetriesExceeded, StreamLimitReached
 from wikivis.sources.http import HttpCounters, RetryPolicy, request
 
 log = logging.getLogger(__name__)
@@ -264,6 +282,9 @@ class ReaderStats:
     messages: int = 0
     malformed: int = 0  # data that is not a JSON object (counted, logged, skipped)
     prefiltered: int = 0  # set aside undecoded: no wanted wiki named anywhere in the data
+    new_events: int = 0  # messages that moved their topic-partition's position forward
+    replayed: int = 0  # messages at or behind their topic-partition's position (re-sent)
+    idle_offsets: int = 0  # "offset": -1 entries replaced by the run's start timestamp
     other_events: int = 0  # SSE events of another type than "message"
     keepalives: int = 0
     first_kafka_ms: int | None = None  # smallest Kafka timestamp seen
@@ -309,6 +330,9 @@ class StreamReader:
         idle_timeout_s: float = 120.0,
         live_slack_s: float = 30.0,
         prefilter: Iterable[str] = (),
+        start: datetime | None = None,
+        max_connections: int = 500,
+        max_run_s: float = 3 * 3600.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -329,11 +353,19 @@ class StreamReader:
         self.monotonic = monotonic
         self.sleep = sleep
         self.stats = ReaderStats()
+        self.max_connections = max_connections
+        self.max_run_s = max_run_s
+        #: the timestamp an ``offset: -1`` entry stands for: the run's start (``since``)
+        begin = start if start is not None else since
+        self._fallback_ms = to_ms(begin if begin is not None else clock())
         #: wiki names: data naming none of them (as a JSON string) is not decoded at all
         needles = [re.escape(f'"{w}"') for w in prefilter]
         self._wanted = re.compile("|".join(needles)) if needles else None
         #: newest position per topic-partition (the server's view after the last message)
-        self.positions: dict[Key, dict[str, Any]] = parse_event_id(last_event_id) if last_event_id else {}
+        self.positions: dict[Key, dict[str, Any]] = {}
+        if last_event_id:
+            for key, entry in parse_event_id(last_event_id).items():
+                self._advance(key, entry)
         #: topic-partitions whose checkpoint is pinned before a deferred message
         self.pinned: dict[Key, dict[str, Any]] = {}
         self._resume_entries = dict(self.positions)
@@ -403,18 +435,23 @@ class StreamReader:
             self.stats.stop_reason = "until"
             return
         failures = 0
-        last_message_at = self.monotonic()
+        last_message_at = began = self.monotonic()
+        self._deadline = began + self.max_run_s if self.max_run_s > 0 else float("inf")
         while True:
+            if self.max_connections > 0 and self.stats.connections >= self.max_connections:
+                raise self._limit(f"{self.stats.connections} connections (the run's limit, events_max_connections)")
             if self.stats.connections:
                 self.stats.reconnects += 1
             self.stats.connections += 1
             received_before = self.stats.messages
-            positions_before = dict(self.positions)
+            new_before = self.stats.new_events
             try:
                 cutoff = self.window.cutoff_ms
                 live_from = to_ms(self.window.until) - int(self.live_slack_s * 1000)
                 for message in self._connection():
                     last_message_at = self.monotonic()
+                    if last_message_at > self._deadline:
+                        raise self._limit(f"{self.max_run_s:g} s of reading (the run's limit, events_max_run_s)")
                     if isinstance(message, Received):  # else: set aside by the prefilter
                         yield message
                     # a topic passes the cutoff only with a message of its own beyond it
@@ -433,25 +470,42 @@ class StreamReader:
             except _Idle:
                 self.stats.stop_reason = "idle"
                 return
-            progress = self.positions != positions_before  # messages that move no position are no progress
+            progress = self.stats.new_events > new_before  # replayed messages are no progress
             if ended_cleanly and not progress:
                 self.stats.stop_reason = "end"
                 return
-            if self.monotonic() - last_message_at > self.idle_timeout_s:
+            now = self.monotonic()
+            if now - last_message_at > self.idle_timeout_s:
                 self.stats.stop_reason = "idle"
                 return
             failures = 0 if progress else failures + 1
             if failures >= self.policy.max_attempts:
                 raise RetriesExceeded(
-                    f"{failures} connections in a row brought no event (last: {'closed' if ended_cleanly else 'dropped'})",
+                    f"{failures} connections in a row brought no event (last: {'closed' if ended_cleanly else 'dropped'}; "
+                    f"{self.stats.replayed} replayed messages, {self.stats.new_events} new events in {self.stats.connections} "
+                    f"connections)",
                     url=self.url,
                 )
             if not ended_cleanly or failures:
                 delay = self.policy.backoff(max(1, failures))
                 if self._parser.retry_ms is not None:
                     delay = max(delay, self._parser.retry_ms / 1000)
+                if now + delay > self._deadline:
+                    raise self._limit(f"{self.max_run_s:g} s of reading (the run's limit, events_max_run_s)")
                 self.counters.add(waited_s=delay)
                 self.sleep(delay)
+
+    def _limit(self, what: str) -> StreamLimitReached:
+        stats = self.stats
+        frontier = (datetime.fromtimestamp(stats.newest_kafka_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                    if stats.newest_kafka_ms is not None else "nothing")
+        self.stats.stop_reason = "limit"
+        return StreamLimitReached(
+            f"stopped after {what} before the window ending {iso(self.window.until)} was complete: "
+            f"{stats.new_events} new events and {stats.replayed} replayed messages in {stats.connections} "
+            f"connections ({stats.drops} dropped), read up to {frontier}; nothing was checkpointed",
+            url=self.url,
+        )
 
     def _request_headers(self) -> dict[str, str]:
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
@@ -513,11 +567,18 @@ class StreamReader:
                 log.warning("%s: server error event: %s", self.url, sse.data[:300])
             return None
         self.stats.messages += 1
-        if sse.id and self._full_id_pending:
-            # the first id of a connection: every assigned topic's position (later ids differ
-            # only in the consumed topic's entry, which _own_position reads cheaply)
-            self._full_id_pending = False
+        if not (sse.id and self._full_id_pending):
+            return self._handle(sse)
+        # the first id of a connection: every assigned topic's position (later ids differ only
+        # in the consumed topic's entry, which _own_position reads cheaply).  Merged after the
+        # message's own entry, so that entry tells whether the message is new.
+        self._full_id_pending = False
+        try:
+            return self._handle(sse)
+        finally:
             self._update_positions(sse.id)
+
+    def _handle(self, sse: SSEEvent) -> Received | _Skipped | None:
         if self._wanted is not None and sse.id and self._wanted.search(sse.data) is None:
             skipped = self._skip(sse.data, sse.id)
             if skipped is not None:
@@ -540,12 +601,21 @@ class StreamReader:
             before = dict(self.positions)
             entries = self._update_positions(sse.id)
             if key not in entries:  # the one entry that moved is the message's topic
-                moved = [k for k, e in entries.items() if before.get(k) != e]
+                moved = [k for k, e in entries.items() if not _idle(e) and before.get(k) != self.positions.get(k)]
                 if len(moved) == 1:
                     key = moved[0]
             entry = entries.get(key)
+            if entry is not None and _idle(entry):
+                entry = None
+            self._count(before.get(key) != self.positions.get(key) if entry is not None else True)
         elif entry is not None:
-            self.positions[key] = entry
+            if _idle(entry):
+                entry = None
+                self._count(True)
+            else:
+                self._count(self._advance(key, entry))
+        else:
+            self._count(True)  # nothing tells where it is: new as far as anyone can tell
         kafka_ms: int | None = None
         if entry is not None and entry.get("timestamp") is not None:
             kafka_ms = int(entry["timestamp"]) - 1  # KafkaSSE: message timestamp + 1
@@ -562,7 +632,7 @@ class StreamReader:
         position = _own_position(raw_id, found) if found is not None else None
         if found is None or position is None or position.get("timestamp") is None:
             return None  # decode it after all
-        self.positions[found] = position
+        self._count(self._advance(found, position))
         self.stats.prefiltered += 1
         kafka = int(position["timestamp"]) - 1
         self._track(kafka)
@@ -576,13 +646,38 @@ class StreamReader:
             stats.newest_kafka_ms = kafka_ms
 
     def _update_positions(self, raw_id: str) -> dict[Key, dict[str, Any]]:
+        """Merge every entry of an id into :attr:`positions`, forward only; returns the
+        entries as sent."""
         try:
             entries = parse_event_id(raw_id, source=f"{self.url} id of message {self.stats.messages}")
         except InputError as exc:
             log.warning("%s", exc)
             return {}
-        self.positions.update(entries)
+        for key, entry in entries.items():
+            self._advance(key, entry)
         return entries
+
+    def _count(self, new: bool) -> None:
+        if new:
+            self.stats.new_events += 1
+        else:
+            self.stats.replayed += 1
+
+    def _sanitize(self, key: Key, entry: dict[str, Any]) -> dict[str, Any]:
+        """An ``offset: -1`` entry (end of partition) → the run's start as a timestamp."""
+        if not _idle(entry):
+            return entry
+        self.stats.idle_offsets += 1
+        return {"topic": key[0], "partition": key[1], "timestamp": self._fallback_ms}
+
+    def _advance(self, key: Key, entry: dict[str, Any]) -> bool:
+        """Set ``key``'s position to ``entry`` if that is ahead of the known one; True if so."""
+        entry = self._sanitize(key, entry)
+        old = self.positions.get(key)
+        if old is None or _ahead(entry, old):
+            self.positions[key] = entry
+            return True
+        return False
 
 
 def _topic_of(data: str) -> Key | None:
@@ -628,6 +723,29 @@ def _own_position(raw_id: str, key: Key) -> dict[str, Any] | None:
             return entry if entry.get("timestamp") is not None or entry.get("offset") is not None else None
         at = raw_id.find(needle, end)
     return None
+
+
+def _idle(entry: dict[str, Any]) -> bool:
+    """KafkaSSE's "nothing consumed from this partition": ``offset`` -1 (any negative)."""
+    offset = entry.get("offset")
+    try:
+        return offset is not None and int(offset) < 0
+    except (TypeError, ValueError):
+        return False
+
+
+def _ahead(new: dict[str, Any], old: dict[str, Any]) -> bool:
+    """Whether position ``new`` is past ``old`` (offsets compare with offsets, timestamps with
+    timestamps; an offset entry wins over a timestamp one, as on the server)."""
+    new_offset, old_offset = new.get("offset"), old.get("offset")
+    if new_offset is not None and old_offset is not None:
+        return int(new_offset) > int(old_offset)
+    if new_offset is None and old_offset is None:
+        new_ts, old_ts = new.get("timestamp"), old.get("timestamp")
+        if new_ts is None or old_ts is None:
+            return new_ts is not None
+        return int(new_ts) > int(old_ts)
+    return new_offset is not None  # kinds differ: the server honours the offset
 
 
 class _Idle(Exception):

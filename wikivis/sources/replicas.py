@@ -69,6 +69,10 @@ from wikivis.errors import ConfigError, NotFoundError, RetriesExceeded, SourceEr
 from wikivis.sources.http import ConcurrencyLimiter, SharedCounters
 from wikivis.sources.mysql_wire import WireReader, wire_columns
 from wikivis.sqlq import load_query
+from wikivis.vocab import NS_CATEGORY, NS_FILE, NS_MAIN
+
+#: page_props.wikibase_item values kept (the dump path's rule)
+ITEM_PATTERN = r"^Q[1-9][0-9]*$"
 
 if TYPE_CHECKING:
     from wikivis.lake import Lake, Manifest
@@ -78,7 +82,7 @@ LIVE_HOST_TEMPLATE = "{wiki}.analytics.db.svc.wikimedia.cloud"
 LIVE_URL_TEMPLATE = "mysql+pymysql://{host}:3306/{db}?charset=utf8mb4"
 DEFAULT_CNF = Path("~/replica.my.cnf")
 
-NS_MAIN, NS_FILE, NS_CATEGORY = 0, 6, 14
+
 #: PageImages page_props: best image (any licence) and best free image; both mark the lead
 LEAD_IMAGE_PROPS = ("page_image", "page_image_free")
 #: ids / names per ``IN (…)`` lookup
@@ -739,6 +743,38 @@ class ReplicaClient:
                 schema=target,
             )
 
+    def article_items(self) -> Iterator[pa.RecordBatch]:
+        """``article_items`` batches: ``page_props.wikibase_item`` of non-redirect articles
+        (values not shaped like a Q-id are dropped, as in the dump path)."""
+        target = dataset_schema("article_items")
+        for raw in self.scan("article_items", Keyset(("page_id",), ("after_page",), (0,)), {"propname": "wikibase_item"}):
+            values = raw.column("item").cast(pa.binary())
+            kept = raw.filter(pc.match_substring_regex(values, ITEM_PATTERN))
+            yield pa.RecordBatch.from_arrays(
+                [
+                    pa.repeat(pa.scalar(self.wiki, pa.string()), kept.num_rows),
+                    kept.column("page_id").cast(pa.int64()),
+                    kept.column("item").cast(pa.binary()).cast(pa.string()),
+                ],
+                schema=target,
+            )
+
+    def images_of_article(self, title: str, namespace: int = 0) -> list[dict[str, Any]]:
+        """The tutorial's Quarry query: files used by one article, with its lead flags
+        (current link schema; ``title`` as shown or as DB key)."""
+        key = title.strip().replace(" ", "_")
+        key = key[:1].upper() + key[1:]
+        query = load_query("images_of_article")
+        params = {"namespace": namespace, "title": key, "propname_image": "page_image",
+                  "propname_free": "page_image_free"}
+        with self._leased() as lease:
+            rows = self._select(lease, f"{self.wiki}: query images_of_article", query, params)
+        out = []
+        for page_id, file_name, lead, lead_free in rows:
+            name = file_name.decode("utf-8", "replace") if isinstance(file_name, bytes) else str(file_name)
+            out.append({"page_id": int(page_id), "file_name": name, "is_lead": bool(lead), "is_lead_free": bool(lead_free)})
+        return out
+
     def _file_batch(self, raw: pa.RecordBatch | pa.Table) -> pa.RecordBatch:
         arrays = [
             pa.repeat(pa.scalar(self.wiki, pa.string()), raw.num_rows),
@@ -871,7 +907,7 @@ def pull(
     run_id: str | None = None,
     files: Literal["all", "used", "none"] = "all",
 ) -> PullResult:
-    """Write the pages / article_images / article_categories / files datasets of ``wiki``
+    """Write the pages / article_images / article_categories / article_items / files datasets of ``wiki``
     from the replicas — the same datasets, row for row, as the dump path.
 
     ``files`` comes from ``settings.commons_wiki``'s ``image`` table (another section, so
@@ -883,7 +919,7 @@ def pull(
 
     check_wiki_name(wiki)
     snapshot = snapshot or today_snapshot()
-    lake = lake or Lake(settings.lake_root)
+    lake = lake or Lake.from_settings(settings)
     started = time.perf_counter()
     files_wiki = settings.commons_wiki
     with ReplicaSource(settings, engine_factory=engine_factory) as source:
@@ -897,6 +933,9 @@ def pull(
         )
         manifests["article_categories"] = lake.write(
             "article_categories", wiki, snapshot, client.article_categories(), run_id=run_id, inputs=inputs
+        )
+        manifests["article_items"] = lake.write(
+            "article_items", wiki, snapshot, client.article_items(), run_id=run_id, inputs=inputs
         )
         if files != "none":
             files_client = source.client(files_wiki)

@@ -34,7 +34,7 @@ def test_fetch_titles_file_prints_a_summary(cli_settings, sample_wiki, tmp_path)
     summary = json.loads(result.output)
     assert summary["fetched"] + summary["skipped"] + summary["failed_total"] == summary["total"]
     assert summary["fetched"] <= 8
-    lake = Lake(settings.lake_root)
+    lake = Lake.from_settings(settings)
     assert lake.exists("media", settings.commons_wiki, summary["snapshot"])
     assert mirror.stats["upload"]["peak_concurrency"] <= 2
 
@@ -61,3 +61,19 @@ def test_page_images_from_the_article_api(mirror, sample_wiki):
     assert set(result) == set(ids)
     for pid in ids:
         assert set(result[pid].files) == expected[pid]
+
+
+def test_fetch_json_names_every_title_without_metadata(cli_settings, sample_wiki, tmp_path):
+    _mirror, settings = cli_settings
+    names = sorted(r["img_name"] for r in sample_wiki.state(sample_wiki.n_days).tables["image"])[:3]
+    titles = tmp_path / "titles.txt"
+    titles.write_text("\n".join([*names, "Does_not_exist.jpg", "File:Bad[title].jpg"]) + "\n")
+    result = CliRunner().invoke(app, ["fetch", "--titles-file", str(titles), "--include-non-free"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    reasons = {r["file_name"]: r["reason"] for r in summary["metadata_failures"]}
+    assert reasons == {"Does_not_exist.jpg": "missing", "Bad[title].jpg": "invalid"}
+    lake = Lake.from_settings(settings)
+    stored = lake.read("metadata_failures", settings.commons_wiki, summary["snapshot"]).to_pylist()
+    assert sorted(r["file_name"] for r in stored) == sorted(reasons)
+    assert all(r["detail"] for r in stored)

@@ -82,7 +82,7 @@ def test_lists_category_and_depicts(mirror, sample_wiki):
 def test_fetch_is_polite_verified_and_resumable(mirror_factory, sample_wiki):
     mirror = mirror_factory()
     settings = mirror.settings()
-    lake = Lake(settings.lake_root)
+    lake = Lake.from_settings(settings)
     names = _names(sample_wiki)
     small = [n for n in names if n.endswith(".png") and n.startswith(("Map_icon", "Noimage"))]
     meta = fetch_metadata(settings, names[:N_FILES] + small, lake, "20250101")
@@ -177,7 +177,7 @@ def test_corrupt_payloads_are_recorded_not_stored(mirror_factory, sample_wiki):
 def test_commons_stage_on_ingested_article_images(mirror_factory, sample_wiki):
     mirror = mirror_factory()
     settings = mirror.settings(max_images=0)
-    lake = Lake(settings.lake_root)
+    lake = Lake.from_settings(settings)
     state = sample_wiki.state(sample_wiki.n_days)
     tables = state.tables_for(sample_wiki.wiki)
     targets = {r["lt_id"]: r["lt_title"] for r in tables["linktarget"] if r["lt_namespace"] == 6}
@@ -220,3 +220,24 @@ def test_interrupted_run_resumes_without_refetching(mirror_factory, sample_wiki)
     assert summary.already_present == stored
     assert mirror.stats["upload"]["requests"] == first + summary.fetched  # only what was missing
     assert summary.fetched + summary.already_present + summary.skipped == summary.total
+
+
+def test_thumbnail_500s_are_deferred_then_failed_with_their_reason(mirror_factory, sample_wiki):
+    from wikivis.media.fetch import DEFERRED_RETRIES, plan_work
+    from wikivis.mirror.upload import thumb_broken
+
+    mirror = mirror_factory(faults={"upload": "thumb500"})
+    mirror.upload.thumb_error_rate = 0.15  # enough broken files among a few dozen
+    settings = mirror.settings(http_max_attempts=6)
+    meta = fetch_metadata(settings, _names(sample_wiki, N_FILES), None)
+    items, _ = plan_work(meta.table.to_pylist())
+    broken = [i for i in items if "/thumb/" in i.url and thumb_broken(i.file_name, 0.15)]
+    assert broken, "the sample should have a broken thumbnail at this rate"
+    mirror.reset_stats()
+    summary = fetch_media(settings, meta.table)
+    assert summary.failed == {"http_500": len(broken)}
+    assert summary.deferred == DEFERRED_RETRIES * len(broken)
+    stats = mirror.stats["upload"]
+    assert stats["status"][500] == (1 + DEFERRED_RETRIES) * len(broken)  # never 6 in-line attempts
+    assert summary.retries == 0  # no backoff at all for a thumbnail 500
+    _polite(stats)

@@ -49,6 +49,10 @@ def expected(sample, day: int) -> dict[str, list[dict]]:
     page_rows = [{"wiki": wiki, "page_id": p["page_id"], "page_namespace": 0, "page_title": p["page_title"],
                   "is_redirect": bool(p["page_is_redirect"])} for p in pages.values()]
 
+    items = [{"wiki": wiki, "page_id": p["pp_page"], "item": p["pp_value"]} for p in tables["page_props"]
+             if p["pp_propname"] == "wikibase_item" and p["pp_page"] in pages
+             and not pages[p["pp_page"]]["page_is_redirect"]]
+
     def by(rows, *keys):
         return sorted(rows, key=lambda r: tuple(r[k] for k in keys))
 
@@ -57,12 +61,13 @@ def expected(sample, day: int) -> dict[str, list[dict]]:
         "article_images": by(images, "page_id", "file_name"),
         "article_categories": by(categories, "page_id", "category"),
         "files": by(files, "file_name"),
+        "article_items": by(items, "page_id"),
     }
 
 
 def assert_lake_matches(lake: Lake, sample, result, day: int) -> None:
     want = expected(sample, day)
-    for dataset in ("pages", "article_images", "article_categories"):
+    for dataset in ("pages", "article_images", "article_categories", "article_items"):
         got = lake.read(dataset, sample.wiki, result.snapshot).to_pylist()
         assert got == want[dataset], dataset
     assert lake.read("files", sample.commons_wiki, result.commons_snapshot).to_pylist() == want["files"]
@@ -73,7 +78,7 @@ def test_ingest_latest_matches_the_sample(mirror, sample_wiki, tmp_path):
     from wikivis.dumps.ingest import ingest
 
     settings = mirror.settings(home=tmp_path / "home")
-    lake = Lake(settings.lake_root)
+    lake = Lake.from_settings(settings)
     mirror.reset_stats()
     result = ingest(settings, sample_wiki.wiki, run_id="run-1", lake=lake)
     # the newest run is still in progress: the newest *complete* one is used
@@ -104,7 +109,7 @@ def test_ingest_an_explicit_date(mirror, sample_wiki, tmp_path):
     from wikivis.dumps.ingest import ingest
 
     settings = mirror.settings(home=tmp_path / "home")
-    lake = Lake(settings.lake_root)
+    lake = Lake.from_settings(settings)
     result = ingest(settings, sample_wiki.wiki, sample_wiki.dates[2], lake=lake)
     assert result.snapshot == sample_wiki.dates[2]
     assert result.commons_snapshot == sample_wiki.dates[2]  # Commons: newest complete run at or before
@@ -131,7 +136,7 @@ def test_ingest_survives_transfer_faults(mirror_factory, sample_wiki, tmp_path, 
     settings = running.settings(home=tmp_path / "home")
     client = DumpsClient(settings, policy=RetryPolicy(max_attempts=6, backoff_initial_s=0.01, backoff_max_s=0.05))
     result = ingest(settings, sample_wiki.wiki, sample_wiki.dates[1], client=client)
-    assert_lake_matches(Lake(settings.lake_root), sample_wiki, result, 1)
+    assert_lake_matches(Lake.from_settings(settings), sample_wiki, result, 1)
     assert running.stats["dumps"]["peak_concurrency"] <= 2
 
 

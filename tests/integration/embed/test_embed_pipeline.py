@@ -64,7 +64,7 @@ def media_lake(settings):
             "reason": "http_404",
         }
     )
-    Lake(settings.lake_root).write("media", settings.commons_wiki, "20260101", pa.Table.from_pylist(rows))
+    Lake.from_settings(settings).write("media", settings.commons_wiki, "20260101", pa.Table.from_pylist(rows))
     return settings
 
 

@@ -16,22 +16,26 @@ from wikivis.events import CatchUpResult, catch_up
 from wikivis.lake import Lake
 from wikivis.sources.http import RetryPolicy
 
-DATASETS = ("pages", "article_images", "article_categories", "files")
+DATASETS = ("pages", "article_images", "article_categories", "files", "article_items")
 #: tests don't wait for real backoff
 FAST = RetryPolicy(backoff_initial_s=0.01, backoff_max_s=0.05)
 
 
 @pytest.fixture(scope="session")
 def dump_lake(mirror, sample_wiki, tmp_path_factory) -> Path:
-    """``<root>/lake`` with pages/article_images/article_categories/files of every dump date."""
+    """A home whose lake holds pages/article_images/article_categories/files of every dump date.
+
+    The lake's Iceberg catalog lives in the home's catalog database, so a test copies both;
+    the copied table metadata still points at this home's warehouse, which stays read-mostly
+    (every write adds uniquely named files)."""
     from wikivis.dumps.ingest import ingest
 
     home = tmp_path_factory.mktemp("events-dumps")
     settings = mirror.settings(home=home)
-    lake = Lake(settings.lake_root)
+    lake = Lake.from_settings(settings)
     for date in sample_wiki.dates:
         ingest(settings, sample_wiki.wiki, date, lake=lake)
-    return settings.lake_root
+    return home
 
 
 def midnight(date: str) -> datetime:
@@ -42,10 +46,11 @@ class Harness:
     """One test's home (a copy of the dump lake + its own catalog) against one mirror."""
 
     def __init__(self, mirror: Any, sample: Any, home: Path, dump_lake: Path, **settings: Any) -> None:
-        shutil.copytree(dump_lake, home / "lake")
+        shutil.copytree(dump_lake / "lake", home / "lake")
+        shutil.copy(dump_lake / "catalog.sqlite", home / "catalog.sqlite")
         self.mirror, self.sample = mirror, sample
         self.settings = mirror.settings(home=home, **settings)
-        self.lake = Lake(self.settings.lake_root)
+        self.lake = Lake.from_settings(self.settings)
         self.catalog = Catalog(self.settings.resolved_catalog_url)
 
     def run(self, day: int, base: str, **kwargs: Any) -> CatchUpResult:

@@ -18,7 +18,7 @@ from PIL import Image
 
 from wikivis.datasets import base36_to_hex, schema
 from wikivis.errors import GateFailed
-from wikivis.gates import gate_media, gate_tables
+from wikivis.gates.stages import gate_media, gate_tables
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,8 @@ def test_complete_run_status_files_and_checksums(mirror, sample_wiki, http) -> N
     base = f"{mirror.urls['dumps']}/{wiki}/{date}"
     status = http.get(f"{base}/dumpstatus.json").json()
     assert status["version"] == "0.8"
-    assert set(status["jobs"]) == {"pagetable", "linktargettable", "imagelinkstable", "pagepropstable", "categorylinkstable"}
+    assert set(status["jobs"]) == {"pagetable", "linktargettable", "imagelinkstable", "pagepropstable", "categorylinkstable",
+                                   "articlesdump"}
     job = status["jobs"]["imagelinkstable"]
     assert job["status"] == "done"
     name = f"{wiki}-{date}-imagelinks.sql.gz"

@@ -100,3 +100,24 @@ def test_payload_faults(mirror_factory, sample_wiki, http, profile: str) -> None
             outcomes.append("broken")
     assert "ok" in outcomes
     assert any(o != "ok" for o in outcomes)
+
+
+def test_thumb500_profile_answers_error_generating_thumbnail(mirror_factory, sample_wiki, http) -> None:
+    """Some files cannot be thumbnailed: Thumbor's HTML 500 page, every time, originals still served."""
+    from wikivis.mirror.upload import thumb_broken
+
+    running = mirror_factory(faults={"upload": "thumb500"})
+    rows = [r for r in _rows(sample_wiki, "jpeg") if r["img_width"] > 330]
+    names = [f"File_{i}.jpg" for i in range(20_000)]
+    assert 0.008 < sum(thumb_broken(n, 0.01) for n in names) / len(names) < 0.012  # 1 % of the files
+    running.upload.thumb_error_rate = 1.0  # make the sample's files all broken for this check
+    row = rows[0]
+    for _ in range(2):
+        response = http.get(running.urls["upload"] + thumb_path(row["img_name"], 330))
+        assert response.status_code == 500
+        assert response.headers["Content-Type"].startswith("text/html")
+        assert "Error generating thumbnail" in response.text
+        assert "<title>Wikimedia Error</title>" in response.text
+    assert http.get(running.urls["upload"] + original_path(row["img_name"])).status_code == 200
+    running.upload.thumb_error_rate = 0.0
+    assert http.get(running.urls["upload"] + thumb_path(row["img_name"], 330)).status_code == 200

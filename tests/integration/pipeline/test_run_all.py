@@ -33,7 +33,7 @@ def test_everything_is_published_together(finished_run):
     from wikivis.lake import Lake
 
     settings, summary = finished_run
-    lake = Lake(settings.lake_root)
+    lake = Lake.from_settings(settings)
     snapshot = summary["wikis"]["samplewiki"]["snapshot"]
     for dataset in ("pages", "article_images", "article_categories", "file_metadata", "media"):
         assert lake.current(dataset, "samplewiki") == snapshot, dataset

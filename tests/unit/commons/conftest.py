@@ -76,6 +76,7 @@ class FakeApi:
     pages: dict[int, dict[str, Any]] = field(default_factory=dict)  # pageid -> {title, images, props}
     transform_limit: int = 50
     list_page_size: int = 3
+    no_imageinfo: set[str] = field(default_factory=set)  # titles of file pages without a file revision
     script: list[tuple[int, dict[str, Any], dict[str, str]]] = field(default_factory=list)  # canned responses first
     calls: list[dict[str, str]] = field(default_factory=list)
     user_agents: list[str] = field(default_factory=list)
@@ -135,6 +136,9 @@ class FakeApi:
                 pages.append({"title": title, "invalidreason": "bad title", "invalid": True})
                 continue
             f = self.files.get(title)
+            if title in self.no_imageinfo:
+                pages.append({"pageid": 99, "ns": 6, "title": title, "imagerepository": ""})
+                continue
             if f is None:
                 pages.append({"ns": 6, "title": title, "missing": True, "known": False, "imagerepository": ""})
                 continue

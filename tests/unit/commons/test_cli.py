@@ -23,3 +23,14 @@ def test_summary_text_names_reasons():
     assert "not_free: 1" in text
     assert "http_404: 1" in text
     assert "failed: 1" in text
+
+
+def test_summary_text_lists_titles_without_metadata():
+    failures = [{"file_name": f"Gone_{i:02d}.jpg", "reason": "missing", "detail": "no such file on Commons"}
+                for i in range(25)]
+    summary = FetchSummary(total=0, metadata_problems={"missing": 25}, metadata_failures=failures)
+    text = _describe(summary.as_dict())
+    assert "Gone_00.jpg: missing (no such file on Commons)" in text
+    assert "Gone_24.jpg" not in text
+    assert "and 5 more" in text
+    assert summary.as_dict()["metadata_failures"] == failures  # --json carries them all

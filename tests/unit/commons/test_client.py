@@ -164,3 +164,23 @@ def test_page_images_merges_continuation(fake_api, api_client):
     assert result[2].files == ("C.jpg", "D.jpg", "E.jpg")
     assert result[3].problem == "missing"
     assert len(fake_api.calls) == 2
+
+
+def test_single_title_iistart_is_not_followed(fake_api, api_client):
+    """MediaWiki answers one title of a file with history with ``continue.iistart``: following it
+    would fetch (and render a thumbnail of) every old version, one request each."""
+    current = {"timestamp": "2025-02-01T00:00:00Z", "size": 10, "width": 1000, "height": 800, "sha1": "a" * 40,
+               "url": "http://upload.test/x/Cat.jpg", "thumburl": "http://upload.test/thumb/330px-Cat.jpg",
+               "thumbwidth": 330, "thumbheight": 264}
+    older = {**current, "timestamp": "2024-01-01T00:00:00Z", "sha1": "b" * 40}
+    page = {"pageid": 5, "ns": 6, "title": "File:Cat.jpg", "imagerepository": "local"}
+    json_ct = {"Content-Type": "application/json"}
+    fake_api.script = [
+        (200, {"continue": {"iistart": "2024-01-01T00:00:00Z", "continue": "||"},
+               "query": {"pages": [{**page, "imageinfo": [current]}]}}, json_ct),
+        (200, {"batchcomplete": True, "query": {"pages": [{**page, "imageinfo": [older]}]}}, json_ct),
+    ]
+    (info,) = api_client.imageinfo(["Cat.jpg"], thumb_width=330)
+    assert len(fake_api.calls) == 1
+    assert info.sha1 == "a" * 40
+    assert info.thumb_width == 330

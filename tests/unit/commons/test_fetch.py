@@ -282,3 +282,89 @@ def test_retry_after_pauses_the_other_workers_too():
     assert cooldown.wait() == 3.0
     assert cooldown.wait() == 0.0
     assert sleeps == [3.0]
+
+
+THUMB_500 = (
+    b"<!DOCTYPE html>\n<html lang=\"en\"><head><title>Wikimedia Error</title></head><body>"
+    b"<h1>Error</h1><p>Error generating thumbnail: Error creating thumbnail: convert: improper image header"
+    b" `/tmp/transform_6b1b2b5b4c5a-1.jpg' @ error/jpeg.c/ReadJPEGImage/1103.</p></body></html>\n"
+)
+
+
+class _WatchedLimiter:
+    """A concurrency limiter that knows how many slots are held right now."""
+
+    def __init__(self, limit: int = 2) -> None:
+        from wikivis.sources.http import ConcurrencyLimiter
+
+        self.inner = ConcurrencyLimiter(limit)
+        self.limit = limit
+        self.held = 0
+
+    def slot(self):
+        from contextlib import contextmanager
+
+        @contextmanager
+        def held():
+            with self.inner.slot():
+                self.held += 1
+                try:
+                    yield
+                finally:
+                    self.held -= 1
+
+        return held()
+
+
+def test_thumbnail_500_goes_to_the_end_of_the_shard_and_never_sleeps_in_a_slot(settings, fake_upload):
+    """A 500 ("Error generating thumbnail") is not retried in line: the item is tried again
+    after the rest of its shard, at most twice, then failed with its reason.  No wait ever
+    happens while a connection slot is held."""
+    from .conftest import FakeAdapter, make_response
+
+    rows = [_route(fake_upload, f"Img_{i:02d}.jpg", Route(jpeg_bytes(color=(i, i, i)))) for i in range(6)]
+    rows.append(_route(fake_upload, "Broken.jpg", Route(THUMB_500, 500, {"Content-Type": "text/html"})))
+    rows.append(_route(fake_upload, "Once.jpg", Route(jpeg_bytes(color=(9, 9, 9)))))
+    rows.append(_route(fake_upload, "Busy.jpg", Route(jpeg_bytes(color=(7, 7, 7)))))
+    order: list[str] = []
+    seen: dict[str, int] = {}
+    original = fake_upload.handle
+
+    def handle(request):
+        name = request.url.rsplit("/", 1)[1].removeprefix("330px-")
+        order.append(name)
+        seen[name] = seen.get(name, 0) + 1
+        if name == "Once.jpg" and seen[name] == 1:
+            return make_response(request, 500, THUMB_500, {"Content-Type": "text/html"})
+        if name == "Busy.jpg" and seen[name] == 1:
+            return make_response(request, 503, b"busy", {"Retry-After": "2"})
+        return original(request)
+
+    session = fake_upload.session()
+    session.mount("http://upload.test/", FakeAdapter(handle))
+    limiter = _WatchedLimiter()
+    slept_holding: list[int] = []
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        slept_holding.append(limiter.held)
+
+    fetcher = ThumbnailFetcher(settings, MediaStore(settings.media_root), session=session, limiter=limiter,
+                               policy=RetryPolicy(max_attempts=6, backoff_initial_s=0.5), sleep=sleep)
+    summary = fetch_media(settings, rows, fetcher=fetcher, workers=1)
+    assert summary.failed == {"http_500": 1}
+    assert summary.fetched == 8
+    assert seen["Broken.jpg"] == 1 + 2  # first try + at most two deferred retries
+    assert seen["Once.jpg"] == 2
+    assert seen["Busy.jpg"] == 2  # a 503 with Retry-After is waited out (slot released), in line
+    assert summary.deferred == 3
+    first_retry = order.index("Broken.jpg", order.index("Broken.jpg") + 1)
+    assert set(order[:first_retry]) >= {r["file_name"] for r in rows}  # retried after the rest of the shard
+    # the 503's Retry-After (later workers wait out the rest of the shared cooldown: fake time
+    # does not pass); never a backoff for the 500s
+    assert sleeps[0] == 2.0
+    assert all(0 < s <= 2.0 for s in sleeps) and 0.5 not in sleeps
+    assert set(slept_holding) == {0}  # nobody sleeps while holding one of the two slots
+    (broken,) = [r for r in summary.records if r["file_name"] == "Broken.jpg"]
+    assert (broken["status"], broken["reason"]) == ("failed", "http_500")

@@ -90,3 +90,64 @@ def test_list_builders(lake, api_client, fake_api, tmp_path):
     titles.write_text("A.jpg\nB.jpg|C.jpg\n", encoding="utf-8")
     with pytest.raises(InputError, match="line 2"):
         lists.from_file(titles)
+
+
+def test_titles_without_metadata_are_listed_with_their_reason(settings, lake, fake_api, api_client, fake_upload,
+                                                              FakeFile):
+    """Every requested title that got no usable metadata is a ``metadata_failures`` row."""
+    files = [FakeFile("Cat.jpg"), FakeFile("Logo.jpg", licence="Fair use", non_free=True)]
+    fake_api.add(*files)
+    fake_api.no_imageinfo.add("File:Deleted.jpg")
+    fake_upload.fallback = Route(jpeg_bytes())
+    _article_images(lake, "20250101", [(1, "Cat.jpg"), (1, "Logo.jpg"), (2, "Dangling.jpg"), (2, "Deleted.jpg"),
+                                       (3, "Bad<title>.jpg")])
+    fetcher = ThumbnailFetcher(settings, MediaStore(settings.media_root), session=fake_upload.session(),
+                               policy=RetryPolicy(max_attempts=2), sleep=lambda s: None)
+    summary = commons_stage(settings, WIKI, "20250101", lake=lake, client=api_client, fetcher=fetcher)
+    failures = {r["file_name"]: r for r in lake.read("metadata_failures", WIKI, "20250101").to_pylist()}
+    assert {k: v["reason"] for k, v in failures.items()} == {
+        "Dangling.jpg": "missing",
+        "Deleted.jpg": "no_imageinfo",
+        "Bad<title>.jpg": "invalid",
+        "Logo.jpg": "non_free",
+    }
+    assert failures["Bad<title>.jpg"]["detail"] == "bad title"  # the API's invalidreason
+    assert "Fair use" in failures["Logo.jpg"]["detail"]
+    assert all(r["detail"] for r in failures.values())
+    assert sorted(summary.as_dict()["metadata_failures"], key=lambda r: r["file_name"]) == sorted(
+        failures.values(), key=lambda r: r["file_name"])
+    assert summary.metadata_problems == {"missing": 1, "no_imageinfo": 1, "invalid": 1}
+
+
+def test_pipeline_shards_write_and_merge_metadata_failures(settings, lake, fake_api, FakeFile, monkeypatch):
+    """The Airflow path (fetch_metadata_shard → gate_media's merge) writes the same dataset."""
+    from wikivis import pipeline
+    from wikivis.sources import commons as commons_source
+
+    fake_api.add(FakeFile("Cat.jpg"))
+    _article_images(lake, "20250101", [(1, "Cat.jpg"), (1, "Nope.jpg"), (2, "Gone.jpg")])
+    session = fake_api.session()
+    real = commons_source.ActionApiClient.from_settings.__func__  # type: ignore[attr-defined]
+
+    def from_settings(cls, s, wiki=None, **kw):
+        return real(cls, s.replace(commons_api_url="http://api.test/w/api.php"), wiki, session=session, **kw)
+
+    monkeypatch.setattr(commons_source.ActionApiClient, "from_settings", classmethod(from_settings))
+    ctx = pipeline.context(settings)
+    monkeypatch.setattr(pipeline, "context", lambda s=None: ctx)
+    monkeypatch.setattr(pipeline, "stage", _no_stage)
+    for shard in range(2):
+        pipeline.fetch_metadata_shard(WIKI, "20250101", shard, 2, run_id="r1")
+    assert pipeline._merge_media_parts(ctx, WIKI, "20250101", "r1")
+    failures = ctx.lake.read("metadata_failures", WIKI, "20250101").to_pylist()
+    assert sorted((r["file_name"], r["reason"]) for r in failures) == [("Gone.jpg", "missing"), ("Nope.jpg", "missing")]
+
+
+def _no_stage(*_a, **_k):
+    from contextlib import contextmanager
+
+    @contextmanager
+    def metrics():
+        yield {}
+
+    return metrics()

@@ -22,7 +22,7 @@ def result():
 
 def test_content_models_beat_popularity_on_recall_at_10(result) -> None:
     m = result.metrics
-    assert list(m) == ["random", "popularity", "visrank", "vbpr", "curatornet"]
+    assert list(m) == ["random", "popularity", "visrank", "vbpr", "curatornet", "acf"]  # dvbpr: no pixels
     assert all(list(values) == METRICS for values in m.values())
     assert m["visrank"]["recall_at_10"] > m["popularity"]["recall_at_10"]
     assert m["curatornet"]["recall_at_10"] > m["popularity"]["recall_at_10"]

@@ -12,8 +12,8 @@ from tests.unit.gates.test_stages import fill_lake
 from wikivis.catalog import Catalog
 from wikivis.datasets import schema
 from wikivis.errors import GateFailed, NotFoundError
-from wikivis.gates import gate_tables
 from wikivis.gates.report import write_report
+from wikivis.gates.stages import gate_tables
 
 
 def file_metadata(names: list[str]) -> pa.Table:

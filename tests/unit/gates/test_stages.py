@@ -24,7 +24,8 @@ from tests.unit.gates.conftest import (
 )
 from wikivis.catalog import Catalog
 from wikivis.errors import GateFailed, NotFoundError
-from wikivis.gates import CheckResult, gate_embeddings, gate_index, gate_media, gate_tables, run_gate
+from wikivis.gates.results import CheckResult
+from wikivis.gates.stages import gate_embeddings, gate_index, gate_media, gate_tables, run_gate
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ loaded into SQLite replicas, plus a pure-Python reference of the datasets it mus
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -75,7 +76,7 @@ def tiny_tables() -> dict[str, dict[str, list[dict[str, Any]]]]:
 
 
 def reference(tables: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, list[dict[str, Any]]]:
-    """The four datasets as the dump path defines them, in plain Python, sorted like the lake."""
+    """The datasets as the dump path defines them, in plain Python, sorted like the lake."""
     wiki = tables[WIKI]
     pages = {p["page_id"]: p for p in wiki["page"] if p["page_namespace"] == 0}
     lt = {r["lt_id"]: (r["lt_namespace"], r["lt_title"]) for r in wiki["linktarget"]}
@@ -104,6 +105,12 @@ def reference(tables: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, l
              for r in tables[COMMONS]["image"]),
             key=lambda r: r["file_name"].encode(),
         ),
+        "article_items": [
+            {"wiki": WIKI, "page_id": r["pp_page"], "item": r["pp_value"]}
+            for r in sorted(wiki["page_props"], key=lambda r: r["pp_page"])
+            if r["pp_propname"] == "wikibase_item" and r["pp_page"] in pages
+            and not pages[r["pp_page"]]["page_is_redirect"] and re.fullmatch(r"Q[1-9][0-9]*", r["pp_value"])
+        ],
     }
 
 

@@ -321,3 +321,37 @@ def test_url_template_and_embedded_default(tmp_path: Path):
     local = replica_url(load_settings(env={}, home=tmp_path), "dewiki")
     assert local.get_backend_name() == "sqlite"
     assert local.database.endswith("replica/dewiki_p.sqlite")
+
+
+def test_article_items_keep_q_ids_only_like_the_dump_path(settings, tiny) -> None:
+    from wikivis.dumps.ingest import build_article_items, build_pages
+
+    tiny[WIKI]["page_props"] += [
+        {"pp_page": 1, "pp_propname": "wikibase_item", "pp_value": "Q42", "pp_sortkey": None},
+        {"pp_page": 2, "pp_propname": "wikibase_item", "pp_value": "Q1' OR 1=1", "pp_sortkey": None},
+        {"pp_page": 4, "pp_propname": "wikibase_item", "pp_value": "Q7", "pp_sortkey": None},  # a redirect
+        {"pp_page": 5, "pp_propname": "wikibase_item", "pp_value": "Q8", "pp_sortkey": None},  # not an article
+        {"pp_page": 6, "pp_propname": "wikibase_item", "pp_value": "Q9", "pp_sortkey": None},
+    ]
+    for wiki, tables in tiny.items():
+        load_replica(tables, settings.replica_url(wiki), wiki)
+    settings = settings.replace(replica_batch_rows=1)
+    with ReplicaSource(settings) as source:
+        got = rows(source.client(WIKI).article_items())
+    assert got == [{"wiki": WIKI, "page_id": 1, "item": "Q42"}, {"wiki": WIKI, "page_id": 6, "item": "Q9"}]
+    page = pa.Table.from_pylist([{k: r[k] for k in ("page_id", "page_namespace", "page_title", "page_is_redirect")}
+                                 for r in tiny[WIKI]["page"]])
+    props = pa.Table.from_pylist([{k: r[k].encode() if isinstance(r[k], str) else r[k]
+                                   for k in ("pp_page", "pp_propname", "pp_value")} for r in tiny[WIKI]["page_props"]])
+    assert build_article_items(WIKI, build_pages(WIKI, page), props).to_pylist() == got
+
+
+def test_images_of_one_article_is_the_quarry_query(replica_settings) -> None:
+    with ReplicaSource(replica_settings) as source:
+        client = source.client(WIKI)
+        got = client.images_of_article("Alpha")
+        assert [(r["file_name"], r["is_lead"], r["is_lead_free"]) for r in got] == [
+            ("A.jpg", True, False), ("B.png", False, True), ("Ž.svg", False, False)]
+        assert [r["file_name"] for r in client.images_of_article("ünïcödé Łódź")] == ["Ž.svg"]
+        assert client.images_of_article(HOSTILE_TITLE.replace(" ", "_")) == []  # data, not SQL (spaces are DB-key underscores)
+        assert client.images_of_article("No such page") == []

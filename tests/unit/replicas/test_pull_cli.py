@@ -17,7 +17,7 @@ from wikivis.sources.replicas import pull
 
 
 def test_pull_writes_the_four_datasets(replica_settings, tiny):
-    lake = Lake(replica_settings.lake_root)
+    lake = Lake.from_settings(replica_settings)
     result = pull(replica_settings, WIKI, "20260102")
     expected = reference(tiny)
     assert result.rows == {name: len(rows) for name, rows in expected.items()}
@@ -29,7 +29,7 @@ def test_pull_writes_the_four_datasets(replica_settings, tiny):
 
 
 def test_pull_can_restrict_files_to_the_used_ones(replica_settings, tiny):
-    lake = Lake(replica_settings.lake_root)
+    lake = Lake.from_settings(replica_settings)
     result = pull(replica_settings, WIKI, "20260102", files="used")
     used = {r["file_name"] for r in reference(tiny)["article_images"]}
     assert [r["file_name"] for r in lake.read("files", COMMONS, "20260102").to_pylist()] == sorted(used)
@@ -77,7 +77,7 @@ def test_cli_pull_and_detect(cli, replica_settings):
     summary = json.loads(result.output)
     assert summary["rows"]["article_images"] == 27
     assert summary["snapshot"] == "20260104"
-    assert Lake(replica_settings.lake_root).exists("files", COMMONS, "20260104")
+    assert Lake.from_settings(replica_settings).exists("files", COMMONS, "20260104")
     result = cli.invoke(app, ["detect", "--wiki", WIKI])
     assert result.exit_code == 0
     assert json.loads(result.output)["schema"]["imagelinks"] == "target_id"
@@ -86,3 +86,11 @@ def test_cli_pull_and_detect(cli, replica_settings):
 def test_cli_rejects_hostile_wiki_names(cli):
     result = cli.invoke(app, ["pull", "--wiki", "x; DROP TABLE page"])
     assert isinstance(result.exception, ConfigError)
+
+
+def test_cli_images_is_the_quarry_query(cli):
+    result = cli.invoke(app, ["images", "--wiki", WIKI, "--title", "Alpha"])
+    assert result.exit_code == 0, result.output
+    assert [r["file_name"] for r in json.loads(result.output)] == ["A.jpg", "B.png", "Ž.svg"]
+    missing = cli.invoke(app, ["images", "--wiki", WIKI, "--title", "Nope"])
+    assert missing.exit_code != 0

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from fastapi.testclient import TestClient
 
-from wikivis.errors import ConfigError
+from wikivis.errors import ConfigError, NotFoundError
+from wikivis.recommend.service import RecommenderService
 from wikivis.serve.app import MAX_K, create_app, is_loopback, token_required
 from wikivis.serve.runner import prepare
 
@@ -157,3 +160,50 @@ def test_unexpected_errors_are_500_without_traceback(settings, service, monkeypa
     assert r.json() == {"error": "internal", "reason": "internal error; see the server log"}
     assert "secret" not in r.text
     assert "Traceback" not in r.text
+
+
+FAISS_TEXT = (
+    "Error in faiss::FileIOReader::FileIOReader(const char*) at /project/faiss/faiss/impl/io.cpp:68: "
+    "Error: 'f' failed: could not open /srv/wikivis/lake/index/v3/index.faiss for reading: No such file or directory"
+)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        RuntimeError(FAISS_TEXT),
+        NotFoundError("no article_images snapshot under /home/alice/wikivis/lake/samplewiki: ingest first"),
+    ],
+)
+def test_503_reasons_hide_paths_and_faiss_text(settings, monkeypatch, caplog, failure) -> None:
+    def load(*_a, **_k):
+        raise failure
+
+    monkeypatch.setattr(RecommenderService, "from_settings", load)
+    client = TestClient(create_app(settings), raise_server_exceptions=False)
+    with caplog.at_level(logging.WARNING, logger="wikivis.serve.app"):
+        answers = [client.get("/suggest", params={"article": "X"}), client.get("/healthz")]
+    for r in answers:
+        assert r.status_code == 503
+        assert r.json()["error"] == "unavailable"
+        reason = r.json()["reason"]
+        assert "/" not in reason
+        assert "faiss" not in reason.lower()
+        assert "alice" not in r.text and "/srv" not in r.text and "io.cpp" not in r.text
+    assert str(failure) in caplog.text  # the operator still sees the cause in the server log
+
+
+def test_docs_and_openapi_need_the_token_when_one_is_required(settings, service) -> None:
+    exposed = settings.replace(serve_host="0.0.0.0", serve_token="s3cret")
+    client = TestClient(create_app(exposed, service=service))
+    auth = {"Authorization": "Bearer s3cret"}
+    for path in ("/docs", "/openapi.json"):
+        assert client.get(path).status_code == 401
+        assert client.get(path, headers={"Authorization": "Bearer nope"}).status_code == 401
+        assert client.get(path, headers=auth).status_code == 200
+    assert "/suggest" in client.get("/openapi.json", headers=auth).json()["paths"]
+    assert client.get("/redoc").status_code in (401, 404)
+    # on loopback without a token the docs stay open
+    open_client = TestClient(create_app(settings, service=service))
+    assert open_client.get("/openapi.json").status_code == 200
+    assert open_client.get("/docs").status_code == 200

@@ -1,5 +1,9 @@
 """Readers for Wikimedia's research releases, so users can skip fetching what is published.
 
+These read files a user downloaded (they used to live in ``wikivis.sources``, which only talks
+to the network); the importers that write the lake and the stores are
+:mod:`wikivis.research.embeddings` and :mod:`wikivis.research.wit`.
+
 **Caption-competition files** (WMF Research + Kaggle "Wikipedia – Image/Caption Matching",
 2021; https://analytics.wikimedia.org/published/datasets/one-off/caption_competition/):
 
@@ -99,6 +103,22 @@ def file_name_from_url(url: str) -> str | None:
     if len(segments) >= 3 and len(segments[-2]) == 2 and len(segments[-3]) == 1:
         return segments[-1].replace(" ", "_")
     return None
+
+
+def sha1_by_name(lake: Lake, wikis: Iterable[str], snapshot: str | None = None) -> dict[str, str]:
+    """``file_name → sha1`` from the ``files`` and ``file_metadata`` datasets of ``wikis``.
+
+    Each dataset is read at ``snapshot`` (default: its latest); later wikis win on conflict.
+    Only the two small columns are read.
+    """
+    out: dict[str, str] = {}
+    for wiki in wikis:
+        for dataset in ("files", "file_metadata"):
+            snap = snapshot or lake.latest(dataset, wiki)
+            if snap and lake.exists(dataset, wiki, snap):
+                table = lake.read(dataset, wiki, snap, columns=["file_name", "sha1"])
+                out.update(zip(table.column("file_name").to_pylist(), table.column("sha1").to_pylist(), strict=True))
+    return out
 
 
 # --------------------------------------------------------------------------- low-level
@@ -231,18 +251,27 @@ def _stored(store: MediaStore, path: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------- embeddings
 
 
+def parse_embedding(text: str, dim: int = RESNET_DIM) -> np.ndarray:
+    """One row's comma-separated floats as a float32 vector; ValueError says what is wrong."""
+    try:
+        vector = np.array(text.split(","), dtype=np.float32)
+    except ValueError as exc:
+        raise ValueError(f"embedding is not comma-separated numbers: {exc}") from exc
+    if vector.shape != (dim,):
+        raise ValueError(f"embedding has {vector.size} values, expected {dim}")
+    if not np.isfinite(vector).all():
+        raise ValueError("embedding holds NaN or infinity")
+    return vector
+
+
 def read_embeddings(path: str | Path, *, dim: int = RESNET_DIM) -> Iterator[tuple[str, np.ndarray]]:
     """(image_url, float32 vector) rows of one ``resnet_embeddings`` file."""
     p = Path(path)
     for number, (image_url, text) in _tsv_rows(p, 2):
         try:
-            vector = np.array(text.split(","), dtype=np.float32)
+            vector = parse_embedding(text, dim)
         except ValueError as exc:
-            raise InputError(f"embedding is not comma-separated numbers: {exc}", source=str(p), line=number) from exc
-        if vector.shape != (dim,):
-            raise InputError(f"embedding has {vector.size} values, expected {dim}", source=str(p), line=number)
-        if not np.isfinite(vector).all():
-            raise InputError("embedding holds NaN or infinity", source=str(p), line=number)
+            raise InputError(str(exc), source=str(p), line=number) from exc
         yield image_url, vector
 
 

@@ -3,13 +3,14 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import io
 
 import numpy as np
 import pytest
 
 from wikivis.errors import InputError
 from wikivis.media.store import MediaStore
-from wikivis.sources.research import (
+from wikivis.research.files import (
     WIT_COLUMNS,
     file_name_from_url,
     import_embeddings,
@@ -18,9 +19,15 @@ from wikivis.sources.research import (
     read_wit,
 )
 
-from .conftest import jpeg_bytes
-
 UP = "https://upload.wikimedia.org/wikipedia/commons"
+
+
+def jpeg_bytes(width: int = 330, height: int = 220, color: tuple[int, int, int] = (200, 30, 40)) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buf, "JPEG", quality=85)
+    return buf.getvalue()
 
 
 def test_file_name_from_url():
@@ -128,3 +135,13 @@ def test_read_wit_rejects_other_headers(tmp_path):
     path.write_text("a\tb\n1\t2\n", encoding="utf-8")
     with pytest.raises(InputError, match="not a WIT header"):
         list(read_wit(path))
+
+
+def test_truncated_gzip_pixels_name_the_file(tmp_path):
+    path = tmp_path / "train_image_pixels_part-00000.csv.gz"
+    body = "".join(_pixel_line(f"F{i}.jpg", jpeg_bytes(64, 64, (i, i, i))) for i in range(30))
+    packed = gzip.compress(body.encode())
+    path.write_bytes(packed[: len(packed) // 2])
+    with pytest.raises(InputError, match="cannot read") as info:
+        list(read_pixels(path))
+    assert str(path) in str(info.value)

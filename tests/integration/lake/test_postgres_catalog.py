@@ -1,0 +1,63 @@
+"""The lake with its Iceberg SQL catalog on PostgreSQL (as in docker-compose), two processes
+committing to one table at once."""
+
+import multiprocessing as mp
+import uuid
+
+import pyarrow as pa
+import pytest
+import sqlalchemy as sa
+
+from wikivis.lake import Lake
+from wikivis.testing import engine_or_skip, postgres_url
+
+pytestmark = pytest.mark.integration
+
+
+def _rows(page: int) -> pa.Table:
+    return pa.table({"wiki": ["samplewiki"], "page_id": [page], "page_namespace": [0], "page_title": [f"P{page}"],
+                     "file_name": [f"{page}.jpg"], "is_lead": [True]})
+
+
+@pytest.fixture
+def pg_url():
+    base = postgres_url()
+    engine = engine_or_skip(base, "PostgreSQL")
+    schema = f"wvlake_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in base else "?"
+    yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
+
+
+def _writer(root: str, url: str, worker: int, out: "mp.Queue[str | None]") -> None:
+    try:
+        lake = Lake(root, catalog_url=url)
+        for i in range(5):
+            label = f"2026110{worker + 1}T0{i}0000Z"
+            lake.write("article_images", "samplewiki", label, _rows(worker * 10 + i), run_id=f"pg-{worker}")
+            lake.publish_run("samplewiki", {"article_images": label}, run_id=f"pg-{worker}")
+        out.put(None)
+    except Exception as exc:
+        out.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_two_processes_commit_through_a_postgres_catalog(tmp_path, pg_url):
+    root = str(tmp_path / "lake")
+    Lake(root, catalog_url=pg_url).write("article_images", "samplewiki", "20261101", _rows(1), run_id="seed")
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_writer, args=(root, pg_url, w, queue)) for w in range(2)]
+    for p in procs:
+        p.start()
+    errors = [queue.get(timeout=300) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    assert errors == [None, None]
+    lake = Lake(root, catalog_url=pg_url)
+    assert len(lake.snapshots("article_images", "samplewiki")) == 11
+    assert len(lake.history("samplewiki")) == 10
+    assert lake.read("article_images", "samplewiki").num_rows == 1

@@ -1,0 +1,1 @@
+"""Captions and alt text of article images (wikitext extraction), file captions, coverage."""

@@ -1,0 +1,104 @@
+"""Publications: what readers see, one row per publication, committed atomically.
+
+Iceberg commits one table at a time, but a run publishes several datasets of a wiki together
+(pages, article_images, file_metadata, …).  Readers must see all of them from one
+publication or none, so the *publication* is a single row in ``wikivis_publications``, in
+the same SQL database as the Iceberg catalog: ``{dataset: {label, snapshot_id}}`` for every
+dataset of the wiki, the previous publication's entries carried forward.  Inserting that
+row is the commit point; a process killed before it leaves readers on the previous complete
+publication, whatever happened to the tables' ``main`` refs (which are re-synced on the next
+publication, see :meth:`wikivis.lake.Lake.publish_run`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+METADATA = sa.MetaData()
+
+PUBLICATIONS = sa.Table(
+    "wikivis_publications",
+    METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("wiki", sa.String(64), nullable=False, index=True),
+    sa.Column("run_id", sa.String(200), nullable=True, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # publish | rollback | migrate
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("datasets", sa.Text, nullable=False),  # JSON {dataset: {"label": …, "snapshot_id": …}}
+)
+
+
+@dataclass(frozen=True)
+class Publication:
+    """One published state of a wiki: every dataset's label and Iceberg snapshot id."""
+
+    id: int
+    wiki: str
+    run_id: str | None
+    kind: str
+    created_at: str
+    datasets: dict[str, dict[str, Any]]
+
+    def label(self, dataset: str) -> str | None:
+        entry = self.datasets.get(dataset)
+        return None if entry is None else str(entry["label"])
+
+    def snapshot_id(self, dataset: str) -> int | None:
+        entry = self.datasets.get(dataset)
+        return None if entry is None else int(entry["snapshot_id"])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "wiki": self.wiki, "run_id": self.run_id, "kind": self.kind,
+                "created_at": self.created_at, "datasets": self.datasets}
+
+
+def _row(row: Any) -> Publication:
+    return Publication(id=row.id, wiki=row.wiki, run_id=row.run_id, kind=row.kind, created_at=row.created_at,
+                       datasets=json.loads(row.datasets))
+
+
+class PublicationLog:
+    """The ``wikivis_publications`` table."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        METADATA.create_all(engine, checkfirst=True)
+
+    def record(self, wiki: str, datasets: dict[str, dict[str, Any]], *, run_id: str | None, kind: str) -> Publication:
+        """Insert a publication: ``datasets`` merged over the previous one, in one transaction."""
+        with self.engine.begin() as conn:
+            previous = conn.execute(
+                sa.select(PUBLICATIONS).where(PUBLICATIONS.c.wiki == wiki).order_by(PUBLICATIONS.c.id.desc()).limit(1)
+            ).first()
+            merged = json.loads(previous.datasets) if previous is not None else {}
+            merged.update(datasets)
+            created = datetime.now(UTC).isoformat(timespec="seconds")
+            result = conn.execute(PUBLICATIONS.insert().values(
+                wiki=wiki, run_id=run_id, kind=kind, created_at=created, datasets=json.dumps(merged, sort_keys=True)))
+            (new_id,) = result.inserted_primary_key or (None,)
+        return Publication(id=int(new_id or 0), wiki=wiki, run_id=run_id, kind=kind, created_at=created,
+                           datasets=merged)
+
+    def latest(self, wiki: str) -> Publication | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(PUBLICATIONS).where(PUBLICATIONS.c.wiki == wiki).order_by(PUBLICATIONS.c.id.desc()).limit(1)
+            ).first()
+        return None if row is None else _row(row)
+
+    def history(self, wiki: str) -> list[Publication]:
+        """Every publication of ``wiki``, newest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(PUBLICATIONS).where(PUBLICATIONS.c.wiki == wiki).order_by(PUBLICATIONS.c.id.desc())
+            ).all()
+        return [_row(r) for r in rows]
+
+    def wikis(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return sorted(r[0] for r in conn.execute(sa.select(PUBLICATIONS.c.wiki).distinct()))
