@@ -18,6 +18,8 @@ WORKDIR /opt/wikivis
 COPY --chown=airflow:root pyproject.toml constraints.txt README.md ./
 COPY --chown=airflow:root wikivis ./wikivis
 COPY --chown=airflow:root sql ./sql
+# the GPU pod override the Kubernetes cluster policy reads (deploy/k8s/airflow_local_settings.py)
+COPY --chown=airflow:root deploy/k8s ./deploy/k8s
 
 RUN set -eux; \
     torch_version="$(sed -n 's/^torch==\([0-9.]*\).*/\1/p' constraints.txt)"; \

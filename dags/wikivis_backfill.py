@@ -8,9 +8,9 @@ Manual only (no schedule): trigger it from the UI form or with
 
 | field | meaning |
 |---|---|
-| `wikis` | one or more of the configured wikis (`WIKIVIS_WIKIS`) |
-| `start`, `end` | snapshot (dump) dates, `YYYY-MM-DD`; `end` empty = only `start` |
-| `stages` | any of `ingest`, `events`, `media`, `embed`, `index`, `publish` |
+| `wikis` | pick-list of the configured wikis (`WIKIVIS_WIKIS`); default all |
+| `start`, `end` | snapshot (dump) dates, `YYYY-MM-DD` (date pickers); `start` defaults to yesterday, `end` empty = only `start` |
+| `stages` | pick-list of `ingest`, `events`, `media`, `embed`, `index`, `publish`; default all |
 | `force` | re-ingest even when the snapshot already exists |
 | `dry_run` | plan and check the ingest only; write nothing, run no other stage |
 | `max_images` | cap on images fetched per snapshot (0 = no cap) |
@@ -36,28 +36,37 @@ from airflow.sdk import Param, dag, task
 from wikivis_airflow import stages
 from wikivis_airflow.defaults import deadline, default_args
 
-from wikivis.orchestration import STAGES, configured_wikis
+from wikivis.orchestration import STAGE_LABELS, STAGES, configured_wikis
 
 DAG_ID = "wikivis_backfill"
 WIKIS = configured_wikis()  # cheap: settings from env/TOML; the run re-checks on the worker
 
+YESTERDAY = pendulum.yesterday("UTC").to_date_string()  # the form's default date (re-read at each parse)
+
 PARAMS = {
     "wikis": Param(
-        WIKIS[:1], type="array", items={"type": "string", "enum": WIKIS}, minItems=1, uniqueItems=True,
-        title="Wikis", description="Configured wikis to rebuild.",
+        WIKIS, type="array", items={"type": "string", "enum": WIKIS}, examples=WIKIS, minItems=1, uniqueItems=True,
+        title="Wikis", description="Configured wikis (WIKIVIS_WIKIS) to rebuild; pick one or more.",
     ),
-    "start": Param(type="string", format="date", title="First snapshot date", description="Dump date, YYYY-MM-DD."),
+    "start": Param(
+        YESTERDAY, type="string", format="date", title="First snapshot date",
+        description="Dump (snapshot) date to start from, YYYY-MM-DD; defaults to yesterday.",
+    ),
     "end": Param(
         None, type=["null", "string"], format="date", title="Last snapshot date",
-        description="Dump date, YYYY-MM-DD, not before the first; empty for a single date.",
+        description="Last dump date, YYYY-MM-DD, not before the first and at most a year after it; empty = only the first.",
     ),
     "stages": Param(
-        list(STAGES), type="array", items={"type": "string", "enum": list(STAGES)}, minItems=1, uniqueItems=True,
-        title="Stages", description="Stages to run, in pipeline order whatever the order chosen.",
+        list(STAGES), type="array", items={"type": "string", "enum": list(STAGES)}, examples=list(STAGES),
+        values_display=STAGE_LABELS, minItems=1, uniqueItems=True, title="Stages",
+        description="Stages to run, in pipeline order whatever the order chosen; stages left out pass their input through.",
     ),
-    "force": Param(False, type="boolean", title="Force", description="Re-ingest existing snapshots."),
-    "dry_run": Param(False, type="boolean", title="Dry run", description="Check the ingest only; write nothing."),
-    "max_images": Param(0, type="integer", minimum=0, title="Max images", description="Per snapshot; 0 = all."),
+    "force": Param(False, type="boolean", title="Force",
+                   description="Re-ingest snapshots that already exist in the lake (otherwise they are reused)."),
+    "dry_run": Param(False, type="boolean", title="Dry run",
+                     description="Plan and check the ingest only: write nothing, run no other stage."),
+    "max_images": Param(0, type="integer", minimum=0, title="Max images",
+                        description="Cap on thumbnails fetched per snapshot; 0 = no cap."),
 }
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import types
 import typing
@@ -195,6 +196,10 @@ class Settings:
     #: a candidate CuratorNet is promoted only if no gated metric (recall@10, nDCG@10) is more
     #: than this below the current model's (absolute)
     release_max_regression: float = 0.01
+    # ingest
+    #: memory bound of the dump ingest process ("512MiB", "2GiB", "1.5G", bytes); empty: a
+    #: quarter of the machine's RAM, at most 4 GiB (see :attr:`memory_limit_bytes`)
+    memory_limit: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     # ---------------------------------------------------------------- derived
@@ -266,6 +271,10 @@ class Settings:
             if name.strip() == wiki:
                 return source.strip()
         return "dumps"
+    @property
+    def memory_limit_bytes(self) -> int:
+        """:attr:`memory_limit` in bytes (the default when empty)."""
+        return parse_size(self.memory_limit) if self.memory_limit else default_memory_limit()
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -309,6 +318,34 @@ def wiki_domain(wiki: str) -> str:
         if wiki.endswith(suffix):
             return f"{wiki[: -len(suffix)].replace('_', '-')}.{project}.org"
     raise ConfigError(f"cannot map wiki {wiki!r} to a domain")
+
+
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?\s*$", re.I)
+_DEFAULT_MEMORY_CAP = 4 << 30
+
+
+def parse_size(text: str) -> int:
+    """``"512MiB"`` / ``"2GiB"`` / ``"1.5G"`` / ``"300MB"`` / ``"1048576"`` → bytes.  Binary
+    (``Ki``/``Mi``…) and bare letters mean powers of 1024; ``kB``/``MB``/``GB`` powers of 1000."""
+    match = _SIZE_RE.fullmatch(str(text))
+    if not match:
+        raise ConfigError(f"cannot read {text!r} as a size (use e.g. 512MiB, 2GiB or a number of bytes)")
+    number, unit, binary = match.groups()
+    power = "kmgt".index(unit.lower()) + 1 if unit else 0
+    decimal = bool(unit) and not binary and str(text).strip().lower().endswith("b")
+    value = int(float(number) * (1000 if decimal else 1024) ** power)
+    if value <= 0:
+        raise ConfigError(f"size {text!r} must be positive")
+    return value
+
+
+def default_memory_limit() -> int:
+    """A quarter of the machine's RAM, at most 4 GiB."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return _DEFAULT_MEMORY_CAP
+    return max(256 << 20, min(_DEFAULT_MEMORY_CAP, total // 4))
 
 
 def _coerce(name: str, raw: Any, hint: Any) -> Any:
@@ -407,6 +444,8 @@ def _validate(s: Settings) -> None:
             raise PolicyError("upload.wikimedia.org allows at most 2 connections and 25 Mbps")
         if s.dumps_max_connections > 2:
             raise PolicyError("dumps.wikimedia.org allows at most 2 connections per IP")
+    if s.memory_limit:
+        parse_size(s.memory_limit)
     for w in s.wikis:
         check_wiki_name(w)
     for entry in s.ingest_sources:

@@ -26,6 +26,15 @@ log = logging.getLogger(__name__)
 
 #: pipeline stages a backfill can select, in execution order
 STAGES: tuple[str, ...] = ("ingest", "events", "media", "embed", "index", "publish")
+#: what each stage does, as the backfill form's pick-list shows it
+STAGE_LABELS: dict[str, str] = {
+    "ingest": "ingest: dump → lake tables",
+    "events": "events: EventStreams catch-up",
+    "media": "media: Commons metadata + thumbnails",
+    "embed": "embed: image vectors (GPU queue)",
+    "index": "index: build + recall gate",
+    "publish": "publish: move the current pointers",
+}
 #: longest date range one backfill request may cover (one snapshot per day)
 MAX_BACKFILL_DAYS = 366
 

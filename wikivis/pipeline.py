@@ -207,10 +207,16 @@ def ingest(wiki: str, date: str, *, run_id: str, source: str | None = None, forc
         result: Any
         if source == "dumps":
             from wikivis.dumps.ingest import ingest as ingest_dumps
+            from wikivis.sources.dumps import DumpsClient
 
+            client = DumpsClient(ctx.settings)
             exact = date == "latest" or wait_for_dump_exact(wiki, date)
-            result = (ingest_dumps(ctx.settings, wiki, date, lake=ctx.lake, run_id=run_id) if exact else
-                      ingest_dumps(ctx.settings, wiki, "latest", lake=ctx.lake, run_id=run_id, at_or_before=date))
+            try:
+                result = (ingest_dumps(ctx.settings, wiki, date, lake=ctx.lake, run_id=run_id, client=client) if exact
+                          else ingest_dumps(ctx.settings, wiki, "latest", lake=ctx.lake, run_id=run_id,
+                                            at_or_before=date, client=client))
+            finally:
+                metrics["http"] = {"dumps": client.counters.as_dict()}
             metrics["dump_date"] = result.snapshot
             for manifest in result.manifests.values():
                 ctx.catalog.record_snapshot(manifest.dataset, manifest.wiki, manifest.snapshot, manifest.rows,
@@ -220,6 +226,9 @@ def ingest(wiki: str, date: str, *, run_id: str, source: str | None = None, forc
 
             snapshot = date if date != "latest" else datetime.now(UTC).strftime("%Y%m%d")
             result = pull(ctx.settings, wiki, snapshot, lake=ctx.lake, engine_factory=engine_factory, run_id=run_id)
+            # SQL, not HTTP, but the same politeness question: how much did we ask, how often retried
+            metrics["http"] = {"replicas": {"requests": result.counters.get("queries", 0),
+                                            "retries": result.counters.get("retries", 0)}}
         else:
             raise WikivisError(f"unknown ingest source {source!r} (use dumps or replica)")
         snapshot = result.snapshot
@@ -280,6 +289,7 @@ def events_catchup(wiki: str, snapshot: str, *, until: str, run_id: str) -> dict
         result = catch_up(ctx.settings, wiki, base_snapshot=snapshot, until=until_dt, lake=ctx.lake,
                           catalog=ctx.catalog, run_id=run_id)
         metrics.update(_summary(result))
+        metrics["http"] = result.http
         return {"wiki": wiki, "snapshot": result.snapshot, "base_snapshot": snapshot, "run_id": run_id}
 
 
@@ -351,7 +361,7 @@ def fetch_metadata_shard(wiki: str, snapshot: str, shard: int, n_shards: int, *,
                        failures=result.failures.num_rows if result.failures is not None else 0)
         counters = getattr(client, "counters", None)
         if counters is not None:
-            metrics["http"] = {k: counters.as_dict()[k] for k in ("requests", "retries", "throttled", "bytes")}
+            metrics["http"] = {"action_api": counters.as_dict()}
         return {"wiki": wiki, "snapshot": snapshot, "shard": shard, "n_shards": n_shards, "path": str(path)}
 
 
@@ -374,8 +384,9 @@ def fetch_media_shard(wiki: str, snapshot: str, shard: int, n_shards: int, *, ru
         path = parts / f"media-{shard:04d}-of-{n_shards:04d}.parquet"
         _write_part(path, pa.Table.from_pylist(summary.records, schema=schema("media")))
         metrics.update(_summary(summary))
-        metrics["http"] = {"requests": summary.requests, "retries": summary.retries,
-                           "throttled": summary.throttled, "bytes": summary.bytes}
+        metrics["http"] = {"upload": {"requests": summary.requests, "retries": summary.retries,
+                                      "throttled": summary.throttled, "bytes": summary.bytes,
+                                      "waited_s": summary.waited_s}}
         return {"wiki": wiki, "snapshot": snapshot, "shard": shard, "path": str(path), "fetched": summary.fetched}
 
 
@@ -405,8 +416,9 @@ def commons(wiki: str, snapshot: str, *, run_id: str) -> dict[str, Any]:
     with stage(ctx, run_id, "commons", wiki, snapshot=snapshot) as metrics:
         summary = commons_stage(ctx.settings, wiki, snapshot, lake=ctx.lake, catalog=ctx.catalog, run_id=run_id)
         metrics.update(_summary(summary))
-        metrics["http"] = {"requests": summary.requests, "retries": summary.retries,
-                           "throttled": summary.throttled, "bytes": summary.bytes}
+        metrics["http"] = {"upload": {"requests": summary.requests, "retries": summary.retries,
+                                      "throttled": summary.throttled, "bytes": summary.bytes,
+                                      "waited_s": summary.waited_s}}
         return {"wiki": wiki, "snapshot": snapshot, "fetched": summary.fetched, "failed": summary.failed_total}
 
 

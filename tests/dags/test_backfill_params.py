@@ -49,11 +49,39 @@ def test_json_schema_rejects(form, change, param):
         _validate(form, {**GOOD, **change})
 
 
-def test_a_missing_start_date_is_rejected(form):
+def test_an_empty_start_date_is_rejected(form):
     from airflow.sdk.exceptions import ParamValidationError
 
     with pytest.raises(ParamValidationError, match="start"):
-        _validate(form, {k: v for k, v in GOOD.items() if k != "start"})
+        _validate(form, {**GOOD, "start": None})
+
+
+def test_wikis_and_stages_are_pick_lists_and_every_field_is_described(form):
+    """Airflow's trigger form draws a multi-select for ``type: array`` with an ``examples`` (or
+    top-level ``enum``) list; ``items.enum`` keeps JSON Schema rejecting anything else."""
+    from wikivis.orchestration import STAGE_LABELS, STAGES
+
+    schema = {name: form.get_param(name).schema for name in form}
+    for name, choices in (("wikis", ["samplewiki"]), ("stages", list(STAGES))):
+        assert schema[name]["type"] == "array"
+        assert schema[name]["examples"] == choices
+        assert schema[name]["items"]["enum"] == choices
+    assert schema["stages"]["values_display"] == STAGE_LABELS
+    for name in form:
+        assert schema[name].get("title") and form.get_param(name).description, name
+
+
+def test_the_defaults_alone_are_a_valid_request(form):
+    from datetime import UTC, datetime, timedelta
+
+    from wikivis.orchestration import STAGES, validate_backfill_request
+
+    values = form.validate()
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    assert values["start"] in (yesterday, datetime.now(UTC).date().isoformat())  # parsed just before midnight
+    assert values["wikis"] == ["samplewiki"] and values["stages"] == list(STAGES)
+    request = validate_backfill_request(values, ["samplewiki"])
+    assert request.stages == STAGES
 
 
 def test_json_schema_accepts_an_inverted_range_so_the_first_task_must_refuse_it(form):

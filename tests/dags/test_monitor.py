@@ -39,7 +39,7 @@ def logged_in(app):
 
 def test_page_shows_stages_gates_failing_reason_freshness_index_and_politeness(logged_in, seeded):
     page = logged_in.get("/").text
-    failing = page[page.index('id="failing-gates"'):page.index("<h2>Stages</h2>")]
+    failing = page[page.index('id="failing-gates"'):page.index('<h2 id="stages">')]
     assert "dangling_files" in failing
     assert "12.5% of article_images rows name a missing file" in failing
     assert seeded.failed_run in failing
@@ -57,15 +57,19 @@ def test_status_json_carries_the_same_data(logged_in, seeded):
     assert [g["gate"] for g in status["failing_gates"]] == ["dangling_files"]
     assert status["failing_gates"][0]["message"] == seeded.failing_reason
     stages = {s["stage"]: s for s in status["stages"]}
-    assert set(stages) == {"wikivis_nightly", "ingest", "metadata", "gate_tables"}  # shards folded
+    assert set(stages) == {"wikivis_nightly", "ingest", "metadata", "media", "build_index", "gate_tables"}  # shards folded
     assert stages["gate_tables"]["last_status"] == "failed"
     assert stages["wikivis_nightly"]["last_status"] == "failed"
     assert stages["wikivis_nightly"]["last_success"] is not None
     assert [r["id"] for r in status["runs"]] == [seeded.failed_run, seeded.ok_run]  # parent runs only
     assert status["freshness"] == [
         {"dataset": "article_images", "wiki": "samplewiki", "current": "20261101", "latest": "20261102",
-         "current_age_days": status["freshness"][0]["current_age_days"]}
+         "current_age_days": status["freshness"][0]["current_age_days"],
+         "dump": "20261102", "events_until": "2026-11-02T00:00:00Z"}  # newest ingest, EventStreams checkpoint
     ]
+    assert [(v["version"], v["recall"], v["n"]) for v in status["index_history"]] == [("20261101T010000Z-000001", 0.97, 1200)]
+    totals = {t["client"]: t for t in status["http_totals"]}
+    assert totals["dumps"]["retries"] == 2 and totals["upload"]["bytes"] == 50_000_000
 
 
 def test_reports_are_served_and_paths_cannot_escape(logged_in, seeded, settings):
@@ -107,6 +111,58 @@ def test_every_route_but_health_needs_an_airflow_token(app, seeded, auth_manager
             client.cookies.set("_token", token)
             assert client.get(route).status_code == 200, route
             client.cookies.clear()
+
+
+def _marks(page: str, chart_id: str) -> list[str]:
+    import re
+
+    svg = page[page.index(f'id="{chart_id}"'):]
+    svg = svg[:svg.index("</svg>")]
+    return re.findall(r'class="mark" data-series="([^"]+)"', svg)
+
+
+def test_charts_draw_the_seeded_runs(logged_in, seeded):
+    page = logged_in.get("/").text
+    assert "<script" not in page and "http://" not in page.replace("http://www.w3.org/2000/svg", "")  # nothing fetched
+    durations = _marks(page, "chart-durations")
+    assert sorted(set(durations)) == ["build_index", "gate_tables", "ingest", "media", "metadata"]
+    assert sorted(_marks(page, "chart-gates")) == ["fail", "pass", "pass", "warn"]
+    assert _marks(page, "chart-throughput") == ["all shards"]
+    assert "20 Mbit/s" in page  # 50 MB by two shards in 20 s, under the dashed 25 Mbit/s ceiling
+    assert 'class="ceiling"' in page and "policy ceiling: 25 Mbit/s" in page
+    assert sorted(_marks(page, "chart-freshness")) == ["dump", "events", "latest", "published"]
+    assert _marks(page, "chart-index-recall") == ["efficientnet-lite0"]
+    assert _marks(page, "chart-index-size") == ["efficientnet-lite0"]
+
+
+def test_tables_page_latest_first_and_filter_by_run_and_stage(logged_in, settings):
+    from wikivis.catalog import Catalog
+
+    catalog = Catalog(settings.resolved_catalog_url)
+    for day in range(1, 31):
+        run = f"wikivis_nightly__samplewiki__202611{day:02d}T000000Z"
+        catalog.start_run("wikivis_nightly", "samplewiki", {}, run_id=run)
+        for check in ("row_count", "dangling_files"):
+            catalog.record_gate(run, "ingest", "article_images", check, "pass", {}, None)
+        catalog.record_gate(run, "media", "media", "fetch_failures", "pass", {}, None)
+        catalog.finish_run(run, "success")
+    catalog.dispose()
+
+    first = logged_in.get("/").text
+    gates = first[first.index('id="gates-table"'):first.index("</table>", first.index('id="gates-table"'))]
+    assert gates.count("<tr class=") == 20  # one page of 90 rows
+    assert gates.index("20261130T") < gates.index("20261124T")  # newest first
+    assert "page 1 of 5 · 90 rows" in first
+    second = logged_in.get("/", params={"gates_page": 5}).text
+    assert "page 5 of 5 · 90 rows" in second and "20261101T" in second
+    assert "?gates_page=4" in second  # the "newer" link keeps the table's place
+
+    filtered = logged_in.get("/", params={"run": "20261107", "stage": "media"}).text
+    table = filtered[filtered.index('id="gates-table"'):filtered.index("</table>", filtered.index('id="gates-table"'))]
+    assert table.count("<tr class=") == 1 and "fetch_failures" in table and "20261107" in table
+    assert '<option value="media" selected>' in filtered
+    runs = filtered[filtered.index('id="runs-table"'):filtered.index("</table>", filtered.index('id="runs-table"'))]
+    assert runs.count("<tr class=") == 1
 
 
 def test_health_is_not_degraded_by_a_try_that_airflow_retries(app, settings):

@@ -131,7 +131,7 @@ def test_nightly_publishes_then_a_failing_gate_moves_nothing_and_shows_its_reaso
     assert failing, status["failing_gates"]
     reason = failing[0]["message"]
     assert f"snapshot {second}" in reason
-    failing_section = page[page.index('id="failing-gates"'):page.index("<h2>Stages</h2>")]
+    failing_section = page[page.index('id="failing-gates"'):page.index('<h2 id="stages">')]
     assert html.escape(reason) in failing_section
 
 

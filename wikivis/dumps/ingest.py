@@ -3,7 +3,9 @@
 
 Steps: choose and download the runs (:class:`~wikivis.sources.dumps.DumpsClient`), stream
 each table to Parquet with only the columns needed (``<raw>/dumps/<wiki>/<date>/parsed/``,
-reused when the source file's sha1 is unchanged), then join in Arrow:
+reused when the source file's sha1 is unchanged), then join them out of core with DuckDB
+(:mod:`wikivis.dumps.outofcore`, ``sql/ingest/*.sql``) within ``Settings.memory_limit``
+and stream each dataset, already sorted, into the lake batch by batch:
 
 * ``pages`` — ``page`` rows in namespace 0 (redirects included, flagged).
 * ``article_images`` — ``imagelinks`` from namespace-0 pages → ``linktarget`` (namespace 6:
@@ -19,14 +21,21 @@ reused when the source file's sha1 is unchanged), then join in Arrow:
   the article run's date; ``img_sha1`` (base 36) becomes hex, the MIME type is
   ``major/minor``.
 
-Snapshot ids are the dump dates (``YYYYMMDD``).  Every input is parsed and joined before the
-first write, so a bad file (an ``InputError`` naming it) leaves the lake untouched; writes
-use :meth:`wikivis.lake.Lake.write` and are not published (publishing happens after gates).
+Snapshot ids are the dump dates (``YYYYMMDD``).  Every input is parsed, and the values a
+join could still trip on are checked (:meth:`~wikivis.dumps.outofcore.JoinEngine.check`),
+before the first write, so a bad file (an ``InputError`` naming it) leaves the lake
+untouched; writes use :meth:`wikivis.lake.Lake.write` (staged) and are not published
+(publishing happens after gates).
+
+``build_pages``, ``build_article_images``, ``build_article_categories`` and ``build_files``
+are the in-memory builders the ingest used before it ran out of core.  They are kept,
+unchanged in meaning, as the exact oracle the out-of-core path is tested against (and for
+callers holding small Arrow tables); ``ingest`` does not use them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +46,8 @@ import pyarrow.compute as pc
 from wikivis.config import Settings, check_wiki_name
 from wikivis.datasets import base36_to_hex
 from wikivis.datasets import schema as dataset_schema
-from wikivis.dumps.parser import DumpParser, ParseStats, parse_to_parquet, parsed_meta, read_parsed
+from wikivis.dumps.outofcore import JoinEngine, ParsedTable, trim_heap
+from wikivis.dumps.parser import DumpParser, ParseStats, parse_to_parquet, parsed_meta
 from wikivis.errors import InputError
 from wikivis.sources.dumps import DumpsClient, FetchedFile, RunFiles
 
@@ -116,10 +126,10 @@ def parse_table(
     *,
     batch_filter: Callable[[pa.RecordBatch], pa.RecordBatch] | None = None,
     cache_tag: str = "",
-) -> tuple[pa.Table, ParseStats]:
-    """Parse one downloaded table to Parquet beside it (reused when already parsed from the
-    same sha1 with the same ``cache_tag``, which names what ``batch_filter`` keeps) and read
-    the needed columns back."""
+) -> tuple[ParsedTable, ParseStats]:
+    """Parse one downloaded table to Parquet parts beside it (reused when already parsed from
+    the same sha1 with the same ``cache_tag``, which names what ``batch_filter`` keeps); nothing
+    is read back here (see :mod:`wikivis.dumps.outofcore`)."""
     out_dir = fetched.path.parent / "parsed" / f"{table}-{fetched.sha1[:12]}{cache_tag}"
     if not (out_dir / "_dump.json").exists() or parsed_meta(out_dir).get("source_sha1") != fetched.sha1:
         parse_to_parquet(
@@ -128,7 +138,7 @@ def parse_table(
         )
     meta = parsed_meta(out_dir)
     stats = ParseStats(**meta["stats"])
-    return read_parsed(out_dir), stats
+    return ParsedTable.from_dir(table, out_dir, meta, str(fetched.path)), stats
 
 
 def _constant(value: str, n: int) -> pa.Array:
@@ -288,42 +298,30 @@ def ingest(
     run = client.fetch(wiki, date, WIKI_TABLES, optional=("linktarget",), at_or_before=at_or_before)
     commons = client.fetch(settings.commons_wiki, "latest", ("image",), at_or_before=run.date)
 
-    tables: dict[str, pa.Table] = {}
+    parsed: dict[str, ParsedTable] = {}
     stats: dict[str, ParseStats] = {}
     for table, fetched in (*run.files.items(), ("image", commons.files["image"])):
-        tables[table], stats[table] = parse_table(
+        parsed[table], stats[table] = parse_table(
             fetched, table, batch_filter=_kept_props_only if table == "page_props" else None,
             cache_tag="-items" if table == "page_props" else "",
         )
-    linktarget = tables.get("linktarget")
-    pages = build_pages(wiki, tables["page"])
-    built: Mapping[str, tuple[str, str, pa.Table, dict[str, str]]] = {
-        "pages": (wiki, run.date, pages, _inputs(run)),
-        "article_images": (
-            wiki, run.date,
-            build_article_images(wiki, pages, tables["imagelinks"], linktarget, tables["page_props"],
-                                 str(run.files["imagelinks"].path)),
-            _inputs(run),
-        ),
-        "article_categories": (
-            wiki, run.date,
-            build_article_categories(wiki, pages, tables["categorylinks"], linktarget,
-                                     str(run.files["categorylinks"].path)),
-            _inputs(run),
-        ),
-        "article_items": (wiki, run.date, build_article_items(wiki, pages, tables["page_props"]), _inputs(run)),
-        "files": (
-            settings.commons_wiki, commons.date,
-            build_files(settings.commons_wiki, tables["image"], str(commons.files["image"].path)),
-            _inputs(commons),
-        ),
+    trim_heap()
+    targets = {
+        "pages": (wiki, run.date, _inputs(run)),
+        "article_images": (wiki, run.date, _inputs(run)),
+        "article_categories": (wiki, run.date, _inputs(run)),
+        "article_items": (wiki, run.date, _inputs(run)),
+        "files": (settings.commons_wiki, commons.date, _inputs(commons)),
     }
     manifests = {}
-    for dataset, (target_wiki, snapshot, data, inputs) in built.items():
-        manifests[dataset] = lake.write(
-            dataset, target_wiki, snapshot, data, run_id=run_id,
-            inputs=[f"{name} sha1:{sha1}" for name, sha1 in sorted(inputs.items())],
-        )
+    scratch = run.files["page"].path.parent
+    with JoinEngine(parsed, memory_limit=settings.memory_limit_bytes, temp_dir=scratch) as engine:
+        engine.check()  # bad values fail here, before the first write
+        for dataset, (target_wiki, snapshot, inputs) in targets.items():
+            manifests[dataset] = lake.write(
+                dataset, target_wiki, snapshot, engine.build(dataset, target_wiki), run_id=run_id,
+                inputs=[f"{name} sha1:{sha1}" for name, sha1 in sorted(inputs.items())], presorted=True,
+            )
     return IngestResult(
         wiki=wiki,
         snapshot=run.date,

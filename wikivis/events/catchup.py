@@ -210,6 +210,8 @@ class CatchUpResult:
     rows: dict[str, int] = field(default_factory=dict)
     api_requests: int = 0
     seconds: float = 0.0
+    #: politeness counters per client: ``eventstreams`` (the SSE reader), ``action_api`` (re-reads)
+    http: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -423,6 +425,10 @@ def catch_up(
         result.dirty_pages = len(states)
         result.dirty_files = len(dirty.files)
         result.api_requests = int(wiki_client.counters.requests + files_client.counters.requests)
+        api = wiki_client.counters.as_dict()
+        for key, value in files_client.counters.as_dict().items():
+            api[key] = api.get(key, 0) + value
+        result.http = {"eventstreams": reader.counters.as_dict(), "action_api": api}
 
         # 5. write, then checkpoint
         source = f"eventstreams:{settings.eventstreams_url}?since={iso(start)}&until={iso(until)}"

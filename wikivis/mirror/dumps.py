@@ -130,6 +130,9 @@ class DumpsService(Service):
     name = "dumps"
     max_per_client = 2
     over_limit_status = 503
+    #: class defaults, for subclasses that build their runs themselves (``scaledumps``)
+    anchor: Anchor = "fixed"
+    old_date = ""
 
     def __init__(self, sample: SampleWiki, faults: FaultProfile, *, extra_runs: bool = True,
                  anchor: Anchor = "fixed", today: Callable[[], _dt.date] = _utc_today) -> None:

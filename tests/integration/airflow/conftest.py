@@ -1,5 +1,7 @@
 """A real ``airflow api-server`` on a free loopback port, with the wikivis plugin loaded and a
-seeded wikivis home, for browser tests of the monitoring page."""
+wikivis home filled by real runs of the nightly's stages against the local mirror (three
+dates, ~40 s on 2 cores, most of it loading the embedding model) plus one failed run, for
+browser tests of the monitoring page."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.dags import airflow_env
-from tests.dags.monitor_seed import Seeded, seed_home
+from tests.dags.monitor_seed import Seeded, seed_real_runs
 
 airflow_env.configure()  # before anything imports airflow
 
@@ -58,13 +60,11 @@ def _wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def api_server(tmp_path_factory) -> Iterator[ApiServer]:
-    from wikivis.config import load_settings
-
+def api_server(tmp_path_factory, mirror, sample_wiki) -> Iterator[ApiServer]:
     airflow_env.migrate()
     home = tmp_path_factory.mktemp("wikivis-monitor-home")
-    settings = load_settings(env={}, home=home, contact="wikivis tests <tests@example.org>")
-    seeded = seed_home(settings)
+    settings = mirror.settings(home=home)
+    seeded = seed_real_runs(settings, list(sample_wiki.dates[:3]))
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log = home / "api-server.log"
