@@ -27,6 +27,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 from wikivis_airflow import stages
+from wikivis_airflow.callbacks import dag_run_failed
 from wikivis_airflow.defaults import deadline, default_args
 
 DAG_ID = "wikivis_events"
@@ -39,6 +40,7 @@ DAG_ID = "wikivis_events"
     catchup=False,
     max_active_runs=1,
     default_args=default_args(retries=2, retry_delay=timedelta(minutes=1), max_retry_delay=timedelta(minutes=10)),
+    on_failure_callback=dag_run_failed,  # ends its wikivis runs even when the teardown never ran
     dagrun_timeout=timedelta(minutes=25),
     deadline=deadline(DAG_ID, timedelta(minutes=20)),
     tags=["wikivis", "events"],

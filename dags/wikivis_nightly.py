@@ -35,6 +35,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 from wikivis_airflow import stages
+from wikivis_airflow.callbacks import dag_run_failed
 from wikivis_airflow.defaults import DUMP_READY, deadline, default_args
 from wikivis_airflow.sensors import DumpReadySensor
 
@@ -52,6 +53,7 @@ def sensor_kwargs(item: dict[str, Any]) -> dict[str, Any]:
     catchup=False,
     max_active_runs=1,
     default_args=default_args(),
+    on_failure_callback=dag_run_failed,  # ends its wikivis runs even when the teardown never ran
     dagrun_timeout=timedelta(hours=23),
     deadline=deadline(DAG_ID, timedelta(hours=12)),
     tags=["wikivis", "nightly"],

@@ -6,3 +6,7 @@ use them.
 """
 
 __version__ = "0.1.0"
+
+from wikivis import logsafe as _logsafe
+
+_logsafe.install()  # every log record of the process has URL passwords masked

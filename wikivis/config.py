@@ -243,6 +243,14 @@ class Settings:
                 "the live profile needs a contact for the User-Agent (Wikimedia answers generic "
                 "agents with HTTP 403): set WIKIVIS_CONTACT='https://your.site/; you@example.org'"
             )
+        if self.profile == "live":
+            from wikivis.ids import has_contact
+
+            if not has_contact(self.contact):
+                raise PolicyError(
+                    f"the live contact {self.contact!r} has neither a URL nor an e-mail address: Wikimedia must "
+                    "be able to reach you; set WIKIVIS_CONTACT='https://your.site/; you@example.org'"
+                )
         return f"wikivis/{__version__} ({contact}) python-requests/{requests.__version__}"
 
     def wiki_api_url(self, wiki: str) -> str:

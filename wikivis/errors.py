@@ -3,10 +3,13 @@
 Per-item failures (one thumbnail that would not decode, one event for another wiki) are
 *values*: they are counted and recorded with a reason.  Structural failures (a corrupt dump,
 a gate that fails, a live request without a contact) raise one of these.  Every error
-carries the exit code the CLI returns for it, and a message that names the file, row or URL.
+carries the exit code the CLI returns for it, and a message that names the file, row or URL
+(with any URL password masked: :func:`wikivis.logsafe.mask_secrets`).
 """
 
 from __future__ import annotations
+
+from wikivis.logsafe import mask_secrets
 
 
 class WikivisError(Exception):
@@ -15,6 +18,7 @@ class WikivisError(Exception):
     exit_code = 1
 
     def __init__(self, message: str) -> None:
+        message = mask_secrets(message)  # a URL's password never reaches a message or a log
         super().__init__(message)
         self.message = message
 

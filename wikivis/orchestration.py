@@ -263,6 +263,63 @@ def backfill_items(dag_id: str, run: Mapping[str, Any]) -> list[dict[str, Any]]:
     return items
 
 
+#: task states that make a DAG run fail (Airflow's ``TaskInstanceState`` values)
+FAILED_TASK_STATES = frozenset({"failed", "upstream_failed"})
+
+
+def run_ids_of(items: Sequence[Mapping[str, Any]] | None, run: Mapping[str, Any] | None) -> list[str]:
+    """The catalog run ids of one DAG run: its work items' and the cross-wiki ``run``'s.
+
+    Either may be ``None``: an upstream task that failed (e.g. ``validate_request`` of a
+    backfill) leaves no XCom, and then there is nothing to end or report."""
+    ids = [str(item["run_id"]) for item in (items[:] if items is not None else []) if item and item.get("run_id")]
+    if run and run.get("run_id"):
+        ids.append(str(run["run_id"]))
+    return list(dict.fromkeys(ids))
+
+
+def failed_tasks(task_states: Mapping[str, Any], *, ignore: str = "") -> list[str]:
+    """Tasks (``task_id`` or ``task_id_<map index>``) whose state fails the DAG run."""
+    return sorted(task for task, state in task_states.items()
+                  if str(getattr(state, "value", state)) in FAILED_TASK_STATES and task != ignore)
+
+
+def end_dag_run(run_ids: Sequence[str], task_states: Mapping[str, Any], *, ignore: str = "") -> dict[str, str]:
+    """End the catalog runs of a DAG run from its task states (the teardown calls this once
+    every other task is done, retries included): failed if a task failed, else success."""
+    from wikivis import pipeline
+
+    failed = failed_tasks(task_states, ignore=ignore)
+    reason = f"DAG run failed: task(s) {', '.join(failed[:5])}{' …' if len(failed) > 5 else ''} failed" if failed else None
+    ended = pipeline.finish_runs(list(run_ids), failed=bool(failed), reason=reason)
+    log.info("runs ended: %s", ", ".join(f"{k}={v}" for k, v in ended.items()) or "none started")
+    return ended
+
+
+def dag_run_ids(dag_id: str, data_interval_start: Any, data_interval_end: Any,
+                conf: Mapping[str, Any] | None = None) -> list[str]:
+    """Every catalog run id a DAG run may have started, from what Airflow knows of it: the
+    backfill form (``conf``) for ``wikivis_backfill``, else the data interval."""
+    if conf and conf.get("wikis") is not None and conf.get("start"):
+        try:
+            run = backfill_run(dag_id, conf)
+        except ConfigError:
+            return []  # refused form: nothing started
+        return run_ids_of(backfill_items(dag_id, run), run)
+    if data_interval_start is None or data_interval_end is None:
+        return []
+    items = interval_items(dag_id, data_interval_start, data_interval_end)
+    return run_ids_of(items, {"run_id": interval_run_id(dag_id, data_interval_start)})
+
+
+def end_runs_of_failed_dag_run(run_ids: Sequence[str], reason: str) -> dict[str, str]:
+    """Fail the runs still ``running`` of a DAG run that failed (``on_failure_callback``)."""
+    from wikivis import pipeline
+
+    catalog_runs = pipeline.finish_runs([r for r in run_ids], failed=True, reason=reason, only_running=True)
+    return catalog_runs
+
+
 def write_reports(run_ids: Sequence[str]) -> list[str]:
     """Write the quality report of each run (duplicates once); return the HTML paths.
 

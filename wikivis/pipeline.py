@@ -81,27 +81,74 @@ def run_id_for(dag_id: str, logical_date_iso: str, wiki: str | None = None) -> s
 
 @contextmanager
 def stage(ctx: Context, run_id: str, name: str, wiki: str | None, **params: Any) -> Iterator[dict[str, Any]]:
-    """Record a stage execution as child run ``<run_id>.<name>``; yields a metrics dict."""
+    """Record a stage execution as child run ``<run_id>.<name>``; yields a metrics dict.
+
+    A failing stage marks its child run failed and re-raises; the *parent* run stays
+    ``running``: under Airflow the task may be retried, and only the end of the DAG run
+    decides the parent's status (:func:`finish_runs`).  Outside Airflow, :func:`run_all` fails
+    the parent itself (nothing retries it).  A parent left ``failed`` by an earlier attempt of
+    the same interval (a cleared DAG run) is reopened."""
     catalog = ctx.catalog
-    if catalog.get_run(run_id) is None:
+    parent = catalog.get_run(run_id)
+    if parent is None or parent.get("status") == "failed":
         catalog.start_run(run_id.split("__", 1)[0] or "run", wiki, {"wiki": wiki}, run_id=run_id)
     child = catalog.start_run(f"stage:{name}", wiki, {"parent": run_id, **params}, run_id=f"{run_id}.{name}")
     metrics: dict[str, Any] = {}
     started = time.perf_counter()
     try:
         yield metrics
-    except WikivisError as exc:
-        message = f"{name}: {exc}"
-        catalog.finish_run(child, "failed", message, metrics)
-        catalog.finish_run(run_id, "failed", message)
-        raise
     except Exception as exc:
-        message = f"{name}: unexpected {exc.__class__.__name__}: {exc}"
-        catalog.finish_run(child, "failed", message, metrics)
-        catalog.finish_run(run_id, "failed", message)
+        catalog.finish_run(child, "failed", failure_message(name, exc), metrics)
         raise
     metrics.setdefault("elapsed_s", round(time.perf_counter() - started, 3))
     catalog.finish_run(child, "success", None, metrics)
+
+
+def failure_message(name: str, exc: BaseException) -> str:
+    """``<stage>: <reason>`` for the catalog (URL passwords masked)."""
+    from wikivis.logsafe import mask_secrets
+
+    if isinstance(exc, WikivisError):
+        return mask_secrets(f"{name}: {exc}")
+    return mask_secrets(f"{name}: unexpected {exc.__class__.__name__}: {exc}")
+
+
+def finish_runs(run_ids: list[str], *, failed: bool, reason: str | None = None,
+                s: Settings | None = None, only_running: bool = False) -> dict[str, str]:
+    """End the parent runs of one orchestrator run (a DAG run, or :func:`run_all`).
+
+    ``failed``: the orchestrator run failed — every run still ``running`` becomes ``failed``
+    with the message of its newest failed stage, else ``reason``.  Otherwise every run still
+    ``running`` becomes ``success`` (published or not).  Runs that never started are left out;
+    runs already ended keep their status unless ``failed`` (a run that published and then
+    failed, e.g. in evaluation, is failed; ``only_running`` keeps them).  Returns ``{run_id: status}``."""
+    from wikivis.catalog import Catalog
+
+    settings_ = s or settings()
+    catalog = Catalog(settings_.resolved_catalog_url)
+    out: dict[str, str] = {}
+    try:
+        for run_id in dict.fromkeys(run_ids):
+            run = catalog.get_run(run_id)
+            if run is None:
+                continue
+            if run["status"] == "running" or (failed and not only_running and run["status"] != "failed"):
+                status = "failed" if failed else "success"
+                message = (_failed_stage_message(catalog, run_id) or reason or "the run failed") if failed else None
+                catalog.finish_run(run_id, status, message)
+                out[run_id] = status
+            else:
+                out[run_id] = str(run["status"])
+    finally:
+        catalog.dispose()
+    return out
+
+
+def _failed_stage_message(catalog: Any, run_id: str) -> str | None:
+    for run in catalog.runs(limit=1000):
+        if run["status"] == "failed" and (run.get("params") or {}).get("parent") == run_id:
+            return str(run.get("message") or "") or None
+    return None
 
 
 # --------------------------------------------------------------------------- ingest
@@ -532,26 +579,36 @@ def run_all(*, wikis: list[str] | None = None, date: str = "latest", until: str 
     index: dict[str, Any] = {}
     for wiki in wikis:
         rid = run_id or f"run__{wiki}__{stamp}"
-        out = ingest(wiki, date, run_id=rid)
-        snapshot = out["snapshot"]
-        gate_tables(wiki, snapshot, run_id=rid)
-        if events:
-            end = until or (datetime.strptime(snapshot[:8], "%Y%m%d").replace(tzinfo=UTC) + timedelta(days=1)).isoformat()
-            snapshot = events_catchup(wiki, snapshot, until=end, run_id=rid)["snapshot"]
-            gate_events(wiki, snapshot, run_id=rid)
-        commons(wiki, snapshot, run_id=rid)
-        gate_media(wiki, snapshot, run_id=rid)
-        embed(wiki, snapshot, run_id=rid)
-        gate_embeddings(run_id=rid)
-        index = build_index(run_id=rid)
-        gate_index(index["version"], run_id=rid)
-        publish(wiki, snapshot, index_version=index["version"], run_id=rid)
-        train_recommender(wiki, run_id=rid)
-        scores = evaluate(wiki, run_id=rid)["metrics"]
-        report = write_report(rid)
-        summary["wikis"][wiki] = {"run_id": rid, "snapshot": snapshot, "report": report["html"], "eval": scores}
+        try:
+            summary["wikis"][wiki], index = _run_wiki(s, wiki, rid, date=date, until=until, events=events)
+        except BaseException as exc:
+            # nothing retries a stage here: the run failed (KeyboardInterrupt included)
+            finish_runs([rid], failed=True, reason=None if isinstance(exc, Exception) else "interrupted", s=s)
+            raise
     summary["index"] = index
     return summary
+
+
+def _run_wiki(s: Settings, wiki: str, rid: str, *, date: str, until: str | None,
+              events: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    out = ingest(wiki, date, run_id=rid)
+    snapshot = out["snapshot"]
+    gate_tables(wiki, snapshot, run_id=rid)
+    if events:
+        end = until or (datetime.strptime(snapshot[:8], "%Y%m%d").replace(tzinfo=UTC) + timedelta(days=1)).isoformat()
+        snapshot = events_catchup(wiki, snapshot, until=end, run_id=rid)["snapshot"]
+        gate_events(wiki, snapshot, run_id=rid)
+    commons(wiki, snapshot, run_id=rid)
+    gate_media(wiki, snapshot, run_id=rid)
+    embed(wiki, snapshot, run_id=rid)
+    gate_embeddings(run_id=rid)
+    index = build_index(run_id=rid)
+    gate_index(index["version"], run_id=rid)
+    publish(wiki, snapshot, index_version=index["version"], run_id=rid)
+    train_recommender(wiki, run_id=rid)
+    scores = evaluate(wiki, run_id=rid)["metrics"]
+    report = write_report(rid)
+    return {"run_id": rid, "snapshot": snapshot, "report": report["html"], "eval": scores}, index
 
 
 def dumps_json(obj: Any) -> str:

@@ -9,6 +9,13 @@ is broken), no metadata-DB access (Airflow 3 forbids it from task code), no netw
   ``wikivis.gate_failed`` for a failed gate; both documented in ``docs/monitoring.md``).  A failed gate arrives here as ``GateFailed``;
   its message carries the gate's reason, which is also in the catalog and on the monitoring
   page.
+* :func:`dag_run_failed` (the DAGs' ``on_failure_callback``) ends the wikivis runs of a DAG
+  run that failed without reaching its ``write_reports`` teardown — a ``dagrun_timeout``, a
+  run marked failed by hand — so that none stays ``running``.  It imports ``wikivis`` inside
+  a ``try``: a broken package is logged, never raised.  (The teardown does the same work in the
+  usual case; ending a run twice is harmless.)  ``wikivis_backfill`` has no ``dagrun_timeout`` and
+  does not use it: Airflow 3.3.2's ``dag.test`` crashes building a DAG callback's context for a
+  DAG with a required ``Param`` (it re-validates the serialized params without the run's conf).
 * :func:`deadline_missed` is the :class:`~airflow.sdk.DeadlineAlert` callback.  Airflow runs
   ``AsyncCallback`` callables in the triggerer with the ``kwargs`` given at definition time
   (plus ``context`` when the callable accepts it), so it must be ``async``.
@@ -65,6 +72,28 @@ def task_failed(context: dict[str, Any]) -> None:
     _incr(METRIC_TASK_FAILED, {"dag_id": str(info["dag_id"]), "task_id": str(info["task_id"])})
     if info["error_type"] == "GateFailed":
         _incr(METRIC_GATE_FAILED, {"dag_id": str(info["dag_id"]), "gate": str(info["gate"])})
+
+
+def dag_run_failed(context: dict[str, Any]) -> None:
+    """DAG-level ``on_failure_callback``: fail the wikivis runs of this DAG run still ``running``."""
+    dag_run = context.get("dag_run")
+    dag = context.get("dag")
+    dag_id = getattr(dag, "dag_id", None) or getattr(dag_run, "dag_id", None)
+    if dag_run is None or dag_id is None:
+        log.warning("wikivis: DAG run %s failed; no run details in the callback context", context.get("run_id"))
+        return
+    try:
+        from wikivis import orchestration
+
+        run_ids = orchestration.dag_run_ids(
+            str(dag_id), getattr(dag_run, "data_interval_start", None), getattr(dag_run, "data_interval_end", None),
+            dict(getattr(dag_run, "conf", None) or {}),
+        )
+        reason = f"DAG run {getattr(dag_run, 'run_id', '?')} failed: {context.get('reason') or 'failed'}"
+        ended = orchestration.end_runs_of_failed_dag_run(run_ids, reason)
+        log.info("wikivis: ended the runs of failed DAG run %s: %s", getattr(dag_run, "run_id", "?"), ended)
+    except Exception:
+        log.exception("wikivis: could not end the runs of DAG run %s", getattr(dag_run, "run_id", "?"))
 
 
 async def deadline_missed(dag_id: str = "", deadline: str = "", context: Any = None, **_: Any) -> None:

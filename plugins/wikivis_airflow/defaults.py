@@ -37,7 +37,7 @@ from airflow.sdk import (
 )
 
 from wikivis_airflow.callbacks import deadline_missed, task_failed
-from wikivis_airflow.hooks import apply_connections
+from wikivis_airflow.hooks import apply_connections, mask_wikivis_secrets
 
 OWNER = "wikivis"
 #: tag vocabulary (tests check every DAG uses only these, and always ``wikivis``)
@@ -108,7 +108,7 @@ def default_args(**overrides: Any) -> dict[str, Any]:
         "max_retry_delay": timedelta(hours=1),
         "retry_policy": RETRY_POLICY,
         "on_failure_callback": task_failed,
-        "on_execute_callback": [apply_connections, share_pool_limits],
+        "on_execute_callback": [apply_connections, mask_wikivis_secrets, share_pool_limits],
     }
     args.update(overrides)
     return args

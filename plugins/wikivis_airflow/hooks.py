@@ -195,6 +195,41 @@ def connection_settings_overrides() -> dict[str, Any]:
     return overrides
 
 
+def url_passwords(*urls: str) -> list[str]:
+    """The passwords of the database URLs among ``urls`` (empty or unparsable ones skipped)."""
+    from urllib.parse import unquote, urlsplit
+
+    found = []
+    for url in urls:
+        try:
+            password = urlsplit(url.replace("{", "%7B").replace("}", "%7D")).password if "://" in url else None
+        except ValueError:
+            continue
+        if password:
+            found.append(unquote(password))
+    return found
+
+
+def mask_wikivis_secrets(context: Any = None) -> int:
+    """``on_execute_callback``: register the passwords in the wikivis settings' URLs (catalog,
+    replicas) with Airflow's secrets masker, so that Airflow's own task log lines (tracebacks
+    included) show ``***`` too.  wikivis masks every URL password in its messages and log
+    records itself (:mod:`wikivis.logsafe`); this covers text Airflow renders.  Returns how many."""
+    from airflow.sdk.log import mask_secret
+
+    from wikivis.config import get_settings
+    from wikivis.errors import WikivisError
+
+    try:
+        settings = get_settings()
+    except WikivisError:
+        return 0  # bad settings fail the task itself, with their own (masked) message
+    passwords = url_passwords(settings.catalog_url, settings.replica_url_template)
+    for password in passwords:
+        mask_secret(password)
+    return len(passwords)
+
+
 def apply_connections(context: Any = None) -> dict[str, str]:
     """Export the connections' settings as ``WIKIVIS_*`` variables of this task process.
 

@@ -79,7 +79,8 @@ def create_app(settings_factory: Callable[[], Settings] | None = None) -> FastAP
 
     @app.get("/health")
     def health_endpoint() -> JSONResponse:
-        state = health(collect_status(current_settings(), runs_limit=20))
+        # enough runs to see the newest interval of every run kind and wiki (stage rows included)
+        state = health(collect_status(current_settings(), runs_limit=500))
         return JSONResponse({"status": state}, status_code=200 if state == "ok" else 503)
 
     @app.get("/icon.svg")

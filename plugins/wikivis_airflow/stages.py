@@ -178,12 +178,26 @@ def publish(item: Item, index_version: str | None) -> None:
         pipeline.publish(item["wiki"], item["snapshot"], index_version=index_version, run_id=item["run_id"])
 
 
-def write_reports(items: list[Item], run: Item) -> list[str]:
+def write_reports(items: list[Item] | None, run: Item | None, ti: Any = None) -> list[str]:
     """Made a teardown by :func:`wire`: it runs once everything before it is done, whatever
-    the outcome (a failed gate is what a report is for), and does not decide the run's state."""
+    the outcome (a failed gate is what a report is for), and does not decide the run's state.
+
+    It first ends the catalog runs of this DAG run (``failed`` when a task failed for good —
+    a try that Airflow retries never fails a run — else ``success``, published or not), then
+    writes their reports.  ``items``/``run`` are ``None`` when the task producing them failed
+    (a backfill whose ``validate_request`` refused the form): nothing started, nothing to do."""
     from wikivis import orchestration
 
-    return orchestration.write_reports([*(item["run_id"] for item in items[:]), run["run_id"]])
+    run_ids = orchestration.run_ids_of(items, run)
+    if run_ids and ti is not None:
+        orchestration.end_dag_run(run_ids, _task_states(ti), ignore=str(ti.task_id))
+    return orchestration.write_reports(run_ids)
+
+
+def _task_states(ti: Any) -> dict[str, Any]:
+    """States of every task instance of this DAG run (through the Task SDK, no DB access)."""
+    states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id])
+    return dict(states.get(ti.run_id, {}))
 
 
 def wire(items: XComArg, run: XComArg, *, after: Any = None) -> XComArg:

@@ -49,7 +49,7 @@ def test_importing_a_dag_file_loads_no_heavy_library(path):
 def test_every_dag_is_documented_owned_tagged_and_retries_with_backoff(dagbag):
     from wikivis_airflow.callbacks import task_failed
     from wikivis_airflow.defaults import OWNER, RETRY_POLICY, TAGS, share_pool_limits
-    from wikivis_airflow.hooks import apply_connections
+    from wikivis_airflow.hooks import apply_connections, mask_wikivis_secrets
 
     for dag in dagbag.dags.values():
         assert (dag.doc_md or "").strip().startswith("###"), dag.dag_id
@@ -62,7 +62,7 @@ def test_every_dag_is_documented_owned_tagged_and_retries_with_backoff(dagbag):
             assert task.owner == OWNER, where
             callbacks = task.on_failure_callback  # a list on operators, as given on mapped ones
             assert (callbacks if isinstance(callbacks, list) else [callbacks]) == [task_failed], where
-            assert list(task.on_execute_callback) == [apply_connections, share_pool_limits], where
+            assert list(task.on_execute_callback) == [apply_connections, mask_wikivis_secrets, share_pool_limits], where
             if task.task_id in NO_RETRY:
                 assert task.retries == 0, where
             else:

@@ -163,3 +163,24 @@ def test_ingest_uses_the_replica_connection_through_the_hook(connections, monkey
     assert resolve_ingest_source(settings, "enwiki", replica_available=False) == "dumps"
     assert resolve_ingest_source(settings, "dewiki", replica_available=False) == "replica"
     assert resolve_ingest_source(settings, "frwiki", replica_available=True) == "dumps"
+
+
+def test_the_settings_url_passwords_are_registered_with_airflows_masker(monkeypatch):
+    """Issue 15, item 13: Airflow's own task log lines mask the catalog and replica passwords."""
+    from wikivis_airflow import hooks
+
+    from wikivis.config import reset_settings_cache
+
+    assert hooks.url_passwords("postgresql+psycopg://airflow:Pg%40Secret@postgres/wikivis",
+                               "mysql+pymysql://u:Rep{x}@{wiki}.host/{db}", "sqlite:////tmp/c.sqlite", "") == [
+        "Pg@Secret", "Rep{x}"]
+    masked: list[str] = []
+    monkeypatch.setattr("airflow.sdk.log.mask_secret", masked.append)
+    monkeypatch.setenv("WIKIVIS_CATALOG_URL", "postgresql+psycopg://airflow:PgSecret@postgres/wikivis")
+    reset_settings_cache()
+    try:
+        assert hooks.mask_wikivis_secrets() == 1
+    finally:
+        monkeypatch.delenv("WIKIVIS_CATALOG_URL")
+        reset_settings_cache()
+    assert masked == ["PgSecret"]

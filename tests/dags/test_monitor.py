@@ -163,3 +163,37 @@ def test_tables_page_latest_first_and_filter_by_run_and_stage(logged_in, setting
     assert '<option value="media" selected>' in filtered
     runs = filtered[filtered.index('id="runs-table"'):filtered.index("</table>", filtered.index('id="runs-table"'))]
     assert runs.count("<tr class=") == 1
+
+
+def test_health_is_not_degraded_by_a_try_that_airflow_retries(app, settings):
+    """Item 8 of issue 15: a failed try of a stage (Airflow will retry it) is not a failed run."""
+    from wikivis.catalog import Catalog
+
+    catalog = Catalog(settings.resolved_catalog_url)
+    run = "wikivis_nightly__samplewiki__20261203T000000Z"
+    catalog.start_run("wikivis_nightly", "samplewiki", {}, run_id=run)
+    catalog.start_run("stage:ingest", "samplewiki", {"parent": run}, run_id=f"{run}.ingest")
+    catalog.finish_run(f"{run}.ingest", "failed", "ingest: HTTP 503")  # try 1 of 4
+    catalog.dispose()
+    with TestClient(app) as client:
+        assert client.get("/health").json() == {"status": "ok"}
+
+
+def test_health_follows_the_newest_interval_not_a_later_backfill_of_an_old_date(app, settings):
+    """Item 9 of issue 15: a red nightly of 20261203, then a green backfill of 20261101 — Airflow's
+    own backfill of the nightly (same run kind), and the backfill DAG."""
+    from wikivis.catalog import Catalog
+
+    catalog = Catalog(settings.resolved_catalog_url)
+    nightly = "wikivis_nightly__samplewiki__20261203T000000Z"
+    for run, status in ((nightly, "failed"), ("wikivis_nightly__samplewiki__20261101T000000Z", "success"),
+                        ("wikivis_backfill__samplewiki__20261101T000000Z", "success")):
+        catalog.start_run(run.split("__")[0], "samplewiki", {}, run_id=run)
+        for stage in ("ingest", "gate_tables"):
+            catalog.start_run(f"stage:{stage}", "samplewiki", {"parent": run}, run_id=f"{run}.{stage}")
+            catalog.finish_run(f"{run}.{stage}", status if stage == "gate_tables" else "success")
+        catalog.finish_run(run, status, "gate_tables: too old" if status == "failed" else None)
+    catalog.dispose()
+    with TestClient(app) as client:
+        response = client.get("/health")
+    assert (response.status_code, response.json()) == (503, {"status": "degraded"})

@@ -91,11 +91,26 @@ def _register() -> None:
 _register()
 
 
+def _usage_error(exc: BaseException) -> str | None:
+    """The one-line message of a command-line usage error, else ``None``.
+
+    The pinned typer vendors its own click (``typer._click``), so its usage errors are not
+    instances of ``click.ClickException``: recognise both (they share ``format_message``)."""
+    import click
+
+    bases: tuple[type[BaseException], ...] = (click.ClickException, typer.TyperException)
+    if isinstance(exc, bases) and callable(getattr(exc, "format_message", None)):
+        return " ".join(str(exc.format_message()).split())  # type: ignore[attr-defined]
+    return None
+
+
 def main() -> None:
+    from wikivis.logsafe import mask_secrets
+
     try:
         app(standalone_mode=False)
     except WikivisError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
+        typer.secho(f"error: {mask_secrets(str(exc))}", fg="red", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         typer.secho("interrupted", fg="yellow", err=True)
@@ -104,10 +119,10 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         sys.exit(1)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    except Exception as exc:
+        message = _usage_error(exc)
+        if message is None:
+            raise
+        if message:  # empty: a group called without a command, whose help is already printed
+            typer.secho(f"error: {mask_secrets(message)}", fg="red", err=True)
+        sys.exit(2)

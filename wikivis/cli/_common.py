@@ -47,6 +47,41 @@ def settings_from_ctx(ctx: typer.Context | None = None, **overrides: Any) -> Set
     return settings.replace(**overrides) if overrides else settings
 
 
+def snapshot_option(value: str | None) -> str | None:
+    """Typer callback: a ``--snapshot``/``--previous`` id, ASCII ``YYYYMMDD[THHMMSSZ]`` only."""
+    from wikivis.errors import ConfigError
+    from wikivis.ids import check_snapshot
+
+    if value is None:
+        return None
+    try:
+        return check_snapshot(value)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def dump_date_option(value: str) -> str:
+    """Typer callback: a ``--date``, ASCII ``YYYYMMDD`` or ``latest``."""
+    from wikivis.errors import ConfigError
+    from wikivis.ids import check_dump_date
+
+    try:
+        return check_dump_date(value, latest=True)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def run_id_argument(value: str) -> str:
+    """Typer callback: a run id (never empty)."""
+    from wikivis.errors import ConfigError
+    from wikivis.ids import check_run_id
+
+    try:
+        return check_run_id(value)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
 def json_default(value: Any) -> Any:
     if is_dataclass(value) and not isinstance(value, type):
         return asdict(value)

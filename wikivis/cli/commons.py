@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from wikivis.cli._common import echo_result, progress, settings_from_ctx
+from wikivis.cli._common import echo_result, progress, settings_from_ctx, snapshot_option
 from wikivis.errors import InputError, NotFoundError
 
 app = typer.Typer(help="Commons metadata and thumbnails.", no_args_is_help=True)
@@ -48,7 +48,7 @@ def _describe(summary: dict[str, Any]) -> str:
 @app.command("fetch")
 def fetch(
     wiki: Annotated[str | None, typer.Option(help="files used by this wiki's articles (lake article_images)")] = None,
-    snapshot: Annotated[str | None, typer.Option(help="article_images snapshot (default: published, else latest)")] = None,
+    snapshot: Annotated[str | None, typer.Option(callback=snapshot_option, help="article_images snapshot (default: published, else latest)")] = None,
     titles_file: Annotated[Path | None, typer.Option(help="file names or File: titles, one per line")] = None,
     category: Annotated[str | None, typer.Option(help="a Commons category")] = None,
     depth: Annotated[int, typer.Option(min=0, help="subcategory levels to descend with --category")] = 0,
@@ -117,7 +117,7 @@ def fetch(
 def import_pixels_cmd(
     files: Annotated[list[Path], typer.Argument(help="caption-competition image_pixels files (.csv or .csv.gz)")],
     wiki: Annotated[str, typer.Option(help="wiki whose files/file_metadata give the sha1 of each file")],
-    snapshot: Annotated[str | None, typer.Option(help="snapshot of files/file_metadata (default: latest)")] = None,
+    snapshot: Annotated[str | None, typer.Option(callback=snapshot_option, help="snapshot of files/file_metadata (default: latest)")] = None,
 ) -> None:
     """Import released 300-px images into the media store (skips fetching them)."""
     from wikivis.lake import Lake

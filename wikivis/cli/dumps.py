@@ -8,7 +8,9 @@
 * ``list --wiki W`` — the wiki's runs and whether each is complete.
 
 Errors are typed (bad file → exit 3 naming file and byte offset; source failure → 4; no
-such run → 5); heavy libraries are imported inside the commands.
+such run → 5); heavy libraries are imported inside the commands.  ``parse`` refuses a file
+without mysqldump's ``-- Dump completed`` footer (truncated) unless ``--allow-partial``, and
+an ``--out`` directory holding anything it did not write (exit 2).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Annotated
 
 import typer
 
-from wikivis.cli._common import echo_result, settings_from_ctx
+from wikivis.cli._common import dump_date_option, echo_result, settings_from_ctx
 
 app = typer.Typer(help="SQL dumps: list, parse, ingest.", no_args_is_help=True)
 
@@ -26,12 +28,16 @@ app = typer.Typer(help="SQL dumps: list, parse, ingest.", no_args_is_help=True)
 @app.command("parse")
 def parse(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help=".sql or .sql.gz table dump")],
-    out: Annotated[Path, typer.Option("--out", help="output directory (replaced atomically)")],
+    out: Annotated[Path, typer.Option(
+        "--out", help="output directory: new, empty, or an earlier output of this command (replaced atomically)")],
     table: Annotated[str | None, typer.Option(help="table to read (default: the file's first)")] = None,
     columns: Annotated[str | None, typer.Option(help="comma-separated columns to keep")] = None,
     binary: Annotated[bool, typer.Option("--binary", help="keep every VARBINARY/BLOB column as bytes")] = False,
     replace_invalid_utf8: Annotated[
         bool, typer.Option("--replace-invalid-utf8", help="replace (and count) invalid UTF-8 in text columns")
+    ] = False,
+    allow_partial: Annotated[
+        bool, typer.Option("--allow-partial", help="accept a file without the '-- Dump completed' footer")
     ] = False,
 ) -> None:
     """Parse FILE into a Parquet dataset at --out; prints the table and row count."""
@@ -44,6 +50,7 @@ def parse(
         columns=[c.strip() for c in columns.split(",") if c.strip()] if columns else None,
         decode_text=not binary,
         invalid_utf8="replace" if replace_invalid_utf8 else "error",
+        allow_partial=allow_partial,
     )
     stats = result.stats
     echo_result(
@@ -61,7 +68,7 @@ def parse(
 @app.command("ingest")
 def ingest_cmd(
     wiki: Annotated[str, typer.Option("--wiki", help="article wiki, e.g. enwiki")],
-    date: Annotated[str, typer.Option("--date", help="dump date YYYYMMDD or 'latest'")] = "latest",
+    date: Annotated[str, typer.Option("--date", callback=dump_date_option, help="dump date YYYYMMDD or 'latest'")] = "latest",
 ) -> None:
     """Download and ingest one dump snapshot of WIKI into the lake (not published)."""
     from wikivis.dumps.ingest import ingest

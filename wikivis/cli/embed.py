@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from wikivis.cli._common import echo_result, progress, settings_from_ctx
+from wikivis.cli._common import echo_result, progress, settings_from_ctx, snapshot_option
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -26,7 +26,7 @@ def run(
         str | None, typer.Option(help="model id (default: settings.model); see `wikivis embed models`")
     ] = None,
     wiki: Annotated[str | None, typer.Option(help="media dataset partition (default: the Commons wiki)")] = None,
-    snapshot: Annotated[str | None, typer.Option(help="media snapshot (default: the newest)")] = None,
+    snapshot: Annotated[str | None, typer.Option(callback=snapshot_option, help="media snapshot (default: the newest)")] = None,
     device: Annotated[str | None, typer.Option(help="auto | cpu | cuda")] = None,
     batch_size: Annotated[int | None, typer.Option(help="images per forward pass")] = None,
     workers: Annotated[int | None, typer.Option(help="decode worker processes")] = None,

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from wikivis.cli._common import STATE, echo_result, settings_from_ctx
+from wikivis.cli._common import STATE, echo_result, settings_from_ctx, snapshot_option
 from wikivis.gates import MEDIA_DATASETS, TABLE_DATASETS
 
 app = typer.Typer(no_args_is_help=True)
@@ -22,8 +22,8 @@ app = typer.Typer(no_args_is_help=True)
 def check(
     dataset: Annotated[str, typer.Option(help=f"one of {', '.join(TABLE_DATASETS + MEDIA_DATASETS)}")],
     wiki: Annotated[str, typer.Option(help="wiki database name, e.g. enwiki")],
-    snapshot: Annotated[str | None, typer.Option(help="snapshot id (default: the newest in the lake)")] = None,
-    previous: Annotated[str | None, typer.Option(help="snapshot to measure drift against (default: the one before)")] = None,
+    snapshot: Annotated[str | None, typer.Option(callback=snapshot_option, help="snapshot id (default: the newest in the lake)")] = None,
+    previous: Annotated[str | None, typer.Option(callback=snapshot_option, help="snapshot to measure drift against (default: the one before)")] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="check what was published then (run id, publication id or date)")] = None,
 ) -> None:
     """Check DATASET of WIKI at SNAPSHOT; exit 6 when a check fails."""

@@ -43,6 +43,9 @@ def serve(
     upload_port: Annotated[int, typer.Option(help="upload (media) server port")] = LOCAL_PORTS["upload"],
     streams_port: Annotated[int, typer.Option(help="EventStreams port")] = LOCAL_PORTS["streams"],
     stream_end_after: Annotated[float, typer.Option(help="seconds a stream stays open (with :ok keep-alives) after its last event")] = 3600.0,
+    dump_dates: Annotated[str, typer.Option(
+        help="'today': date the dump runs so that the last complete one is yesterday (UTC; what a freshly "
+             "unpaused wikivis_nightly needs); 'fixed': the sample's own dates (20261101…)")] = "today",
     seed: SeedOpt = 0,
     articles: ArticlesOpt = 300,
     files: FilesOpt = 500,
@@ -52,17 +55,22 @@ def serve(
     """Serve dumps, the Action API, upload.wikimedia.org and EventStreams for the sample wiki."""
     from wikivis.mirror import Mirror
 
+    if dump_dates not in ("today", "fixed"):
+        raise typer.BadParameter(f"--dump-dates must be 'today' or 'fixed', not {dump_dates!r}")
     sample = _sample(seed, articles, files, days, cache_dir)
     ports = {"dumps": dumps_port, "api": api_port, "upload": upload_port, "streams": streams_port}
-    with Mirror(sample, faults=faults, host=host, ports=ports, stream_end_after_s=stream_end_after) as mirror:
+    with Mirror(sample, faults=faults, host=host, ports=ports, stream_end_after_s=stream_end_after,
+                dump_dates=dump_dates) as mirror:  # type: ignore[arg-type]
         urls = mirror.urls
         d = sample.dates[0]
+        dump_runs = [mirror.dumps.served(date) for date in sample.dates]
         echo_result(
-            {"faults": faults, "dates": sample.dates, **urls},
+            {"faults": faults, "dates": sample.dates, "dump_dates": dump_runs, **urls},
             human="\n".join(
                 [
-                    f"wikivis mirror (faults: {faults}) — sample dates {sample.dates[0]}..{sample.dates[-1]}",
-                    f"  dumps    {urls['dumps']}/{sample.wiki}/{sample.dates[-1]}/dumpstatus.json",
+                    f"wikivis mirror (faults: {faults}) — sample dates {sample.dates[0]}..{sample.dates[-1]}, "
+                    f"dump runs dated {dump_runs[0]}..{dump_runs[-1]} ({dump_dates})",
+                    f"  dumps    {urls['dumps']}/{sample.wiki}/{dump_runs[-1]}/dumpstatus.json",
                     f"  api      {urls['api']}/w/api.php  (Commons)   {urls['api']}/{sample.wiki}/w/api.php",
                     f"  upload   {urls['upload']}/wikipedia/commons/…",
                     f"  streams  {urls['streams']}/v2/stream/recentchange,revision-create?since={d[:4]}-{d[4:6]}-{d[6:]}T00:00:00Z",

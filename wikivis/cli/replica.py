@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from wikivis.cli._common import echo_result, settings_from_ctx
+from wikivis.cli._common import echo_result, settings_from_ctx, snapshot_option
 
 app = typer.Typer(help="Wiki Replicas over MariaDB (or SQLite).", no_args_is_help=True)
 
@@ -25,7 +25,7 @@ app = typer.Typer(help="Wiki Replicas over MariaDB (or SQLite).", no_args_is_hel
 @app.command("pull")
 def pull_command(
     wiki: Annotated[str, typer.Option(help="wiki database name, e.g. enwiki")],
-    snapshot: Annotated[str | None, typer.Option(help="snapshot id YYYYMMDD (default: today, UTC)")] = None,
+    snapshot: Annotated[str | None, typer.Option(callback=snapshot_option, help="snapshot id YYYYMMDD (default: today, UTC)")] = None,
     files: Annotated[str, typer.Option(help="Commons image rows: all (like the dumps), used, or none")] = "all",
 ) -> None:
     """Pull one wiki's datasets from its replica into the lake."""

@@ -8,14 +8,14 @@ from typing import Annotated
 
 import typer
 
-from wikivis.cli._common import STATE, echo_result, settings_from_ctx
+from wikivis.cli._common import STATE, echo_result, run_id_argument, settings_from_ctx
 
 app = typer.Typer()
 
 
 @app.command("report")
 def report(
-    run_id: Annotated[str, typer.Argument(help="the run id (see `wikivis status`)")],
+    run_id: Annotated[str, typer.Argument(callback=run_id_argument, help="the run id (see `wikivis status`)")],
     html: Annotated[bool, typer.Option("--html", help="print the path of the HTML report instead")] = False,
 ) -> None:
     """Write the quality report of RUN_ID (HTML + Markdown) and print it."""

@@ -37,25 +37,35 @@ def collect_status(settings: Any, runs: int = 10) -> dict[str, Any]:
                 indexes.append({"model": pointer.parent.name, **json.loads(pointer.read_text())})
             except (OSError, ValueError):
                 indexes.append({"model": pointer.parent.name, "error": "unreadable current.json"})
+    from wikivis.runs import health, newest_intervals
+
     catalog = Catalog(settings.resolved_catalog_url)
-    recent = [r for r in catalog.runs(limit=runs * 20) if not r["kind"].startswith("stage:")][:runs]
+    all_recent = catalog.runs(limit=max(500, runs * 20))
+    intervals = newest_intervals(all_recent)
+    recent = [r for r in all_recent if not r["kind"].startswith("stage:")][:runs]
     gates = catalog.gate_results(recent[0]["id"], limit=1000) if recent else []
     if recent:
         stages = [r for r in catalog.runs(limit=200, kind=None) if (r.get("params") or {}).get("parent") == recent[0]["id"]]
         recent[0]["stages"] = [{"stage": r["kind"].removeprefix("stage:"), "status": r["status"],
                                 "duration_s": r["duration_s"]} for r in reversed(stages)]
     catalog.dispose()
-    return {"home": str(settings.home), "published": published, "indexes": indexes, "runs": recent, "gates": gates}
+    return {"home": str(settings.home), "health": health(all_recent), "intervals": intervals,
+            "published": published, "indexes": indexes, "runs": recent, "gates": gates}
 
 
 @app.command("status")
 def status(runs: Annotated[int, typer.Option(help="how many recent runs to show")] = 10) -> None:
-    """Show what is published, the last runs, and the gate results of the latest run."""
+    """Show the health (newest interval per run kind and wiki), what is published, the last
+    runs, and the gate results of the latest run."""
     data = collect_status(settings_from_ctx(), runs)
     if STATE.as_json:
         echo_result(data)
         return
-    lines = [f"home: {data['home']}", "", "published datasets:"]
+    lines = [f"home: {data['home']}", f"health: {data['health']} (newest interval of each run kind and wiki)"]
+    for i in data["intervals"]:
+        lines.append(f"  {i['status']:<8} {i['kind']:<16} {i['wiki'] or '-':<12} {i['interval']}  {i['run_id']}"
+                     + (f"  — {i['message']}" if i.get("message") and i["status"] == "failed" else ""))
+    lines += ["", "published datasets:"]
     if not data["published"]:
         lines.append("  (nothing yet — run `wikivis demo` or `wikivis run`)")
     for p in data["published"]:

@@ -63,9 +63,11 @@ NS_MAIN, NS_FILE, NS_CATEGORY = 0, 6, 14
 COLUMNS: dict[str, tuple[tuple[str, ...], ...]] = {
     "page": (("page_id",), ("page_namespace",), ("page_title",), ("page_is_redirect",)),
     "linktarget": (("lt_id",), ("lt_namespace",), ("lt_title",)),
-    "imagelinks": (("il_from",), ("il_from_namespace",), ("il_target_id", "il_to")),
+    # while a link table migrates, its dumps carry both columns: the old *_to (NOT NULL, still
+    # authoritative) and a nullable *_target_id; read *_to whenever it is there
+    "imagelinks": (("il_from",), ("il_from_namespace",), ("il_to", "il_target_id")),
     "page_props": (("pp_page",), ("pp_propname",), ("pp_value",)),
-    "categorylinks": (("cl_from",), ("cl_target_id", "cl_to")),
+    "categorylinks": (("cl_from",), ("cl_to", "cl_target_id")),
     "image": (
         ("img_name",), ("img_size",), ("img_width",), ("img_height",), ("img_media_type",),
         ("img_major_mime",), ("img_minor_mime",), ("img_sha1",), ("img_timestamp",),

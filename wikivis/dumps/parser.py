@@ -53,7 +53,7 @@ from wikivis.dumps._values import (
     slow_region,
 )
 from wikivis.dumps.ddl import TableSpec, parse_create_table, unquote_identifier
-from wikivis.errors import InputError
+from wikivis.errors import ConfigError, InputError
 
 _gzip_impl: types.ModuleType
 try:  # fastest available gzip decoder (environment-measurements §9: isal ~4x python gzip)
@@ -132,6 +132,9 @@ class DumpParser:
     :param decode_text: ``False`` keeps every binary column as bytes.
     :param invalid_utf8: ``"error"`` (default) or ``"replace"`` (counted in the stats).
     :param fast: use the vectorised tokeniser (``False``: exact slow path only; tests).
+    :param allow_partial: accept a file without mysqldump's ``-- Dump completed`` footer.  By
+        default that is an error: a file cut exactly at a statement boundary parses cleanly
+        up to its end, and only the missing footer shows that rows are missing.
     """
 
     def __init__(
@@ -145,6 +148,7 @@ class DumpParser:
         invalid_utf8: Literal["error", "replace"] = "error",
         chunk_size: int = CHUNK_SIZE,
         fast: bool = True,
+        allow_partial: bool = False,
     ) -> None:
         if invalid_utf8 not in ("error", "replace"):
             raise ValueError("invalid_utf8 must be 'error' or 'replace'")
@@ -156,6 +160,7 @@ class DumpParser:
         self.decode_text = decode_text
         self.chunk_size = max(1024, int(chunk_size))
         self.fast = fast
+        self.allow_partial = allow_partial
         self.stats = ParseStats()
         self._conv = Conversion(invalid_utf8=invalid_utf8)
         self._specs: dict[str, TableSpec] = {}
@@ -221,6 +226,12 @@ class DumpParser:
                 self._pending = None
                 if header is None:
                     self._exhausted = True
+                    if not self.stats.completed and not self.allow_partial:
+                        raise self._fail(
+                            "truncated: the file ends without the '-- Dump completed' footer "
+                            "(allow a partial dump explicitly to read what is there)",
+                            self._base + self._pos,
+                        )
                     break
                 table, column_list = header
                 if table != self._target:
@@ -576,8 +587,14 @@ def parse_to_parquet(
     Atomic: the dataset is written into a staging directory beside ``out_dir`` and renamed
     into place only when the whole file parsed; on any error nothing appears (an existing
     ``out_dir`` is left as it was).
+
+    Only what this function wrote is ever replaced: an existing ``out_dir`` must be empty or
+    hold exactly a dataset written here (``_dump.json`` and the files it lists); anything
+    else — the user's other files, the input itself — is refused with a
+    :class:`~wikivis.errors.ConfigError` before any work is done.
     """
     out_dir = Path(out_dir)
+    _check_replaceable(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = out_dir.parent / f".{out_dir.name}.staging-{uuid.uuid4().hex}"
     staging.mkdir()
@@ -625,6 +642,7 @@ def parse_to_parquet(
         info = result.as_dict() | {"source": str(path)} | dict(meta or {})
         (staging / META_FILE).write_text(json.dumps(info, indent=2, sort_keys=True), encoding="utf-8")
         if out_dir.exists():
+            _check_replaceable(out_dir)
             trash = out_dir.parent / f".{out_dir.name}.trash-{uuid.uuid4().hex}"
             os.rename(out_dir, trash)
             os.rename(staging, out_dir)
@@ -635,6 +653,28 @@ def parse_to_parquet(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _check_replaceable(out_dir: Path) -> None:
+    """Refuse an ``out_dir`` that holds anything :func:`parse_to_parquet` did not write."""
+    if not out_dir.exists() and not out_dir.is_symlink():
+        return
+    if out_dir.is_symlink() or not out_dir.is_dir():
+        raise ConfigError(f"{out_dir} exists and is not a directory: choose a new or empty output directory")
+    entries = sorted(p.name for p in out_dir.iterdir())
+    if not entries:
+        return
+    try:
+        listed = set(parsed_meta(out_dir).get("files") or [])
+    except (OSError, ValueError, AttributeError):
+        listed = None
+    foreign = [name for name in entries if listed is None or (name != META_FILE and name not in listed)]
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise ConfigError(
+            f"refusing to replace {out_dir}: it is not empty and not a dataset written by `wikivis dumps parse` "
+            f"(it holds {shown}); choose a new or empty output directory"
+        )
 
 
 def parsed_meta(out_dir: str | Path) -> dict[str, Any]:

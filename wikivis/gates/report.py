@@ -39,7 +39,9 @@ import pyarrow.compute as pc
 from wikivis.config import Settings
 from wikivis.datasets import DATASETS
 from wikivis.errors import NotFoundError
+from wikivis.ids import check_run_id
 from wikivis.lake import Lake, atomic_write_text
+from wikivis.logsafe import mask_url
 
 _OUTCOME_COLOURS = {"pass": "#2e7d32", "warn": "#ef6c00", "fail": "#c62828"}
 
@@ -205,10 +207,11 @@ def _short(value: Any) -> str:
 
 def write_report(settings: Settings, catalog: Any, run_id: str) -> tuple[Path, Path]:
     """Write ``report.html`` and ``report.md`` for ``run_id``; returns their paths."""
+    check_run_id(run_id)  # an empty id would select every run's gates
     run = catalog.get_run(run_id)
     gates = list(reversed(catalog.gate_results(run_id, limit=100_000)))
     if run is None and not gates:
-        raise NotFoundError(f"no run {run_id!r} in the catalog {settings.resolved_catalog_url}")
+        raise NotFoundError(f"no run {run_id!r} in the catalog {mask_url(settings.resolved_catalog_url)}")
     lake = Lake.from_settings(settings)
     wiki = _run_wiki(run, gates, settings)
     snapshot = _run_snapshot(gates)

@@ -31,7 +31,6 @@ references use binary search on the sorted target instead of hashing.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -55,6 +54,7 @@ from wikivis.gates.rules import (
     pandas_sample,
     unique_key,
 )
+from wikivis.ids import SNAPSHOT_RE
 
 #: rows handed to pandera for checks that have no Arrow translation
 PANDERA_SAMPLE_ROWS = 10_000
@@ -597,7 +597,7 @@ def _show(value: Any) -> str:
 
 
 # --------------------------------------------------------------------------- freshness
-_SNAPSHOT_RE = re.compile(r"^\d{8}(T\d{6}Z)?$")
+_SNAPSHOT_RE = SNAPSHOT_RE  # ASCII digits only (``\d`` would take full-width ones)
 
 
 def check_freshness(dataset: str, snapshot: str | None, *, max_age_days: float, now: datetime | None = None) -> CheckResult:

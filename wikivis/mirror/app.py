@@ -12,7 +12,7 @@ from wikivis.config import Settings, load_settings
 from wikivis.errors import ConfigError
 from wikivis.mirror.api import ApiService
 from wikivis.mirror.base import RunningServer, Service
-from wikivis.mirror.dumps import DumpsService
+from wikivis.mirror.dumps import Anchor, DumpsService
 from wikivis.mirror.faults import FaultProfile, get_profile
 from wikivis.mirror.streams import StreamsService
 from wikivis.mirror.upload import UploadService
@@ -32,6 +32,8 @@ class Mirror:
     services: ``mirror.api.lag_s``, ``mirror.api.maxlag_retry_after``,
     ``mirror.api.transform_limit``, ``mirror.upload.bandwidth_bytes_per_s``,
     ``mirror.upload.latency_s``, ``mirror.streams.retention_s``, ``…drop_after_events``.
+    ``dump_dates="today"`` serves the dump runs dated relative to today (the last complete one
+    yesterday) instead of the sample's fixed dates (see :mod:`wikivis.mirror.dumps`).
     """
 
     def __init__(
@@ -48,6 +50,7 @@ class Mirror:
         upload_bandwidth_bytes_per_s: float = 0.0,
         upload_latency_s: float = 0.0,
         extra_dump_runs: bool = True,
+        dump_dates: Anchor = "fixed",
     ) -> None:
         self.sample = sample
         self.host = host
@@ -60,7 +63,7 @@ class Mirror:
                 return get_profile(faults.get(name, "none"))
             return get_profile(faults)
 
-        self.dumps = DumpsService(sample, profile("dumps"), extra_runs=extra_dump_runs)
+        self.dumps = DumpsService(sample, profile("dumps"), extra_runs=extra_dump_runs, anchor=dump_dates)
         self.upload = UploadService(sample, profile("upload"), day=day)
         self.upload.bandwidth_bytes_per_s = upload_bandwidth_bytes_per_s
         self.upload.latency_s = upload_latency_s

@@ -6,12 +6,23 @@ Runs (per wiki, one per sample day, plus two realistic extras):
 * an **older run** 12 days before ``dates[0]`` (``20261020`` by default): samplewiki's
   ``imagelinkstable`` job **failed** (no file); its other files use the *legacy* schema
   (``il_to``, ``cl_to``/``cl_collation``) and the classic one-line ``mysqldump`` style.
+  Like every run of the 20th on Wikimedia, it also lists the full-history jobs
+  ``metahistorybz2dump``/``metahistory7zdump`` as ``skipped`` (no files).
 * a **newer run** the day after the last date: still **in progress** (``pagetable`` and
   ``linktargettable`` done, ``imagelinkstable``/``imagetable`` ``in-progress``, the rest
   ``waiting``), content ``state(n_days)``.
 
 ``sample2wiki`` (the second-language wiki of :mod:`wikivis.sample.wikidata`) has one
 complete run per sample day and no extras.
+
+**Dates.**  By default the runs carry the sample's fixed dates (``dates[0]`` = 20261101), which
+tests rely on.  ``anchor="today"`` (what ``wikivis mirror serve`` uses) serves every run shifted
+by whole days so that the last complete run is dated *yesterday* (UTC, recomputed on every
+request) and the in-progress one *today*: a freshly unpaused ``wikivis_nightly`` finds the dump
+of its first interval, and the freshness gate and the EventStreams replay window judge a
+recent snapshot.  Only dates move — paths, file names, ``dumpstatus.json``, checksum lists,
+indexes, ``Last-Modified``; the dump files are byte-identical whatever the shift (they are
+rendered from the sample dates, footer included), so their checksums never change.
 
 ``latest/`` works as on Wikimedia, where ``symlinks.py`` updates each link when *its* job
 finishes: ``<wiki>-latest-<table>.sql.gz`` is the newest run in which that job is done, so
@@ -23,26 +34,38 @@ The article wiki's runs also hold job ``articlesdump``: ``<wiki>-<date>-pages-ar
 Files: ``/<wiki>/<date>/<wiki>-<date>-<table>.sql.gz`` (gzip, mtime 0, like ``| gzip``),
 ``dumpstatus.json`` (version 0.8), ``<wiki>-<date>-md5sums.txt`` / ``-sha1sums.txt``,
 per-run and per-wiki HTML indexes, ``latest/…`` plus ``…-rss.xml``.  Query flags for
-tests: ``?schema=legacy`` and ``?style=mysqldump`` re-render a file in that form (its
-checksum then differs from dumpstatus).  Range requests give 206/416.  At most
+tests: ``?schema=legacy``, ``?schema=transitional`` (categorylinks with both ``cl_to`` and a
+nullable ``cl_target_id``, as during the migration) and ``?style=mysqldump`` re-render a file
+in that form (its checksum then differs from dumpstatus).  Range requests give 206/416.  At most
 ``max_per_client`` (2) requests in flight per client IP; more get **503**, as nginx's
 ``limit_conn`` answers on dumps.wikimedia.org.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import gzip
 import hashlib
 import html
+import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from wikivis.mirror.articles import JOB as ARTICLES_JOB
 from wikivis.mirror.articles import articles_dump, articles_file_name
 from wikivis.mirror.base import Request, Response, Service, byte_range
-from wikivis.mirror.dumpwriter import LEGACY_TABLES, TABLES, Style, to_legacy, write_dump
+from wikivis.mirror.dumpwriter import (
+    LEGACY_TABLES,
+    TABLES,
+    TRANSITIONAL_TABLES,
+    Style,
+    to_legacy,
+    to_transitional,
+    write_dump,
+)
 from wikivis.mirror.faults import FaultProfile
 from wikivis.sample import SampleWiki
 from wikivis.sample.model import COMMONS_TABLES, WIKI_TABLES
@@ -59,6 +82,17 @@ def job_name(table: str) -> str:
 
 def file_name(wiki: str, date: str, table: str) -> str:
     return f"{wiki}-{date}-{table}.sql.gz"
+
+
+Anchor = Literal["fixed", "today"]
+#: jobs that the runs of the 20th list as ``skipped`` (enwiki dumpstatus.json, 2024)
+SKIPPED_ON_THE_20TH = ("metahistorybz2dump", "metahistory7zdump")
+_DATE8_RE = re.compile(r"[0-9]{8}", re.ASCII)
+_UPDATED_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def _utc_today() -> _dt.date:
+    return datetime.now(UTC).date()
 
 
 @dataclass
@@ -96,10 +130,18 @@ class DumpsService(Service):
     name = "dumps"
     max_per_client = 2
     over_limit_status = 503
+    #: class defaults, for subclasses that build their runs themselves (``scaledumps``)
+    anchor: Anchor = "fixed"
+    old_date = ""
 
-    def __init__(self, sample: SampleWiki, faults: FaultProfile, *, extra_runs: bool = True) -> None:
+    def __init__(self, sample: SampleWiki, faults: FaultProfile, *, extra_runs: bool = True,
+                 anchor: Anchor = "fixed", today: Callable[[], _dt.date] = _utc_today) -> None:
         super().__init__(faults)
+        if anchor not in ("fixed", "today"):
+            raise ValueError(f"anchor must be 'fixed' or 'today', not {anchor!r}")
         self.sample = sample
+        self.anchor: Anchor = anchor
+        self.today = today
         self.runs: dict[tuple[str, str], Run] = {}
         self._build_lock = threading.Lock()
         first = datetime.strptime(sample.dates[0], "%Y%m%d")
@@ -124,6 +166,40 @@ class DumpsService(Service):
                     new.statuses["articles"] = "waiting"
                 self.runs[(wiki, self.new_date)] = new
 
+    # ------------------------------------------------------------------ dates
+    def shift(self) -> timedelta:
+        """How far served dates lie from the sample's (0 unless ``anchor="today"``)."""
+        if self.anchor == "fixed":
+            return timedelta(0)
+        last = datetime.strptime(self.sample.dates[-1], "%Y%m%d").date()
+        return (self.today() - timedelta(days=1)) - last
+
+    def served(self, sample_date: str, shift: timedelta | None = None) -> str:
+        """The date a run of ``sample_date`` is served under."""
+        shift = self.shift() if shift is None else shift
+        if not shift:
+            return sample_date
+        return (datetime.strptime(sample_date, "%Y%m%d") + shift).strftime("%Y%m%d")
+
+    def sample_date(self, served_date: str) -> str | None:
+        """The sample date behind a served date (``None``: not a date)."""
+        if not _DATE8_RE.fullmatch(served_date):
+            return None
+        shift = self.shift()
+        if not shift:
+            return served_date
+        try:
+            return (datetime.strptime(served_date, "%Y%m%d") - shift).strftime("%Y%m%d")
+        except ValueError:
+            return None
+
+    def _served_name(self, run: Run, name: str) -> str:
+        return name.replace(f"-{run.date}-", f"-{self.served(run.date)}-", 1)
+
+    def _served_updated(self, updated: str) -> str:
+        shift = self.shift()
+        return (datetime.strptime(updated, _UPDATED_FORMAT) + shift).strftime(_UPDATED_FORMAT) if shift else updated
+
     # ------------------------------------------------------------------ content
     def tables(self, wiki: str) -> tuple[str, ...]:
         return COMMONS_TABLES if wiki == self.sample.commons_wiki else WIKI_TABLES
@@ -131,7 +207,8 @@ class DumpsService(Service):
     def dates(self, wiki: str) -> list[str]:
         return sorted(d for w, d in self.runs if w == wiki)
 
-    def render(self, run: Run, table: str, *, legacy: bool | None = None, style: Style | None = None) -> bytes:
+    def render(self, run: Run, table: str, *, legacy: bool | None = None, style: Style | None = None,
+               transitional: bool = False) -> bytes:
         """The gzipped dump file of ``table`` in ``run`` (optionally in another schema/style)."""
         legacy = run.legacy if legacy is None else legacy
         if run.wiki == SECOND_WIKI:
@@ -140,7 +217,10 @@ class DumpsService(Service):
             tables = self.sample.state(run.day).tables_for(run.wiki)
         rows = tables[table]
         definition = TABLES[table]
-        if legacy and table in LEGACY_TABLES:
+        if transitional and table in TRANSITIONAL_TABLES:
+            rows = to_transitional(table, rows, tables["linktarget"])
+            definition = TRANSITIONAL_TABLES[table]
+        elif legacy and table in LEGACY_TABLES:
             rows = to_legacy(table, rows, tables["linktarget"])
             definition = LEGACY_TABLES[table]
         completed = datetime.strptime(run.date, "%Y%m%d").replace(tzinfo=UTC) + timedelta(hours=3, minutes=len(table))
@@ -181,12 +261,20 @@ class DumpsService(Service):
 
     def dumpstatus(self, run: Run) -> dict[str, Any]:
         jobs = {}
+        served = self.served(run.date)
         for name, job in self.build(run).items():
             files = {}
             if job.file is not None:
                 f = job.file
-                files[f.name] = {"size": len(f.data), "url": f"/{run.wiki}/{run.date}/{f.name}", "md5": f.md5, "sha1": f.sha1}
-            jobs[name] = {"status": job.status, "updated": job.updated, "files": files}
+                served_name = self._served_name(run, f.name)
+                files[served_name] = {"size": len(f.data), "url": f"/{run.wiki}/{served}/{served_name}", "md5": f.md5,
+                                      "sha1": f.sha1}
+            jobs[name] = {"status": job.status, "updated": self._served_updated(job.updated), "files": files}
+        if run.date == self.old_date and run.date.endswith("20"):
+            # the 20th's runs skip the full-history jobs; a skipped job carries no "files" key
+            updated = self._served_updated((datetime.strptime(run.date, "%Y%m%d") + timedelta(days=2)).strftime(_UPDATED_FORMAT))
+            for name in SKIPPED_ON_THE_20TH:
+                jobs[name] = {"status": "skipped", "updated": updated}
         return {"jobs": jobs, "version": "0.8"}
 
     def latest_run(self, wiki: str, table: str) -> Run | None:
@@ -206,11 +294,12 @@ class DumpsService(Service):
         if wiki not in (self.sample.wiki, self.sample.commons_wiki, SECOND_WIKI):
             return Response.text("Not Found\n", 404)
         if len(parts) == 1:
-            return self._html(f"{wiki} dumps", [(f"{d}/", d) for d in self.dates(wiki)] + [("latest/", "latest")])
-        date = parts[1]
-        if date == "latest":
+            served = [self.served(d) for d in self.dates(wiki)]
+            return self._html(f"{wiki} dumps", [(f"{d}/", d) for d in served] + [("latest/", "latest")])
+        if parts[1] == "latest":
             return self._latest(request, wiki, parts[2:])
-        run = self.runs.get((wiki, date))
+        date = parts[1]  # the served date; runs are keyed on the sample's
+        run = self.runs.get((wiki, self.sample_date(date) or ""))
         if run is None:
             return Response.text("Not Found\n", 404)
         rest = parts[2:]
@@ -221,10 +310,11 @@ class DumpsService(Service):
             return Response.json(self.dumpstatus(run), headers={"Cache-Control": "no-cache"})
         if name in (f"{wiki}-{date}-md5sums.txt", f"{wiki}-{date}-sha1sums.txt"):
             algo = "md5" if "md5sums" in name else "sha1"
-            lines = [f"{getattr(j.file, algo)}  {j.file.name}\n" for j in self.build(run).values() if j.file]
+            lines = [f"{getattr(j.file, algo)}  {self._served_name(run, j.file.name)}\n"
+                     for j in self.build(run).values() if j.file]
             return Response.text("".join(lines))
         for job in self.build(run).values():
-            if job.file is not None and job.file.name == name:
+            if job.file is not None and self._served_name(run, job.file.name) == name:
                 return self._file(request, run, job)
         return Response.text("Not Found\n", 404)
 
@@ -233,12 +323,13 @@ class DumpsService(Service):
         data = job.file.data
         legacy = request.query.get("schema")
         style = request.query.get("style")
-        if legacy in ("legacy", "current") or style in ("mariadb", "mysqldump"):
+        if legacy in ("legacy", "current", "transitional") or style in ("mariadb", "mysqldump"):
             data = self.render(
-                run, job.table, legacy=(legacy == "legacy") if legacy else None,
+                run, job.table, legacy=(legacy == "legacy") if legacy in ("legacy", "current") else None,
                 style=style if style in ("mariadb", "mysqldump") else None,  # type: ignore[arg-type]
+                transitional=legacy == "transitional",
             )
-        modified = datetime.strptime(job.updated, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+        modified = datetime.strptime(self._served_updated(job.updated), _UPDATED_FORMAT).replace(tzinfo=UTC)
         response = Response(
             200, data, "application/octet-stream", payload=True,
             headers={"Last-Modified": modified.strftime("%a, %d %b %Y %H:%M:%S GMT"), "ETag": f'"{job.file.md5[:16]}"'},
@@ -265,14 +356,15 @@ class DumpsService(Service):
 
     def _rss(self, run: Run, job: Job) -> Response:
         assert job.file is not None
-        link = f"https://dumps.wikimedia.org/{run.wiki}/{run.date}"
+        link = f"https://dumps.wikimedia.org/{run.wiki}/{self.served(run.date)}"
+        name = self._served_name(run, job.file.name)
         xml = (
             '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0">\n<channel>\n'
             f"<title>{run.wiki}</title>\n<link>https://dumps.wikimedia.org/{run.wiki}/latest/</link>\n"
             f"<description>Wikimedia dump updates for {run.wiki}</description>\n"
-            f"<item>\n<title>{job.file.name}</title>\n<link>{link}</link>\n"
-            f"<description>&lt;a href=&quot;{link}/{job.file.name}&quot;&gt;{job.file.name}&lt;/a&gt;</description>\n"
-            f"<pubDate>{datetime.strptime(job.updated, '%Y-%m-%d %H:%M:%S'):%a, %d %b %Y %H:%M:%S GMT}</pubDate>\n"
+            f"<item>\n<title>{name}</title>\n<link>{link}</link>\n"
+            f"<description>&lt;a href=&quot;{link}/{name}&quot;&gt;{name}&lt;/a&gt;</description>\n"
+            f"<pubDate>{datetime.strptime(self._served_updated(job.updated), _UPDATED_FORMAT):%a, %d %b %Y %H:%M:%S GMT}</pubDate>\n"
             "</item>\n</channel>\n</rss>\n"
         )
         return Response(200, xml.encode(), "application/rss+xml; charset=utf-8")
@@ -285,10 +377,11 @@ class DumpsService(Service):
             state = "Dump complete, 1 item failed"
         else:
             state = "Dump in progress"
-        items = [(j.file.name if j.file else "", f"{name}: {j.status}") for name, j in jobs.items()]
-        items += [("dumpstatus.json", "dumpstatus.json"), (f"{run.wiki}-{run.date}-md5sums.txt", "md5sums"),
-                  (f"{run.wiki}-{run.date}-sha1sums.txt", "sha1sums")]
-        return self._html(f"{run.wiki} dump progress on {run.date}: {state}", items)
+        served = self.served(run.date)
+        items = [(self._served_name(run, j.file.name) if j.file else "", f"{name}: {j.status}") for name, j in jobs.items()]
+        items += [("dumpstatus.json", "dumpstatus.json"), (f"{run.wiki}-{served}-md5sums.txt", "md5sums"),
+                  (f"{run.wiki}-{served}-sha1sums.txt", "sha1sums")]
+        return self._html(f"{run.wiki} dump progress on {served}: {state}", items)
 
     def _backup_index(self) -> Response:
         items = []
@@ -296,7 +389,7 @@ class DumpsService(Service):
             date = self.dates(wiki)[-1]
             run = self.runs[(wiki, date)]
             self.build(run)
-            items.append((f"{wiki}/{date}", f"{wiki}: {'Dump complete' if run.complete else 'Dump in progress'}"))
+            items.append((f"{wiki}/{self.served(date)}", f"{wiki}: {'Dump complete' if run.complete else 'Dump in progress'}"))
         return self._html("Wikimedia Downloads (mirror)", items)
 
     @staticmethod

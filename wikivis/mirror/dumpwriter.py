@@ -199,6 +199,31 @@ LEGACY_TABLES: dict[str, TableDef] = {
     ),
 }
 
+#: the migration's middle state, as enwiktionary's 2025 dumps show it: the old ``cl_to`` (NOT
+#: NULL, authoritative) beside a nullable ``cl_target_id``, which rows not migrated yet leave NULL
+TRANSITIONAL_TABLES: dict[str, TableDef] = {
+    "categorylinks": TableDef(
+        "categorylinks",
+        (
+            ("cl_from", "int(8) unsigned NOT NULL DEFAULT 0"),
+            ("cl_to", "varbinary(255) NOT NULL DEFAULT ''"),
+            ("cl_sortkey", "varbinary(230) NOT NULL DEFAULT ''"),
+            ("cl_timestamp", "timestamp NOT NULL DEFAULT current_timestamp() ON UPDATE current_timestamp()"),
+            ("cl_sortkey_prefix", "varbinary(255) NOT NULL DEFAULT ''"),
+            ("cl_collation", "varbinary(32) NOT NULL DEFAULT ''"),
+            ("cl_type", "enum('page','subcat','file') NOT NULL DEFAULT 'page'"),
+            ("cl_collation_id", "smallint(5) unsigned NOT NULL DEFAULT 0"),
+            ("cl_target_id", "bigint(20) unsigned DEFAULT NULL"),
+        ),
+        (
+            "PRIMARY KEY (`cl_from`,`cl_to`)",
+            "KEY `cl_timestamp` (`cl_to`,`cl_timestamp`)",
+            "KEY `cl_sortkey` (`cl_to`,`cl_type`,`cl_sortkey`,`cl_from`)",
+            "KEY `cl_sortkey_id` (`cl_target_id`,`cl_type`,`cl_sortkey`,`cl_from`)",
+        ),
+    ),
+}
+
 _ESCAPES = {0: b"\\0", 10: b"\\n", 13: b"\\r", 92: b"\\\\", 39: b"\\'", 34: b'\\"', 26: b"\\Z"}
 _NEEDS_ESCAPE = re.compile(rb"[\x00\n\r\\'\"\x1a]")
 
@@ -349,3 +374,17 @@ def to_legacy(table: str, rows: Iterable[Mapping[str, Any]], linktarget: Iterabl
         ]
         return sorted(out, key=lambda r: (r["cl_from"], str(r["cl_to"]).encode()))
     raise ValueError(f"table {table!r} has no legacy form")
+
+
+def to_transitional(table: str, rows: Iterable[Mapping[str, Any]], linktarget: Iterable[Mapping[str, Any]],
+                    *, unmigrated_every: int = 3) -> list[dict[str, Any]]:
+    """Current-schema categorylinks rows → the transitional form (:data:`TRANSITIONAL_TABLES`):
+    ``cl_to`` filled from linktarget, ``cl_target_id`` NULL on every ``unmigrated_every``-th row."""
+    if table not in TRANSITIONAL_TABLES:
+        raise ValueError(f"table {table!r} has no transitional form")
+    titles = {r["lt_id"]: r["lt_title"] for r in linktarget}
+    out = []
+    for i, r in enumerate(sorted(rows, key=lambda r: (r["cl_from"], str(titles[r["cl_target_id"]]).encode()))):
+        out.append({**r, "cl_to": titles[r["cl_target_id"]], "cl_collation": "uppercase",
+                    "cl_target_id": None if unmigrated_every and i % unmigrated_every == 0 else r["cl_target_id"]})
+    return out

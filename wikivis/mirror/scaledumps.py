@@ -324,7 +324,8 @@ def scale_dumps_service(scale_set: ScaleSet) -> Any:
         def tables(self, wiki: str) -> tuple[str, ...]:
             return COMMONS_TABLES if wiki == scale_set.commons_wiki else WIKI_TABLES
 
-        def render(self, run: Run, table: str, *, legacy: bool | None = None, style: Any = None) -> bytes:
+        def render(self, run: Run, table: str, *, legacy: bool | None = None, style: Any = None,
+                   transitional: bool = False) -> bytes:
             return scale_set.path(run.wiki, table).read_bytes()
 
     return ScaleDumpsService()

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 STAGE_KIND_PREFIX = "stage:"
 _SHARD_SUFFIX_RE = re.compile(r"_\d+$")
-_SNAPSHOT_DATE_RE = re.compile(r"^(\d{8})(?:T(\d{6})Z)?$")
+_SNAPSHOT_DATE_RE = re.compile(r"([0-9]{8})(?:T([0-9]{6})Z)?", re.ASCII)  # fullmatch; ASCII digits only
 #: politeness counters shown per run (keys of ``wikivis.sources.http.HttpCounters``)
 HTTP_COUNTERS = ("requests", "retries", "throttled", "server_errors", "bytes", "waited_s")
 #: stages whose ``metrics["http"]["upload"]`` (or flat counters) are thumbnail downloads
@@ -252,7 +252,12 @@ def collect_status(settings: Settings, *, runs_limit: int = RUNS_LIMIT, gates_li
             finally:
                 catalog.dispose()
     except Exception as exc:
-        status["catalog_error"] = f"{type(exc).__name__}: {exc}"
+        from wikivis.logsafe import mask_secrets
+
+        status["catalog_error"] = mask_secrets(f"{type(exc).__name__}: {exc}")
+    from wikivis.runs import newest_intervals
+
+    status["intervals"] = newest_intervals(runs)
     reports_root = settings.reports_root
     stage_runs = [r for r in runs if is_stage_run(r)]
     status["stages"] = stage_summary(runs)
@@ -327,9 +332,11 @@ def collect_status(settings: Settings, *, runs_limit: int = RUNS_LIMIT, gates_li
 
 
 def health(status: Mapping[str, Any]) -> str:
-    """``degraded`` when the catalog is unreadable or the newest run of a stage failed."""
+    """``degraded`` when the catalog is unreadable or the newest interval of some run kind and
+    wiki failed (:mod:`wikivis.runs`).  Neither a stage try that Airflow retries nor a later
+    backfill of an older date changes that."""
     if status.get("catalog_error"):
         return "degraded"
-    if any(stage.get("last_status") == "failed" for stage in status.get("stages", [])):
+    if any(entry.get("status") == "failed" for entry in status.get("intervals", [])):
         return "degraded"
     return "ok"

@@ -44,6 +44,7 @@ import requests
 
 from wikivis.config import Settings, check_wiki_name
 from wikivis.errors import ChecksumError, NotFoundError, SourceError
+from wikivis.ids import is_dump_date
 from wikivis.sources.http import (
     ConcurrencyLimiter,
     HttpCounters,
@@ -55,8 +56,7 @@ from wikivis.sources.http import (
 
 MANIFEST = "_manifest.json"
 STATUSES = ("waiting", "in-progress", "done", "failed", "skipped")
-_DATE_RE = re.compile(r"^\d{8}$")
-_RUN_LINK_RE = re.compile(r"""href=["']?(?:\./)?(\d{8})/?["'>]""")
+_RUN_LINK_RE = re.compile(r"""href=["']?(?:\./)?([0-9]{8})/?["'>]""", re.ASCII)
 _DOWNLOAD_CHUNK = 1 << 20
 #: full downloads of one file that may fail verification before the client gives up
 MAX_VERIFY_ATTEMPTS = 4
@@ -128,7 +128,10 @@ class RunStatus:
 
     @property
     def complete(self) -> bool:
-        return bool(self.jobs) and all(j.status == "done" for j in self.jobs.values())
+        """Every job finished: ``done``, or ``skipped`` by design (the runs of the 20th skip the
+        full-history jobs ``metahistorybz2dump``/``metahistory7zdump`` — real dumpstatus.json)."""
+        statuses = [j.status for j in self.jobs.values()]
+        return "done" in statuses and all(s in ("done", "skipped") for s in statuses)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -275,7 +278,7 @@ class DumpsClient:
     def run_status(self, wiki: str, date: str) -> RunStatus:
         """The run's dumpstatus.json.  A run without one is :class:`NotFoundError`."""
         check_wiki_name(wiki)
-        if not _DATE_RE.match(date):
+        if not is_dump_date(date):  # ASCII digits, and no trailing newline (``$`` would allow one)
             raise NotFoundError(f"not a dump date: {date!r} (expected YYYYMMDD)")
         path = f"/{wiki}/{date}/dumpstatus.json"
         try:

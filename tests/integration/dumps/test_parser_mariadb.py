@@ -118,7 +118,9 @@ OPTION_SETS = {
 def test_mariadb_dump_round_trip(server, tmp_path, options, fast):
     url, db = server
     path = _dump(url, tmp_path / "hostile.sql", *OPTION_SETS[options])
-    parsed, parser = _parse(path, fast=fast, chunk_size=16 << 10)
+    # --compact drops every comment, the '-- Dump completed' footer too: accepted only explicitly
+    partial = "--compact" in OPTION_SETS[options]
+    parsed, parser = _parse(path, fast=fast, chunk_size=16 << 10, allow_partial=partial)
     expected = _server_rows(db)
     assert len(parsed) == len(expected) == len(ROWS)
     for got, want in zip(parsed, expected, strict=True):

@@ -28,6 +28,8 @@ HOSTILE = TableDef(
     ("PRIMARY KEY (`id`)",),
 )
 NAMES = list(HOSTILE.column_names)
+#: mysqldump's last line; a file without it is refused as truncated (see the truncation tests)
+FOOTER = b"\n-- Dump completed on 2026-11-01 10:00:00\n"
 TEXT = {"hostile": ["title"]}
 
 
@@ -107,7 +109,7 @@ def test_mysql_escapes_follow_the_server(tmp_path):
     ddl = "CREATE TABLE `e` (`v` varbinary(50) NOT NULL) DEFAULT CHARSET=binary"
     body = rb"('\0\n\r\Z\b\t'),('\%\_'),('\q\w\"\'\\'),('\\n'),('\\\'')"
     path = tmp_path / "e.sql"
-    path.write_bytes(ddl.encode() + b";\nINSERT INTO `e` VALUES " + body + b";\n")
+    path.write_bytes(ddl.encode() + b";\nINSERT INTO `e` VALUES " + body + b";\n" + FOOTER)
     for fast in (True, False):
         values = [r["v"] for r in parse_all(path, fast=fast)[0].to_pylist()]
         assert values == [b"\0\n\r\x1a\b\t", b"\\%\\_", b"qw\"'\\", b"\\n", b"\\'"]
@@ -117,7 +119,7 @@ def test_raw_newline_and_statement_end_inside_a_string(tmp_path):
     """Valid SQL that mysqldump never writes: a raw ');\\n' inside a string (exact path)."""
     ddl = "CREATE TABLE `r` (`id` int NOT NULL, `v` varbinary(50) NOT NULL)"
     path = tmp_path / "r.sql"
-    path.write_bytes(ddl.encode() + b";\nINSERT INTO `r` VALUES (1,'a);\n(2,'),(2,'b');\n")
+    path.write_bytes(ddl.encode() + b";\nINSERT INTO `r` VALUES (1,'a);\n(2,'),(2,'b');\n" + FOOTER)
     table, _ = parse_all(path)
     assert table.to_pylist() == [{"id": 1, "v": b"a);\n(2,"}, {"id": 2, "v": b"b"}]
 
@@ -318,6 +320,7 @@ def test_insert_variants(tmp_path):
         ddl.encode()
         + b";\nINSERT  IGNORE INTO `v` VALUES (1,'x');\nREPLACE INTO `v` VALUES (2,'y');\n"
         + b"INSERT INTO `v` (`b`, `a`) VALUES ('z',3),('w',4);\ninsert into v values (5,NULL);\n"
+        + FOOTER
     )
     table, _ = parse_all(path)
     assert table.to_pylist() == [
@@ -331,6 +334,7 @@ def test_multi_table_file_needs_a_table_choice(tmp_path):
         for name in ("one", "two"):
             out.write(f"CREATE TABLE `{name}` (`id` int NOT NULL);\n".encode())
             out.write(f"INSERT INTO `{name}` VALUES (1),(2);\n".encode())
+        out.write(FOOTER)
     with pytest.raises(InputError, match="several tables"):
         parse_all(path)
     table, _ = parse_all(path, table="two")
@@ -350,7 +354,7 @@ def test_decimal_year_temporal_types(tmp_path):
       DEFAULT current_timestamp() ON UPDATE current_timestamp(), `s` set('a','b'), `c` varchar(10)
       CHARACTER SET utf8mb4 COMMENT 'a, (comment)')"""
     path = tmp_path / "t.sql"
-    path.write_bytes(ddl.encode() + b";\nINSERT INTO `t` VALUES (12.50,2024,'2024-01-02 03:04:05','a,b','\xc3\xa9');\n")
+    path.write_bytes(ddl.encode() + b";\nINSERT INTO `t` VALUES (12.50,2024,'2024-01-02 03:04:05','a,b','\xc3\xa9');\n" + FOOTER)
     table, _ = parse_all(path)
     row = table.to_pylist()[0]
     assert (str(row["d"]), row["y"], row["ts"]) == ("12.50", 2024, "2024-01-02 03:04:05")
@@ -434,7 +438,7 @@ def test_truncated_and_corrupt_gzip(tmp_path):
 
 def test_gzip_detected_by_content_not_name(tmp_path):
     path = tmp_path / "noext"
-    path.write_bytes(gzip.compress(b"CREATE TABLE `t` (`a` int);\nINSERT INTO `t` VALUES (1);\n"))
+    path.write_bytes(gzip.compress(b"CREATE TABLE `t` (`a` int);\nINSERT INTO `t` VALUES (1);\n" + FOOTER))
     assert parse_all(path)[0].to_pylist() == [{"a": 1}]
 
 
@@ -457,3 +461,35 @@ def test_parse_to_parquet_writes_atomically(tmp_path):
     assert read_parsed(out).num_rows == 25  # the previous dataset is untouched
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
 
+
+
+# --------------------------------------------------------------------------- truncation (issue 15, item 16)
+def test_a_dump_cut_at_a_statement_boundary_is_an_error_naming_file_and_line(tmp_path):
+    whole = render_dump(HOSTILE, [dict(zip(NAMES, r, strict=True)) for r in HOSTILE_ROWS[:3]], style="mysqldump")
+    assert b"-- Dump completed" in whole
+    cut = whole[: whole.index(b";\n", whole.index(b"INSERT INTO")) + 2]  # right after the first INSERT
+    path = tmp_path / "cut.sql"
+    path.write_bytes(cut)
+    for fast in (True, False):
+        with pytest.raises(InputError, match=r"cut\.sql, line \d+, byte \d+: table `hostile`: truncated"):
+            list(DumpParser(path, fast=fast))
+    table, parser = parse_all(path, allow_partial=True)
+    assert table.num_rows == 3 and not parser.stats.completed
+
+
+def test_the_ingest_path_refuses_a_dump_without_its_footer(tmp_path):
+    import hashlib
+
+    from wikivis.dumps.ingest import parse_table
+    from wikivis.sources.dumps import FetchedFile
+
+    data = (b"CREATE TABLE `page` (`page_id` int NOT NULL, `page_namespace` int NOT NULL, "
+            b"`page_title` varbinary(255) NOT NULL, `page_is_redirect` tinyint NOT NULL);\n"
+            b"INSERT INTO `page` VALUES (1,0,'A',0);\n")
+    path = tmp_path / "samplewiki-20261101-page.sql"
+    path.write_bytes(data)
+    sha1 = hashlib.sha1(data).hexdigest()
+    fetched = FetchedFile(name=path.name, size=len(data), sha1=sha1, md5="", url="http://127.0.0.1/x",
+                          fetched_at="", path=path)
+    with pytest.raises(InputError, match="truncated"):
+        parse_table(fetched, "page")
