@@ -244,7 +244,7 @@ class Settings:
                 "agents with HTTP 403): set WIKIVIS_CONTACT='https://your.site/; you@example.org'"
             )
         if self.profile == "live":
-            from wikivis.ids import has_contact
+            from wikivis.vocab import has_contact
 
             if not has_contact(self.contact):
                 raise PolicyError(
@@ -284,14 +284,11 @@ class Settings:
         _ = self.user_agent
 
 
-_WIKI_RE = __import__("re").compile(r"^[a-z][a-z0-9_]{1,40}$")
-
-
 def check_wiki_name(wiki: str) -> str:
     """Allow-list check for wiki database names (they end up in hostnames, paths, SQL)."""
-    if not _WIKI_RE.fullmatch(wiki or ""):
-        raise ConfigError(f"not a valid wiki database name: {wiki!r} (expected e.g. 'enwiki')")
-    return wiki
+    from wikivis.vocab import check_wiki
+
+    return check_wiki(wiki)
 
 
 def wiki_domain(wiki: str) -> str:

@@ -1,15 +1,20 @@
 """The shared vocabulary: names and id patterns every module agrees on, and the atomic file write.
 
-Patterns are ASCII-only and matched with ``fullmatch``: Python's ``\\d`` also matches
-full-width and other Unicode digits, and ``$`` matches before a trailing newline, so
-``"１２３４５６７８"`` or ``"20261101\\n"`` would otherwise pass as dates and reach a URL.
+Patterns are ASCII-only, compiled with :data:`re.ASCII` and applied with ``fullmatch``:
+Python's ``\\d`` also matches full-width and other Unicode digits (``１２３４５６７８`` is eight
+digits to it, and sorts after every real date), and ``$`` matches before a trailing newline,
+so ``"20261101\\n"`` would otherwise pass as a date and reach a URL.
 
 * **wiki**: a MediaWiki database name (``enwiki``, ``commonswiki``, ``samplewiki``).
 * **dataset**: a lake dataset name (``article_images``).
-* **snapshot id** (a *label* in the lake): ``YYYYMMDD`` for a dump date, or
-  ``YYYYMMDDTHHMMSSZ`` for the end of an events window.
+* **dump date**: ``YYYYMMDD``.
+* **snapshot id** (a *label* in the lake): a dump date, or ``YYYYMMDDTHHMMSSZ`` for the end of
+  an events window.
 * **run id**: what the orchestration derives from a DAG id, a wiki and an interval
-  (``wikivis_nightly__samplewiki__20261106T000000Z``); letters, digits, ``_.:+-``.
+  (``wikivis_nightly__samplewiki__20261106T000000Z``).
+* **namespaces**: the MediaWiki namespace numbers the pipeline uses.
+
+A bad id is a usage error (:class:`~wikivis.errors.ConfigError`, exit code 2).
 """
 
 from __future__ import annotations
@@ -19,40 +24,74 @@ import re
 import uuid
 from pathlib import Path
 
-from wikivis.errors import InputError
+from wikivis.errors import ConfigError
 
 #: MediaWiki namespace numbers the pipeline uses (Main = articles, File, Category; User and
 #: Project appear in the sample wiki's link tables)
 NS_MAIN, NS_USER, NS_PROJECT, NS_FILE, NS_CATEGORY = 0, 2, 4, 6, 14
 
-WIKI_RE = re.compile(r"[a-z][a-z0-9_]{0,63}", re.ASCII)
+WIKI_RE = re.compile(r"[a-z][a-z0-9_]{1,40}", re.ASCII)  # also a DNS label of the replicas
 DATASET_RE = re.compile(r"[a-z][a-z0-9_]{0,63}", re.ASCII)
-SNAPSHOT_RE = re.compile(r"\d{8}(T\d{6}Z)?", re.ASCII)
-RUN_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:+\-]{0,199}", re.ASCII)
+#: a dump date (``YYYYMMDD``)
+DUMP_DATE_RE = re.compile(r"[0-9]{8}", re.ASCII)
+#: a lake snapshot id: a dump date, or the instant an events delta ends (``YYYYMMDDTHHMMSSZ``)
+SNAPSHOT_RE = re.compile(r"[0-9]{8}(?:T[0-9]{6}Z)?", re.ASCII)
+#: a run id (``wikivis_nightly__samplewiki__20261101T000000Z``, ``run-20261101T...-abc123``)
+RUN_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:+=-]{0,254}", re.ASCII)
+
+#: an e-mail address or an http(s) URL somewhere in a User-Agent contact
+CONTACT_RE = re.compile(
+    r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+    r"|https?://[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?::[0-9]+)?(?:/\S*)?",
+    re.ASCII,
+)
 
 
 def check_wiki(wiki: str) -> str:
+    """``wiki`` if it is a wiki database name (they end up in hostnames, paths and SQL)."""
     if not isinstance(wiki, str) or not WIKI_RE.fullmatch(wiki):
-        raise InputError(f"invalid wiki name {wiki!r} (lower-case ASCII letters, digits and _)")
+        raise ConfigError(f"not a valid wiki database name: {wiki!r} (expected e.g. 'enwiki')")
     return wiki
 
 
 def check_dataset(dataset: str) -> str:
     if not isinstance(dataset, str) or not DATASET_RE.fullmatch(dataset):
-        raise InputError(f"invalid dataset name {dataset!r}")
+        raise ConfigError(f"invalid dataset name {dataset!r}")
     return dataset
 
-
-def check_snapshot(snapshot: str) -> str:
-    if not isinstance(snapshot, str) or not SNAPSHOT_RE.fullmatch(snapshot):
-        raise InputError(f"invalid snapshot id {snapshot!r} (expected YYYYMMDD or YYYYMMDDTHHMMSSZ, ASCII digits)")
-    return snapshot
+def is_dump_date(value: object) -> bool:
+    return isinstance(value, str) and DUMP_DATE_RE.fullmatch(value) is not None
 
 
-def check_run_id(run_id: str) -> str:
-    if not isinstance(run_id, str) or not RUN_ID_RE.fullmatch(run_id):
-        raise InputError(f"invalid run id {run_id!r}")
-    return run_id
+def is_snapshot(value: object) -> bool:
+    return isinstance(value, str) and SNAPSHOT_RE.fullmatch(value) is not None
+
+
+def check_dump_date(value: str, *, latest: bool = False) -> str:
+    """``value`` if it is ``YYYYMMDD`` (or ``latest`` when allowed), else :class:`ConfigError`."""
+    if (latest and value == "latest") or is_dump_date(value):
+        return value
+    expected = "YYYYMMDD or 'latest'" if latest else "YYYYMMDD"
+    raise ConfigError(f"not a dump date: {value!r} (expected {expected}, ASCII digits)")
+
+
+def check_snapshot(value: str) -> str:
+    """``value`` if it is a snapshot id, else :class:`ConfigError`."""
+    if is_snapshot(value):
+        return value
+    raise ConfigError(f"not a snapshot id: {value!r} (expected YYYYMMDD or YYYYMMDDTHHMMSSZ, ASCII digits)")
+
+
+def check_run_id(value: str) -> str:
+    """``value`` if it is a run id, else :class:`ConfigError` (an empty id is never "every run")."""
+    if isinstance(value, str) and RUN_ID_RE.fullmatch(value):
+        return value
+    raise ConfigError(f"not a run id: {value!r} (see `wikivis status` for the run ids)")
+
+
+def has_contact(contact: str) -> bool:
+    """Whether a User-Agent contact contains an e-mail address or an http(s) URL."""
+    return bool(contact) and CONTACT_RE.search(contact) is not None
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -50,7 +50,7 @@ def settings_from_ctx(ctx: typer.Context | None = None, **overrides: Any) -> Set
 def snapshot_option(value: str | None) -> str | None:
     """Typer callback: a ``--snapshot``/``--previous`` id, ASCII ``YYYYMMDD[THHMMSSZ]`` only."""
     from wikivis.errors import ConfigError
-    from wikivis.ids import check_snapshot
+    from wikivis.vocab import check_snapshot
 
     if value is None:
         return None
@@ -63,7 +63,7 @@ def snapshot_option(value: str | None) -> str | None:
 def dump_date_option(value: str) -> str:
     """Typer callback: a ``--date``, ASCII ``YYYYMMDD`` or ``latest``."""
     from wikivis.errors import ConfigError
-    from wikivis.ids import check_dump_date
+    from wikivis.vocab import check_dump_date
 
     try:
         return check_dump_date(value, latest=True)
@@ -74,7 +74,7 @@ def dump_date_option(value: str) -> str:
 def run_id_argument(value: str) -> str:
     """Typer callback: a run id (never empty)."""
     from wikivis.errors import ConfigError
-    from wikivis.ids import check_run_id
+    from wikivis.vocab import check_run_id
 
     try:
         return check_run_id(value)

@@ -39,9 +39,9 @@ import pyarrow.compute as pc
 from wikivis.config import Settings
 from wikivis.datasets import DATASETS
 from wikivis.errors import NotFoundError
-from wikivis.ids import check_run_id
 from wikivis.lake import Lake, atomic_write_text
 from wikivis.logsafe import mask_url
+from wikivis.vocab import check_run_id
 
 _OUTCOME_COLOURS = {"pass": "#2e7d32", "warn": "#ef6c00", "fail": "#c62828"}
 

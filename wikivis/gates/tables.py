@@ -54,7 +54,7 @@ from wikivis.gates.rules import (
     pandas_sample,
     unique_key,
 )
-from wikivis.ids import SNAPSHOT_RE
+from wikivis.vocab import SNAPSHOT_RE
 
 #: rows handed to pandera for checks that have no Arrow translation
 PANDERA_SAMPLE_ROWS = 10_000
@@ -597,13 +597,12 @@ def _show(value: Any) -> str:
 
 
 # --------------------------------------------------------------------------- freshness
-_SNAPSHOT_RE = SNAPSHOT_RE  # ASCII digits only (``\d`` would take full-width ones)
 
 
 def check_freshness(dataset: str, snapshot: str | None, *, max_age_days: float, now: datetime | None = None) -> CheckResult:
     """A snapshot older than ``max_age_days`` (by its id) fails; 0 disables the check."""
     now = now or datetime.now(UTC)
-    if snapshot is None or not _SNAPSHOT_RE.fullmatch(snapshot):
+    if snapshot is None or not SNAPSHOT_RE.fullmatch(snapshot):
         return CheckResult("freshness", dataset, WARN, {"snapshot": snapshot}, f"snapshot id {snapshot!r} carries no date")
     age_days = (now - parse_snapshot(snapshot)).total_seconds() / 86400
     summary = {"snapshot": snapshot, "age_days": round(age_days, 2), "max_age_days": max_age_days}

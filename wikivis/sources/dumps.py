@@ -44,7 +44,6 @@ import requests
 
 from wikivis.config import Settings, check_wiki_name
 from wikivis.errors import ChecksumError, NotFoundError, SourceError
-from wikivis.ids import is_dump_date
 from wikivis.sources.http import (
     ConcurrencyLimiter,
     HttpCounters,
@@ -53,6 +52,7 @@ from wikivis.sources.http import (
     polite_session,
     request,
 )
+from wikivis.vocab import is_dump_date
 
 MANIFEST = "_manifest.json"
 STATUSES = ("waiting", "in-progress", "done", "failed", "skipped")

@@ -9,7 +9,7 @@ import pytest
 
 from wikivis.config import load_settings
 from wikivis.errors import ConfigError, NotFoundError, PolicyError
-from wikivis.ids import check_dump_date, check_run_id, check_snapshot, has_contact, is_dump_date, is_snapshot
+from wikivis.vocab import check_dump_date, check_run_id, check_snapshot, has_contact, is_dump_date, is_snapshot
 
 FULL_WIDTH = "\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18"  # １２３４５６７８
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pyarrow as pa
 import pytest
 
-from wikivis.errors import InputError, NotFoundError
+from wikivis.errors import ConfigError, InputError, NotFoundError
 from wikivis.lake import Lake
 
 from .conftest import WIKI, images
@@ -105,7 +105,7 @@ def test_bad_input_names_dataset_and_column(lake: Lake):
 
 @pytest.mark.parametrize("snapshot", ["2026-11-01", "../x", "latest", "１２３４５６７８", "20261101\n"])
 def test_snapshot_ids_are_ascii_and_checked(lake: Lake, snapshot):
-    with pytest.raises(InputError, match="snapshot"):
+    with pytest.raises(ConfigError, match="snapshot"):
         lake.write("article_images", WIKI, snapshot, images([(1, "a.jpg")]))
 
 
