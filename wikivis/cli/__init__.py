@@ -7,7 +7,6 @@ exit codes (see :mod:`wikivis.cli._common`), never tracebacks.
 
 from __future__ import annotations
 
-import importlib
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +14,26 @@ from typing import Annotated
 import typer
 
 from wikivis import __version__
+from wikivis.cli import (
+    captions,
+    commons,
+    dumps,
+    embed,
+    evaluate,
+    events,
+    export,
+    gates,
+    index,
+    lake,
+    mirror,
+    recommend,
+    replica,
+    report,
+    research,
+    run,
+    status,
+    wikidata,
+)
 from wikivis.cli._common import STATE
 from wikivis.errors import WikivisError
 
@@ -26,26 +45,26 @@ app = typer.Typer(
     add_completion=False,
 )
 
-#: (module under wikivis.cli, group name or None to merge its commands at top level, help)
-GROUPS: list[tuple[str, str | None, str]] = [
-    ("status", None, "what is published, the last runs and gate results"),
-    ("mirror", "mirror", "the local Wikimedia mirror (sample wiki)"),
-    ("dumps", "dumps", "SQL dumps: list, parse, ingest"),
-    ("replica", "replica", "Wiki Replicas over MariaDB"),
-    ("events", "events", "EventStreams catch-up"),
-    ("commons", "commons", "Commons metadata and thumbnails"),
-    ("gates", "gates", "validation gates"),
-    ("lake", "lake", "the Iceberg lake: publications, branches, time travel, upkeep"),
-    ("report", None, "quality reports"),
-    ("embed", "embed", "image embeddings"),
-    ("index", "index", "nearest-neighbour index"),
-    ("evaluate", "eval", "offline evaluation"),
-    ("recommend", None, "similar / suggest / serve"),
-    ("run", None, "run the whole pipeline"),
-    ("captions", "captions", "captions and alt text of article images"),
-    ("wikidata", "wikidata", "Wikidata items and SPARQL"),
-    ("research", "research", "Wikimedia's published research files (WIT, caption competition)"),
-    ("export", "export", "wikivis data in other layouts (WIT)"),
+#: (sub-app, group name or None to merge its commands at top level, help), in help order
+GROUPS: list[tuple[typer.Typer, str | None, str]] = [
+    (status.app, None, "what is published, the last runs and gate results"),
+    (mirror.app, "mirror", "the local Wikimedia mirror (sample wiki)"),
+    (dumps.app, "dumps", "SQL dumps: list, parse, ingest"),
+    (replica.app, "replica", "Wiki Replicas over MariaDB"),
+    (events.app, "events", "EventStreams catch-up"),
+    (commons.app, "commons", "Commons metadata and thumbnails"),
+    (gates.app, "gates", "validation gates"),
+    (lake.app, "lake", "the Iceberg lake: publications, branches, time travel, upkeep"),
+    (report.app, None, "quality reports"),
+    (embed.app, "embed", "image embeddings"),
+    (index.app, "index", "nearest-neighbour index"),
+    (evaluate.app, "eval", "offline evaluation"),
+    (recommend.app, None, "similar / suggest / serve"),
+    (run.app, None, "run the whole pipeline"),
+    (captions.app, "captions", "captions and alt text of article images"),
+    (wikidata.app, "wikidata", "Wikidata items and SPARQL"),
+    (research.app, "research", "Wikimedia's published research files (WIT, caption competition)"),
+    (export.app, "export", "wikivis data in other layouts (WIT)"),
 ]
 
 
@@ -71,16 +90,7 @@ def version() -> None:
 
 
 def _register() -> None:
-    for module_name, group, help_text in GROUPS:
-        try:
-            module = importlib.import_module(f"wikivis.cli.{module_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"wikivis.cli.{module_name}":
-                continue  # group not built yet
-            raise
-        sub = getattr(module, "app", None)
-        if sub is None:
-            continue
+    for sub, group, help_text in GROUPS:
         if group:
             app.add_typer(sub, name=group, help=help_text)
         else:
