@@ -83,6 +83,27 @@ def scratch_mysql_database(name: str) -> Iterator[tuple[Any, Any]]:
         server.dispose()
 
 
+@contextmanager
+def scratch_postgres_schema(prefix: str = "wv") -> Iterator[str]:
+    """A throw-away schema on the loopback PostgreSQL; yields a URL whose search path is it."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    base = postgres_url()
+    engine = engine_or_skip(base, "PostgreSQL")
+    schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
 def mariadb_dump(url: Any, *args: str, input: bytes | None = None, program: str = "mariadb-dump") -> bytes:
     """Run ``mariadb-dump`` (or ``mariadb``) against the server of ``url`` with ``args``."""
     import subprocess

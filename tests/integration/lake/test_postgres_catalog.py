@@ -2,14 +2,12 @@
 committing to one table at once."""
 
 import multiprocessing as mp
-import uuid
 
 import pyarrow as pa
 import pytest
-import sqlalchemy as sa
 
 from wikivis.lake import Lake
-from wikivis.testing import engine_or_skip, postgres_url
+from wikivis.testing import scratch_postgres_schema
 
 pytestmark = pytest.mark.integration
 
@@ -21,16 +19,8 @@ def _rows(page: int) -> pa.Table:
 
 @pytest.fixture
 def pg_url():
-    base = postgres_url()
-    engine = engine_or_skip(base, "PostgreSQL")
-    schema = f"wvlake_{uuid.uuid4().hex[:8]}"
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    engine.dispose()
+    with scratch_postgres_schema("wvlake") as url:
+        yield url
 
 
 def _writer(root: str, url: str, worker: int, out: "mp.Queue[str | None]") -> None:
