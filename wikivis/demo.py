@@ -197,7 +197,8 @@ def run_demo(home: Path, *, airflow: bool = True, max_images: int = 0) -> dict[s
 
 
 def demo_captions(settings: Any, run_id: str) -> dict[str, Any]:
-    """Caption coverage of the published snapshot (running the captions stage if the run did not)."""
+    """Caption coverage of the published snapshot (the nightly's captions stage wrote it; an
+    older lake without it gets the stage run and published here)."""
     from wikivis.captions.coverage import coverage
     from wikivis.lake import Lake
 

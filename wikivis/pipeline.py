@@ -13,7 +13,8 @@ JSON-able dict of ids and paths: that is what travels through XCom, never data. 
 
 Order of a nightly run (``run_all`` does the same without Airflow)::
 
-    ingest → gate_tables → events_catchup → gate_events → commons (metadata + media, in shards)
+    ingest → gate_tables → events_catchup → gate_events → captions (gate inside)
+      → commons (metadata + media, in shards)
       → gate_media → embed → gate_embeddings → build_index (recall gate inside) → gate_index
       → publish → write_report
 """
@@ -598,6 +599,7 @@ def _run_wiki(s: Settings, wiki: str, rid: str, *, date: str, until: str | None,
         end = until or (datetime.strptime(snapshot[:8], "%Y%m%d").replace(tzinfo=UTC) + timedelta(days=1)).isoformat()
         snapshot = events_catchup(wiki, snapshot, until=end, run_id=rid)["snapshot"]
         gate_events(wiki, snapshot, run_id=rid)
+    captions(wiki, snapshot, run_id=rid)
     commons(wiki, snapshot, run_id=rid)
     gate_media(wiki, snapshot, run_id=rid)
     embed(wiki, snapshot, run_id=rid)

@@ -118,6 +118,15 @@ def fetch_media(shard: Item) -> Item:
     return shard
 
 
+@task
+def captions(item: Item) -> Item:
+    from wikivis import orchestration, pipeline
+
+    if orchestration.stage_selected(item, "captions"):
+        pipeline.captions(item["wiki"], item["snapshot"], run_id=item["run_id"])  # its gate runs inside
+    return item
+
+
 @task(trigger_rule="none_failed_min_one_success")  # runs when a wiki has no media shard
 def gate_media(item: Item) -> Item:
     from wikivis import orchestration, pipeline
@@ -215,7 +224,9 @@ def wire(items: XComArg, run: XComArg, *, after: Any = None) -> XComArg:
     embeddings_gated = gate_embeddings(run)
     embedded >> embeddings_gated
     index_version = gate_index(build_index(embeddings_gated), run)
+    captioned = captions.expand(item=events_gated)
     published = publish.partial(index_version=index_version).expand(item=newest_per_wiki(media_gated))
+    captioned >> published
     # a fresh decorator per DAG: calling a teardown decorator stores its trigger rule on the
     # decorator itself, so one module-level instance cannot be used by a second DAG
     reported = teardown(task(retries=0)(write_reports))(items, run)
