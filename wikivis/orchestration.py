@@ -25,12 +25,13 @@ from wikivis.errors import ConfigError, NotFoundError
 log = logging.getLogger(__name__)
 
 #: pipeline stages a backfill can select, in execution order
-STAGES: tuple[str, ...] = ("ingest", "events", "captions", "media", "embed", "index", "publish")
+STAGES: tuple[str, ...] = ("ingest", "events", "captions", "wikidata", "media", "embed", "index", "publish")
 #: what each stage does, as the backfill form's pick-list shows it
 STAGE_LABELS: dict[str, str] = {
     "ingest": "ingest: dump → lake tables",
     "events": "events: EventStreams catch-up",
     "captions": "captions: captions and alt text from wikitext, file captions",
+    "wikidata": "wikidata: P18, P373 and cross-wiki lead images of the articles' items",
     "media": "media: Commons metadata + thumbnails",
     "embed": "embed: image vectors (GPU queue)",
     "index": "index: build + recall gate",

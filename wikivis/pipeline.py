@@ -13,7 +13,7 @@ JSON-able dict of ids and paths: that is what travels through XCom, never data. 
 
 Order of a nightly run (``run_all`` does the same without Airflow)::
 
-    ingest → gate_tables → events_catchup → gate_events → captions (gate inside)
+    ingest → gate_tables → events_catchup → gate_events → captions, wikidata (gates inside)
       → commons (metadata + media, in shards)
       → gate_media → embed → gate_embeddings → build_index (recall gate inside) → gate_index
       → publish → write_report
@@ -600,6 +600,7 @@ def _run_wiki(s: Settings, wiki: str, rid: str, *, date: str, until: str | None,
         snapshot = events_catchup(wiki, snapshot, until=end, run_id=rid)["snapshot"]
         gate_events(wiki, snapshot, run_id=rid)
     captions(wiki, snapshot, run_id=rid)
+    wikidata(wiki, snapshot, run_id=rid)
     commons(wiki, snapshot, run_id=rid)
     gate_media(wiki, snapshot, run_id=rid)
     embed(wiki, snapshot, run_id=rid)
@@ -615,6 +616,27 @@ def _run_wiki(s: Settings, wiki: str, rid: str, *, date: str, until: str | None,
 
 def dumps_json(obj: Any) -> str:
     return json.dumps(obj, indent=2, sort_keys=True, default=str)
+
+
+# --------------------------------------------------------------------------- wikidata
+def wikidata(wiki: str, snapshot: str, *, run_id: str) -> dict[str, Any]:
+    """Wikidata signals of ``wiki`` at ``snapshot``: ``item_images`` (P18, P373) and
+    ``crosswiki_leads`` for the items of ``article_items``, then their gate.  Place it after
+    ``ingest``/``events_catchup`` and before ``publish``; a snapshot without ``article_items``
+    (a wiki not connected to Wikidata) is skipped."""
+    from wikivis.gates.stages import gate_wikidata
+    from wikivis.wikidata_ingest import ingest_wikidata
+
+    ctx = context()
+    with stage(ctx, run_id, "wikidata", wiki, snapshot=snapshot) as metrics:
+        if not ctx.lake.exists("article_items", wiki, snapshot):
+            metrics["skipped"] = "no article_items at this snapshot"
+            return {"wiki": wiki, "snapshot": snapshot, "skipped": True}
+        result = ingest_wikidata(ctx.settings, wiki, snapshot, lake=ctx.lake, run_id=run_id)
+        metrics.update(rows=result.rows, counters=result.counters)
+        report = gate_wikidata(ctx.settings, ctx.lake, wiki, snapshot, catalog=ctx.catalog, run_id=run_id)
+        metrics["outcome"] = report.outcome
+        return {"wiki": wiki, "snapshot": snapshot, "rows": result.rows, "outcome": report.outcome}
 
 
 # --------------------------------------------------------------------------- captions

@@ -127,6 +127,15 @@ def captions(item: Item) -> Item:
     return item
 
 
+@task
+def wikidata(item: Item) -> Item:
+    from wikivis import orchestration, pipeline
+
+    if orchestration.stage_selected(item, "wikidata"):
+        pipeline.wikidata(item["wiki"], item["snapshot"], run_id=item["run_id"])  # its gate runs inside
+    return item
+
+
 @task(trigger_rule="none_failed_min_one_success")  # runs when a wiki has no media shard
 def gate_media(item: Item) -> Item:
     from wikivis import orchestration, pipeline
@@ -225,8 +234,9 @@ def wire(items: XComArg, run: XComArg, *, after: Any = None) -> XComArg:
     embedded >> embeddings_gated
     index_version = gate_index(build_index(embeddings_gated), run)
     captioned = captions.expand(item=events_gated)
+    signals = wikidata.expand(item=events_gated)
     published = publish.partial(index_version=index_version).expand(item=newest_per_wiki(media_gated))
-    captioned >> published
+    [captioned, signals] >> published
     # a fresh decorator per DAG: calling a teardown decorator stores its trigger rule on the
     # decorator itself, so one module-level instance cannot be used by a second DAG
     reported = teardown(task(retries=0)(write_reports))(items, run)

@@ -21,6 +21,7 @@ NO_RETRY = {"plan", "cross_wiki_run", "validate_request", "write_reports"}
 PIPELINE_TASKS = {
     "ingest", "gate_tables", "events_catchup", "gate_events", "plan_media_shards", "flatten", "fetch_metadata",
     "fetch_media", "gate_media", "embed", "gate_embeddings", "build_index", "gate_index", "newest_per_wiki", "captions",
+    "wikidata",
     "publish", "write_reports",
 }
 
@@ -105,7 +106,8 @@ def test_nightly_structure(dagbag):
     assert LAKE_SNAPSHOT in tasks["ingest"].outlets
     assert EMBEDDINGS in tasks["embed"].outlets
     assert INDEX in tasks["build_index"].outlets
-    assert tasks["publish"].upstream_task_ids == {"gate_index", "newest_per_wiki", "captions"}
+    assert tasks["publish"].upstream_task_ids == {"gate_index", "newest_per_wiki", "captions", "wikidata"}
+    assert tasks["wikidata"].upstream_task_ids == {"gate_events"}
     assert tasks["captions"].upstream_task_ids == {"gate_events"}  # captions are gated before publish
     assert tasks["write_reports"].is_teardown  # runs after a failure, does not decide the run state
     assert {t.task_id for t in dag.leaves} == {"write_reports"}
