@@ -27,6 +27,7 @@ from wikivis.errors import WikivisError
 def _env_for(settings: Any) -> dict[str, str]:
     """WIKIVIS_* variables equivalent to ``settings`` (for anything that re-reads the env)."""
     keys = ("home", "dumps_url", "commons_api_url", "wiki_api_url_template", "upload_url", "eventstreams_url",
+            "wikidata_api_url", "wdqs_url",
             "contact", "commons_wiki", "max_images", "gate_max_snapshot_age_days")
     env = {f"WIKIVIS_{k.upper()}": str(getattr(settings, k)) for k in keys}
     env["WIKIVIS_WIKIS"] = ",".join(settings.wikis)

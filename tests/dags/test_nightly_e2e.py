@@ -149,6 +149,8 @@ def _replay_nightly(settings, dates: list[str]) -> None:
             pipeline.gate_tables(item["wiki"], snapshot, run_id=item["run_id"])
             snapshot = pipeline.events_catchup(item["wiki"], snapshot, until=item["until"], run_id=item["run_id"])["snapshot"]
             pipeline.gate_events(item["wiki"], snapshot, run_id=item["run_id"])
+            pipeline.captions(item["wiki"], snapshot, run_id=item["run_id"])
+            pipeline.wikidata(item["wiki"], snapshot, run_id=item["run_id"])
             for shard in pipeline.plan_media_shards(item["wiki"], snapshot, run_id=item["run_id"]):
                 pipeline.fetch_metadata_shard(**shard, run_id=item["run_id"])
                 pipeline.fetch_media_shard(**shard, run_id=item["run_id"])
@@ -167,6 +169,8 @@ def test_a_backfill_of_three_dates_ends_with_the_same_lake_as_three_nightly_runs
 ):
     """Three nightly intervals in order (the DAG's calls, see ``_replay_nightly``) versus one
     ``wikivis_backfill`` run over the same three dates (mapped per date, newest published)."""
+    from wikivis.orchestration import STAGES
+
     dates = sample_wiki.dates[:3]
     nightly = _settings(mirror, tmp_path / "nightly")
     use_settings(nightly)
@@ -179,8 +183,7 @@ def test_a_backfill_of_three_dates_ends_with_the_same_lake_as_three_nightly_runs
     day = [f"{d[:4]}-{d[4:6]}-{d[6:]}" for d in (dates[0], dates[-1])]
     run = dag_test(
         dagbag.dags["wikivis_backfill"],
-        run_conf={"wikis": [sample_wiki.wiki], "start": day[0], "end": day[1], "stages": ["ingest", "events", "media",
-                  "embed", "index", "publish"], "max_images": 0}
+        run_conf={"wikis": [sample_wiki.wiki], "start": day[0], "end": day[1], "stages": list(STAGES), "max_images": 0}
     )
     assert str(run.state) == "success", _states(run)
     assert _lake_state(backfill) == expected

@@ -32,6 +32,7 @@ from pathlib import Path
 import pytest
 
 from tests.dags import airflow_env
+from wikivis.demo import _env_for
 
 pytestmark = [pytest.mark.dags, pytest.mark.integration, pytest.mark.slow]
 
@@ -133,15 +134,7 @@ def airflow(tmp_path: Path, mirror_factory) -> Iterator[tuple[Airflow, object]]:
         "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "5",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "OMP_WAIT_POLICY": "PASSIVE",
-        "WIKIVIS_HOME": str(settings.home),
-        "WIKIVIS_WIKIS": ",".join(settings.wikis),
-        "WIKIVIS_COMMONS_WIKI": settings.commons_wiki,
-        "WIKIVIS_CONTACT": settings.contact,
-        "WIKIVIS_DUMPS_URL": settings.dumps_url,
-        "WIKIVIS_COMMONS_API_URL": settings.commons_api_url,
-        "WIKIVIS_WIKI_API_URL_TEMPLATE": settings.wiki_api_url_template,
-        "WIKIVIS_UPLOAD_URL": settings.upload_url,
-        "WIKIVIS_EVENTSTREAMS_URL": settings.eventstreams_url,
+        **_env_for(settings),  # every endpoint of the mirror, Wikidata included
         "WIKIVIS_MAX_IMAGES": "20",
     }
     af = Airflow(home, env)

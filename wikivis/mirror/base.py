@@ -246,6 +246,7 @@ class _Handler(BaseHTTPRequestHandler):
             query.update(parse_qsl(form, keep_blank_values=True))
         request = Request(self.command, unquote(split.path), split.path, query, self.headers, client)
         allowed = service.enter(client)
+        self._counted = True
         try:
             response = self._respond(service, request, allowed)
             if response is None:
@@ -255,7 +256,15 @@ class _Handler(BaseHTTPRequestHandler):
         except (DropConnection, ConnectionError, TimeoutError):
             self.close_connection = True
         finally:
-            service.leave(client)
+            if self._counted:
+                service.leave(client)
+
+    def _leave_before_close(self, service: Service) -> None:
+        """Stop counting this request before the socket closes: the client sees the close at
+        once and may connect again, which must not look like a third connection in flight."""
+        if self._counted:
+            self._counted = False
+            service.leave(self.client_address[0])
 
     def _respond(self, service: Service, request: Request, allowed: bool) -> Response | None:
         faults = service.faults
@@ -277,6 +286,7 @@ class _Handler(BaseHTTPRequestHandler):
             with service.lock:
                 service.stats.dropped += 1
             self.close_connection = True
+            self._leave_before_close(service)
             self._hard_close()
             return None
         if faults.hits(faults.error_every, n):
@@ -334,6 +344,7 @@ class _Handler(BaseHTTPRequestHandler):
         if truncate_at is not None:
             self.wfile.flush()
             self.close_connection = True
+            self._leave_before_close(service)
             self._hard_close()
 
     def _write_stream(self, service: Service, chunks: Iterator[bytes]) -> None:

@@ -58,10 +58,10 @@ def deployment(tmp_path_factory, mirror, sample_wiki):
     settings = mirror.settings(home=home / "wikivis", max_images=MAX_IMAGES, gate_max_snapshot_age_days=0)
     deployment = Deployment(home=home / "airflow", pg_server_url=pg_server, redis_url=redis_server,
                             wikivis_env={})
-    deployment.wikivis_env = {
-        **_env_for(settings),
-        "WIKIVIS_CATALOG_URL": f"{pg_server.replace('postgresql://', 'postgresql+psycopg://')}/{deployment.catalog_db}",
-    }
+    # the run catalog and the lake's Iceberg catalog live in PostgreSQL, as in docker-compose
+    settings = settings.replace(
+        catalog_url=f"{pg_server.replace('postgresql://', 'postgresql+psycopg://')}/{deployment.catalog_db}")
+    deployment.wikivis_env = {**_env_for(settings), "WIKIVIS_CATALOG_URL": settings.catalog_url}
     deployment.create_databases()
     try:
         deployment.migrate()
