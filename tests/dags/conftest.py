@@ -19,3 +19,12 @@ def dagbag():
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=str(airflow_env.DAGS_FOLDER))
+
+
+@pytest.fixture
+def use_settings():
+    """Make the pipeline's stages use given settings for this test (reset afterwards)."""
+    from wikivis import pipeline
+
+    yield pipeline.use_settings
+    pipeline.use_settings(None)

@@ -36,14 +36,6 @@ def _settings(mirror, home: Path, **overrides):
     return mirror.settings(home=home, **values)
 
 
-@pytest.fixture
-def use_settings():
-    from wikivis import pipeline
-
-    yield pipeline.use_settings
-    pipeline.use_settings(None)
-
-
 def _interval_start(date: str) -> datetime:
     return datetime.strptime(date, "%Y%m%d").replace(tzinfo=UTC)
 
