@@ -23,7 +23,6 @@ all its training images as the profile.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,7 +35,7 @@ from torch import nn
 from wikivis.errors import InputError
 from wikivis.recommend.curatornet import resolve_device, seeded_training
 from wikivis.recommend.data import l2_normalise
-from wikivis.recommend.vbpr import sample_triples
+from wikivis.recommend.vbpr import run_bpr_epochs, training_pairs
 
 
 @dataclass(frozen=True)
@@ -139,12 +138,7 @@ def train_acf(
     config = config or ACFConfig()
     if features.ndim != 2 or len(features) < 2:
         raise InputError(f"need an (N ≥ 2, d) feature matrix, got {features.shape}", source="embeddings")
-    user_row = {p: k for k, p in enumerate(sorted(p for p, rows in profiles.items() if rows))}
-    pairs = np.array(
-        sorted({(user_row[p], int(r)) for p, rows in profiles.items() if p in user_row for r in rows}), dtype=np.int64
-    ).reshape(-1, 2)
-    if not len(pairs):
-        raise InputError("no training pair: no article uses an image", source="article_images")
+    user_row, pairs = training_pairs(profiles)
     train_items = [np.unique(np.asarray(profiles[p], dtype=np.int64)) for p in sorted(user_row, key=user_row.get)]  # type: ignore[arg-type]
     dev = resolve_device(device)
     rng = np.random.default_rng(config.seed)
@@ -153,33 +147,26 @@ def train_acf(
         net = ACF(len(user_row), n_items, features.shape[1], config.latent, config.attention).to(dev)
         f = torch.from_numpy(l2_normalise(features)).to(dev)
         optimiser = torch.optim.Adam(net.parameters(), lr=config.lr)
-        losses: list[float] = []
-        started = time.perf_counter()
-        for _epoch in range(config.epochs):
-            users, positives, negatives = sample_triples(pairs, n_items, config.negatives_per_positive, rng)
-            prof, mask = _profiles_for(users, positives, train_items, config.max_profile, rng)
-            net.train()
-            total = 0.0
-            for start in range(0, len(users), config.batch_size):
-                sl = slice(start, start + config.batch_size)
-                u = torch.from_numpy(users[sl]).to(dev)
-                items = torch.from_numpy(np.concatenate((positives[sl, None], negatives[sl]), axis=1)).to(dev)
-                uvec = net.user_vector(net.user(u), torch.from_numpy(prof[sl]).to(dev), torch.from_numpy(mask[sl]).to(dev), f)
-                q = net.item_vector(items, f)  # (B, 1 + M, k)
-                scores = torch.einsum("bk,bmk->bm", uvec, q) + net.bias(items).squeeze(-1)
-                loss = -F.logsigmoid(scores[:, :1] - scores[:, 1:]).mean()
-                touched = net.user(u).square().sum() + net.item(items).square().sum() + net.bias(items).square().sum()
-                objective = loss + config.reg * touched / len(u)
-                optimiser.zero_grad(set_to_none=True)
-                objective.backward()
-                optimiser.step()
-                total += float(loss.detach()) * len(u)
-            losses.append(total / len(users))
+
+        def profiles_of(users: np.ndarray, positives: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return _profiles_for(users, positives, train_items, config.max_profile, rng)
+
+        def batch_loss(u: torch.Tensor, items_np: np.ndarray, rows: slice,
+                       state: tuple[np.ndarray, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+            prof, mask = state
+            items = torch.from_numpy(items_np).to(dev)
+            uvec = net.user_vector(net.user(u), torch.from_numpy(prof[rows]).to(dev),
+                                   torch.from_numpy(mask[rows]).to(dev), f)
+            q = net.item_vector(items, f)  # (B, 1 + M, k)
+            scores = torch.einsum("bk,bmk->bm", uvec, q) + net.bias(items).squeeze(-1)
+            loss = -F.logsigmoid(scores[:, :1] - scores[:, 1:]).mean()
+            touched = net.user(u).square().sum() + net.item(items).square().sum() + net.bias(items).square().sum()
+            return loss, loss + config.reg * touched / len(u)
+
+        trained = run_bpr_epochs(net, optimiser, pairs, n_items, config, rng, dev, batch_loss,
+                                 epoch_state=profiles_of)
     meta = {
-        "epoch_losses": losses,
-        "triples_seen": int(len(pairs) * config.negatives_per_positive * config.epochs),
-        "train_seconds": round(time.perf_counter() - started, 3),
-        "device": str(dev),
+        **trained,
         "attention": "item-level (one pooled vector per image: no component level)",
     }
     return ACFModel(net, user_row, config, f, meta).precompute()

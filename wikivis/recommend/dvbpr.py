@@ -23,7 +23,6 @@ scores (ties, broken at random by the evaluation).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ from torch import nn
 
 from wikivis.errors import InputError
 from wikivis.recommend.curatornet import resolve_device, seeded_training
-from wikivis.recommend.vbpr import sample_triples
+from wikivis.recommend.vbpr import run_bpr_epochs, training_pairs
 
 
 @dataclass(frozen=True)
@@ -122,12 +121,7 @@ def train_dvbpr(
     config = config or DVBPRConfig()
     if pixels.ndim != 4 or pixels.shape[1] != 3 or len(pixels) < 2:
         raise InputError(f"need (N ≥ 2, 3, H, W) uint8 thumbnails, got {pixels.shape}", source="media")
-    user_row = {p: k for k, p in enumerate(sorted(p for p, rows in profiles.items() if rows))}
-    pairs = np.array(
-        sorted({(user_row[p], int(r)) for p, rows in profiles.items() if p in user_row for r in rows}), dtype=np.int64
-    ).reshape(-1, 2)
-    if not len(pairs):
-        raise InputError("no training pair: no article uses an image", source="article_images")
+    user_row, pairs = training_pairs(profiles)
     dev = resolve_device(device)
     rng = np.random.default_rng(config.seed)
     with seeded_training(dev, config.seed):
@@ -135,35 +129,21 @@ def train_dvbpr(
         theta = nn.Embedding(len(user_row), config.latent).to(dev)
         nn.init.normal_(theta.weight, std=0.1)
         optimiser = torch.optim.Adam([*cnn.parameters(), *theta.parameters()], lr=config.lr)
-        losses: list[float] = []
-        started = time.perf_counter()
-        for _epoch in range(config.epochs):
-            users, positives, negatives = sample_triples(pairs, len(pixels), config.negatives_per_positive, rng)
-            cnn.train()
-            total = 0.0
-            for start in range(0, len(users), config.batch_size):
-                sl = slice(start, start + config.batch_size)
-                u = torch.from_numpy(users[sl]).to(dev)
-                items = np.concatenate((positives[sl, None], negatives[sl]), axis=1)  # (B, 1 + M)
-                uniq, inverse = np.unique(items, return_inverse=True)
-                with _autocast(dev):
-                    codes = cnn(_to_input(pixels[uniq], dev)).float()
-                x = codes[torch.from_numpy(inverse.reshape(items.shape)).to(dev)]  # (B, 1 + M, K)
-                t = theta(u)
-                scores = torch.einsum("bk,bmk->bm", t, x)
-                loss = -F.logsigmoid(scores[:, :1] - scores[:, 1:]).mean()
-                objective = loss + config.reg * t.square().sum() / len(u)
-                optimiser.zero_grad(set_to_none=True)
-                objective.backward()
-                optimiser.step()
-                total += float(loss.detach()) * len(u)
-            losses.append(total / len(users))
+
+        def batch_loss(u: torch.Tensor, items: np.ndarray, _rows: slice, _state: Any) -> tuple[torch.Tensor, torch.Tensor]:
+            uniq, inverse = np.unique(items, return_inverse=True)  # each image through the CNN once
+            with _autocast(dev):
+                codes = cnn(_to_input(pixels[uniq], dev)).float()
+            x = codes[torch.from_numpy(inverse.reshape(items.shape)).to(dev)]  # (B, 1 + M, K)
+            t = theta(u)
+            scores = torch.einsum("bk,bmk->bm", t, x)
+            loss = -F.logsigmoid(scores[:, :1] - scores[:, 1:]).mean()
+            return loss, loss + config.reg * t.square().sum() / len(u)
+
+        trained = run_bpr_epochs(cnn, optimiser, pairs, len(pixels), config, rng, dev, batch_loss)
     codes = encode_images(cnn, pixels, dev)
     meta = {
-        "epoch_losses": losses,
-        "triples_seen": int(len(pairs) * config.negatives_per_positive * config.epochs),
-        "train_seconds": round(time.perf_counter() - started, 3),
-        "device": str(dev),
+        **trained,
         "precision": "bf16-autocast" if dev.type == "cuda" else "float32",
         "image_size": int(pixels.shape[-1]),
     }

@@ -24,9 +24,9 @@ torch's seeded generator (the caller's RNG state is left alone).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -140,6 +140,75 @@ def sample_triples(
     return users, items, neg
 
 
+def training_pairs(profiles: Mapping[int, Sequence[int]]) -> tuple[dict[int, int], np.ndarray]:
+    """``page_id → user row`` for the articles that use an image, and the sorted, unique
+    ``(user row, item row)`` pairs; an :class:`InputError` when there is no pair at all."""
+    user_row = {p: k for k, p in enumerate(sorted(p for p, rows in profiles.items() if rows))}
+    pairs = np.array(
+        sorted({(user_row[p], int(r)) for p, rows in profiles.items() if p in user_row for r in rows}), dtype=np.int64
+    ).reshape(-1, 2)
+    if not len(pairs):
+        raise InputError("no training pair: no article uses an image", source="article_images")
+    return user_row, pairs
+
+
+class BPRTraining(Protocol):
+    """The training knobs every BPR-trained recommender's (frozen) config has."""
+
+    @property
+    def epochs(self) -> int: ...
+
+    @property
+    def batch_size(self) -> int: ...
+
+    @property
+    def negatives_per_positive(self) -> int: ...
+
+
+#: ``(users (B,) on the device, items (B, 1 + M) positive first, the batch's rows of the epoch's
+#: triples, the epoch's state) → (BPR loss, objective to minimise)``
+BatchLoss = Callable[[torch.Tensor, np.ndarray, slice, Any], tuple[torch.Tensor, torch.Tensor]]
+
+
+def run_bpr_epochs(
+    module: nn.Module,
+    optimiser: torch.optim.Optimizer,
+    pairs: np.ndarray,
+    n_items: int,
+    config: BPRTraining,
+    rng: np.random.Generator,
+    dev: torch.device,
+    batch_loss: BatchLoss,
+    *,
+    epoch_state: Callable[[np.ndarray, np.ndarray], Any] | None = None,
+) -> dict[str, Any]:
+    """The loop VBPR, DVBPR and ACF share: each epoch draws shuffled (user, positive,
+    negatives) triples, each batch takes one optimiser step on ``batch_loss``'s objective.
+    ``epoch_state`` builds per-epoch inputs from the epoch's users and positives (ACF's
+    profiles).  Returns the training metadata (mean loss per epoch, triples, time, device)."""
+    losses: list[float] = []
+    seen = 0
+    started = time.perf_counter()
+    for _epoch in range(config.epochs):
+        users, positives, negatives = sample_triples(pairs, n_items, config.negatives_per_positive, rng)
+        state = epoch_state(users, positives) if epoch_state is not None else None
+        module.train()
+        total = 0.0
+        for start in range(0, len(users), config.batch_size):
+            rows = slice(start, start + config.batch_size)
+            u = torch.from_numpy(users[rows]).to(dev)
+            items = np.concatenate((positives[rows, None], negatives[rows]), axis=1)
+            loss, objective = batch_loss(u, items, rows, state)
+            optimiser.zero_grad(set_to_none=True)
+            objective.backward()
+            optimiser.step()
+            total += float(loss.detach()) * len(u)
+        losses.append(total / len(users))
+        seen += int(negatives.size)
+    return {"epoch_losses": losses, "triples_seen": seen,
+            "train_seconds": round(time.perf_counter() - started, 3), "device": str(dev)}
+
+
 def train_vbpr(
     features: np.ndarray,
     profiles: Mapping[int, Sequence[int]],
@@ -151,12 +220,7 @@ def train_vbpr(
     config = config or VBPRConfig()
     if features.ndim != 2 or len(features) < 2:
         raise InputError(f"need an (N ≥ 2, d) feature matrix, got {features.shape}", source="embeddings")
-    user_row = {page_id: k for k, page_id in enumerate(sorted(p for p, rows in profiles.items() if rows))}
-    pairs = np.array(
-        sorted({(user_row[p], int(r)) for p, rows in profiles.items() if p in user_row for r in rows}), dtype=np.int64
-    ).reshape(-1, 2)
-    if not len(pairs):
-        raise InputError("no training pair: no article uses an image", source="article_images")
+    user_row, pairs = training_pairs(profiles)
     dev = resolve_device(device)
     with seeded_training(dev, config.seed):
         net, meta = _train(features, pairs, len(user_row), config, dev)
@@ -171,33 +235,18 @@ def _train(
     net = VBPR(n_users, n_items, features.shape[1], config.latent, config.visual).to(dev)
     x = torch.from_numpy(l2_normalise(features)).to(dev)
     optimiser = torch.optim.Adam(net.parameters(), lr=config.lr)
-    losses: list[float] = []
-    started = time.perf_counter()
-    for _epoch in range(config.epochs):
-        users, positives, negatives = sample_triples(pairs, n_items, config.negatives_per_positive, rng)
-        net.train()
-        total = 0.0
-        for start in range(0, len(users), config.batch_size):
-            sl = slice(start, start + config.batch_size)
-            u = torch.from_numpy(users[sl]).to(dev)
-            items = torch.from_numpy(np.concatenate((positives[sl, None], negatives[sl]), axis=1)).to(dev)
-            x_u = net.scores(u, items, x)
-            diff = x_u[:, :1] - x_u[:, 1:]
-            loss = -F.logsigmoid(diff).mean()
-            touched = (net.user_gamma(u).square().sum() + net.user_theta(u).square().sum()
-                       + net.item_gamma(items).square().sum() + net.item_beta(items).square().sum())
-            visual = net.projection.weight.square().sum() + net.visual_bias.weight.square().sum()
-            objective = loss + (config.reg * touched) / len(u) + config.reg_visual * visual
-            optimiser.zero_grad(set_to_none=True)
-            objective.backward()
-            optimiser.step()
-            total += float(loss.detach()) * diff.numel()
-        losses.append(total / negatives.size)
+
+    def batch_loss(u: torch.Tensor, items_np: np.ndarray, _rows: slice, _state: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        items = torch.from_numpy(items_np).to(dev)
+        x_u = net.scores(u, items, x)
+        loss = -F.logsigmoid(x_u[:, :1] - x_u[:, 1:]).mean()
+        touched = (net.user_gamma(u).square().sum() + net.user_theta(u).square().sum()
+                   + net.item_gamma(items).square().sum() + net.item_beta(items).square().sum())
+        visual = net.projection.weight.square().sum() + net.visual_bias.weight.square().sum()
+        return loss, loss + (config.reg * touched) / len(u) + config.reg_visual * visual
+
     meta = {
-        "epoch_losses": losses,
-        "triples_seen": int(negatives.size * config.epochs),
-        "train_seconds": round(time.perf_counter() - started, 3),
-        "device": str(dev),
+        **run_bpr_epochs(net, optimiser, pairs, n_items, config, rng, dev, batch_loss),
         "n_items": n_items,
         "n_users": n_users,
     }
