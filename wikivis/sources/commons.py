@@ -406,34 +406,14 @@ class ActionApiClient:
         self, *, page_ids: Iterable[int] = (), titles: Iterable[str] = ()
     ) -> Iterator[PageImages]:
         """Files used on each page (``prop=images``) and its lead image (``prop=pageprops``)."""
-        ids = [int(i) for i in dict.fromkeys(page_ids)]
-        names = list(dict.fromkeys(titles))
         params = {"prop": "images|pageprops", "imlimit": "max", "ppprop": "page_image|page_image_free"}
-        for id_batch in _batches(ids, TITLES_PER_REQUEST):
-            yield from self._page_images_batch({**params, "pageids": "|".join(map(str, id_batch))}, id_batch, by_id=True)
-        for title_batch in _batches(names, TITLES_PER_REQUEST):
-            yield from self._page_images_batch({**params, "titles": "|".join(title_batch)}, title_batch, by_id=False)
+        for batch_params, requested, by_id in page_batches(page_ids, titles):
+            yield from self._page_images_batch({**params, **batch_params}, requested, by_id=by_id)
 
     def _page_images_batch(self, params: dict[str, Any], requested: Sequence[Any], *, by_id: bool) -> Iterator[PageImages]:
-        pages: dict[Any, dict[str, Any]] = {}
-        normalized: dict[str, str] = {}
-        for body in self.query(params):
-            q = body.get("query") or {}
-            normalized.update(_normalized_map(q))
-            for page in q.get("pages") or ():
-                key = page.get("pageid") if by_id and "pageid" in page else page.get("title")
-                merged = pages.setdefault(key, {"images": []})
-                for k, v in page.items():
-                    if k == "images":
-                        merged["images"].extend(v or ())
-                    elif k == "pageprops":
-                        merged.setdefault("pageprops", {}).update(v or {})
-                    else:
-                        merged[k] = v
+        pages, normalized = merged_pages(self, params, by_id=by_id, defaults={"images": []})
         for req in requested:
-            page = pages.get(req if by_id else normalized.get(req, req))
-            if page is None and not by_id:
-                page = pages.get(str(req).replace("_", " "))
+            page = requested_page(pages, normalized, req, by_id=by_id)
             if page is None:
                 yield PageImages(req, req if by_id else None, "" if by_id else str(req), problem="missing")
                 continue
@@ -579,3 +559,49 @@ def page_images(
     EventStreams refresh asks after a ``page-links-change`` event."""
     client = ActionApiClient.from_settings(settings, wiki, **kwargs)
     return client.page_images(page_ids=page_ids, titles=titles)
+
+
+# --------------------------------------------------------------------------- page batches
+def page_batches(page_ids: Iterable[int] = (), titles: Iterable[str] = ()) -> Iterator[tuple[dict[str, str], list[Any], bool]]:
+    """``(params, requested, by_id)`` for each request of at most 50 page ids, then of 50
+    titles (duplicates dropped, order kept): what every per-page ``prop=`` query sends."""
+    ids = [int(i) for i in dict.fromkeys(page_ids)]
+    names = list(dict.fromkeys(titles))
+    for id_batch in _batches(ids, TITLES_PER_REQUEST):
+        yield {"pageids": "|".join(map(str, id_batch))}, list(id_batch), True
+    for title_batch in _batches(names, TITLES_PER_REQUEST):
+        yield {"titles": "|".join(title_batch)}, list(title_batch), False
+
+
+def merged_pages(client: ActionApiClient, params: dict[str, Any], *, by_id: bool,
+                 defaults: dict[str, Any] | None = None) -> tuple[dict[Any, dict[str, Any]], dict[str, str]]:
+    """Run one per-page query through its continuations and merge each page's parts.
+
+    MediaWiki spreads a page's list props (``images``, ``revisions``, …) over continuation
+    rounds; lists are concatenated and dicts (``pageprops``) merged, other keys overwritten.
+    Returns the pages by page id (``by_id``) or title, and the query's ``normalized`` map."""
+    pages: dict[Any, dict[str, Any]] = {}
+    normalized: dict[str, str] = {}
+    for body in client.query(params):
+        q = body.get("query") or {}
+        normalized.update(_normalized_map(q))
+        for page in q.get("pages") or ():
+            key = page.get("pageid") if by_id and "pageid" in page else page.get("title")
+            merged = pages.setdefault(key, {k: type(v)(v) for k, v in (defaults or {}).items()})
+            for k, v in page.items():
+                if isinstance(v, list):
+                    merged.setdefault(k, []).extend(v)
+                elif isinstance(v, dict) and k != "slots":
+                    merged.setdefault(k, {}).update(v)
+                else:
+                    merged[k] = v
+    return pages, normalized
+
+
+def requested_page(pages: dict[Any, dict[str, Any]], normalized: dict[str, str], requested: Any, *,
+                   by_id: bool) -> dict[str, Any] | None:
+    """The merged page answering ``requested`` (a page id, or a title as the caller spelt it)."""
+    page = pages.get(requested if by_id else normalized.get(requested, requested))
+    if page is None and not by_id:
+        page = pages.get(str(requested).replace("_", " "))
+    return page

@@ -31,6 +31,9 @@ from wikivis.sources.commons import (
     _normalized_map,
     file_name,
     file_title,
+    merged_pages,
+    page_batches,
+    requested_page,
     strip_html,
 )
 
@@ -71,32 +74,14 @@ def page_contents(
 ) -> Iterator[PageContent]:
     """Current wikitext of each page, in batches of 50; one result per requested page."""
     params = {"prop": "revisions", "rvprop": "ids|timestamp|content", "rvslots": "main"}
-    ids = [int(i) for i in dict.fromkeys(page_ids)]
-    names = list(dict.fromkeys(titles))
-    for id_batch in _batches(ids, TITLES_PER_REQUEST):
-        yield from _contents_batch(client, {**params, "pageids": "|".join(map(str, id_batch))}, id_batch, by_id=True)
-    for title_batch in _batches(names, TITLES_PER_REQUEST):
-        yield from _contents_batch(client, {**params, "titles": "|".join(title_batch)}, title_batch, by_id=False)
+    for batch_params, requested, by_id in page_batches(page_ids, titles):
+        yield from _contents_batch(client, {**params, **batch_params}, requested, by_id=by_id)
 
 
 def _contents_batch(client: ActionApiClient, params: dict[str, Any], requested: Sequence[Any], *, by_id: bool) -> Iterator[PageContent]:
-    pages: dict[Any, dict[str, Any]] = {}
-    normalized: dict[str, str] = {}
-    for body in client.query(params):
-        q = body.get("query") or {}
-        normalized.update(_normalized_map(q))
-        for page in q.get("pages") or ():
-            key = page.get("pageid") if by_id and "pageid" in page else page.get("title")
-            merged = pages.setdefault(key, {})
-            for k, v in page.items():
-                if k == "revisions":
-                    merged.setdefault("revisions", []).extend(v or ())
-                else:
-                    merged[k] = v
+    pages, normalized = merged_pages(client, params, by_id=by_id)
     for req in requested:
-        page = pages.get(req if by_id else normalized.get(req, req))
-        if page is None and not by_id:
-            page = pages.get(str(req).replace("_", " "))
+        page = requested_page(pages, normalized, req, by_id=by_id)
         if page is None or page.get("missing") or page.get("invalid"):
             problem = "invalid" if page and page.get("invalid") else "missing"
             yield PageContent(req, req if by_id else None, "" if page is None else page.get("title", ""), problem=problem)
