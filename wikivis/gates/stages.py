@@ -218,6 +218,25 @@ def _locate(
     return wanted, located
 
 
+def _check_located(
+    lake: Lake, settings: Settings, wanted: Sequence[str], located: dict[str, tuple[str, str] | None], *,
+    previous: str | None, references: dict[str, pa.Table | None] | None, now: datetime | None, run_id: str | None,
+) -> tuple[dict[str, pa.Table], list[CheckResult], dict[str, TableFacts]]:
+    """Check every wanted dataset that was found: its table, the results and the facts, by dataset."""
+    tables: dict[str, pa.Table] = {}
+    results: list[CheckResult] = []
+    facts: dict[str, TableFacts] = {}
+    for dataset in wanted:
+        where = located[dataset]
+        if where is None:
+            continue
+        tables[dataset], found, facts[dataset] = _check_lake_dataset(
+            lake, settings, dataset, where, previous=previous, references=references, now=now, run_id=run_id,
+        )
+        results.extend(found)
+    return tables, results, facts
+
+
 # --------------------------------------------------------------------------- the gates
 def gate_tables(
     settings: Settings,
@@ -239,20 +258,11 @@ def gate_tables(
     over-used and blacklisted files into ``quarantine``.
     """
     wanted, located = _locate(lake, settings, "tables", wiki, snapshot, datasets, TABLE_DATASETS, "article_images")
-    results: list[CheckResult] = []
-    tables: dict[str, pa.Table] = {}
-    facts: dict[str, TableFacts] = {}
     references: dict[str, pa.Table | None] = {"files": _read_files(lake, settings, wiki, snapshot)}
     pages_at = _at_or_before(lake, "pages", wiki, snapshot)  # an event snapshot may carry no pages
     references["pages"] = lake.read("pages", wiki, pages_at, columns=["page_id", "is_redirect"]) if pages_at else None
-    for dataset in wanted:
-        where = located[dataset]
-        if where is None:
-            continue
-        tables[dataset], found, facts[dataset] = _check_lake_dataset(
-            lake, settings, dataset, where, previous=previous, references=references, now=now, run_id=run_id,
-        )
-        results.extend(found)
+    tables, results, facts = _check_located(lake, settings, wanted, located, previous=previous,
+                                            references=references, now=now, run_id=run_id)
 
     quarantine = dataset_schema("quarantine").empty_table()
     if "article_images" in tables:
@@ -284,13 +294,8 @@ def gate_wikidata(
     references: dict[str, pa.Table | None] = {
         "article_items": lake.read("article_items", wiki, items_at, columns=["item"]) if items_at else None
     }
-    results: list[CheckResult] = []
-    for dataset in wanted:
-        where = located[dataset]
-        if where is None:
-            continue
-        _, found, _ = _check_lake_dataset(lake, settings, dataset, where, previous=previous, references=references, now=now)
-        results.extend(found)
+    _, results, _ = _check_located(lake, settings, wanted, located, previous=previous, references=references,
+                                   now=now, run_id=run_id)
     return run_gate("wikidata", results, settings=settings, lake=lake, wiki=wiki, snapshot=snapshot,
                     catalog=catalog, run_id=run_id, raise_on_fail=raise_on_fail)
 
