@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.unit.events.fake_streams import FakeStreams, event, ms
-from tests.unit.events.test_reader import FAST, UNTIL, A, B, day, ids, reader
+from tests.unit.events.test_reader import FAST, UNTIL, A, B, day, handle_before_midnight, ids, reader
 from wikivis.errors import RetriesExceeded, StreamLimitReached
 from wikivis.sources.eventstreams import EventFilter, StreamReader, Window, format_event_id, parse_event_id
 from wikivis.sources.http import RetryPolicy
@@ -152,12 +152,7 @@ def test_deferred_boundary_pins_before_a_late_event_that_the_next_run_sees_again
     session.add(event("late", "2026-11-01T23:59:00Z"), delay_ms=120_000)  # reaches Kafka after "after"
     session.add(event("next", "2026-11-02T00:30:00Z"))
     first = reader(session)
-    handled = []
-    for m in first:
-        if m.event["meta"]["dt"] >= "2026-11-02T00:00:00Z":
-            first.defer(m)
-        else:
-            handled.append(m.event["meta"]["id"])
+    handled = handle_before_midnight(first)
     assert "late" in handled
     second = reader(session, until=UNTIL + timedelta(days=1), last_event_id=first.checkpoint())
     again = ids(second)

@@ -32,6 +32,17 @@ def reader(session: FakeStreams, *, until: datetime = UNTIL, sleeps: list[float]
                         sleep=(sleeps.append if sleeps is not None else lambda s: None), **kw)
 
 
+def handle_before_midnight(stream: StreamReader) -> list[str]:
+    """Consume ``stream``: defer what belongs to the next day, return the ids handled."""
+    handled = []
+    for m in stream:
+        if m.event["meta"]["dt"] >= "2026-11-02T00:00:00Z":
+            stream.defer(m)
+        else:
+            handled.append(m.event["meta"]["id"])
+    return handled
+
+
 def ids(messages) -> list[str]:
     return [m.event["meta"]["id"] for m in messages]
 
@@ -54,12 +65,7 @@ def test_deferred_events_are_read_again_from_the_checkpoint() -> None:
     session = FakeStreams()
     day(session, n=60)
     first = reader(session)
-    handled = []
-    for m in first:
-        if m.event["meta"]["dt"] >= "2026-11-02T00:00:00Z":
-            first.defer(m)
-        else:
-            handled.append(m.event["meta"]["id"])
+    handled = handle_before_midnight(first)
     checkpoint = first.checkpoint()
     assert checkpoint is not None
     second = reader(session, until=UNTIL + timedelta(days=1), last_event_id=checkpoint)
