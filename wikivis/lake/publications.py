@@ -13,6 +13,7 @@ publication, see :meth:`wikivis.lake.Lake.publish_run`).
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -62,12 +63,33 @@ def _row(row: Any) -> Publication:
                        datasets=json.loads(row.datasets))
 
 
+SCHEMA_ATTEMPTS = 5
+
+
+def _create_schema(engine: sa.Engine) -> None:
+    """Create the table once, whoever gets there first.
+
+    ``create_all(checkfirst=True)`` checks and then creates, so two processes opening a fresh
+    catalog together can both see no table and one of them fails with "already exists"
+    (SQLite ``OperationalError``, PostgreSQL ``UniqueViolation`` on ``pg_type``).  That
+    loser retries: its next check sees the winner's table.
+    """
+    for attempt in range(1, SCHEMA_ATTEMPTS + 1):
+        try:
+            METADATA.create_all(engine, checkfirst=True)
+            return
+        except sa.exc.DBAPIError:
+            if attempt == SCHEMA_ATTEMPTS:
+                raise
+            time.sleep(0.05 * attempt)
+
+
 class PublicationLog:
     """The ``wikivis_publications`` table."""
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
-        METADATA.create_all(engine, checkfirst=True)
+        _create_schema(engine)
 
     def record(self, wiki: str, datasets: dict[str, dict[str, Any]], *, run_id: str | None, kind: str) -> Publication:
         """Insert a publication: ``datasets`` merged over the previous one, in one transaction."""
