@@ -64,7 +64,7 @@ import pyarrow.parquet as pq
 from wikivis.datasets import SORT_KEYS
 from wikivis.datasets import schema as dataset_schema
 from wikivis.errors import InputError, NotFoundError, WikivisError
-from wikivis.lake.publications import Publication, PublicationLog
+from wikivis.lake.publications import Publication, PublicationLog, create_tolerating_peers
 from wikivis.vocab import check_dataset, check_snapshot, check_wiki
 
 if TYPE_CHECKING:
@@ -219,7 +219,8 @@ class Lake:
         from pyiceberg.catalog.sql import SqlCatalog
         from pyiceberg.exceptions import NamespaceAlreadyExistsError
 
-        catalog = SqlCatalog(NAMESPACE, uri=self.catalog_url, warehouse=self.warehouse)
+        catalog = create_tolerating_peers(
+            lambda: SqlCatalog(NAMESPACE, uri=self.catalog_url, warehouse=self.warehouse))
         catalog.engine.dispose()
         catalog.engine = self.engine  # one engine (and SQLite busy timeout) for both
         try:

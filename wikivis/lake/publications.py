@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -64,24 +65,25 @@ def _row(row: Any) -> Publication:
 
 
 SCHEMA_ATTEMPTS = 5
+T = TypeVar("T")
 
 
-def _create_schema(engine: sa.Engine) -> None:
-    """Create the table once, whoever gets there first.
+def create_tolerating_peers(create: Callable[[], T]) -> T:
+    """Run a check-then-create of catalog tables, retrying when a peer process won the race.
 
-    ``create_all(checkfirst=True)`` checks and then creates, so two processes opening a fresh
-    catalog together can both see no table and one of them fails with "already exists"
-    (SQLite ``OperationalError``, PostgreSQL ``UniqueViolation`` on ``pg_type``).  That
-    loser retries: its next check sees the winner's table.
+    ``create_all(checkfirst=True)`` (and PyIceberg's ``SqlCatalog`` constructor) check and then
+    create, so two processes opening a fresh catalog together can both see no table and one of
+    them fails with "already exists" (SQLite ``OperationalError``, PostgreSQL ``UniqueViolation``
+    on ``pg_type``).  The loser retries: its next check sees the winner's table.
     """
     for attempt in range(1, SCHEMA_ATTEMPTS + 1):
         try:
-            METADATA.create_all(engine, checkfirst=True)
-            return
+            return create()
         except sa.exc.DBAPIError:
             if attempt == SCHEMA_ATTEMPTS:
                 raise
             time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")
 
 
 class PublicationLog:
@@ -89,7 +91,7 @@ class PublicationLog:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
-        _create_schema(engine)
+        create_tolerating_peers(lambda: METADATA.create_all(engine, checkfirst=True))
 
     def record(self, wiki: str, datasets: dict[str, dict[str, Any]], *, run_id: str | None, kind: str) -> Publication:
         """Insert a publication: ``datasets`` merged over the previous one, in one transaction."""
