@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 DAGS_FOLDER = REPO / "dags"
@@ -86,7 +87,7 @@ def migrate() -> None:
     _migrated = True
 
 
-def run_dag_test(dag, **kwargs):
+def run_dag_test(dag: Any, **kwargs: Any) -> Any:
     """``dag.test`` without the DAG's deadline alerts: in Airflow 3.3.2 ``dag.test`` crashes when a
     run with a ``DeadlineAlert`` *succeeds* (``DagRun.update_state`` looks the alerts up by id, but
     ``dag.test``'s re-serialized DAG holds them as dicts).  The scheduler path is not affected;

@@ -11,7 +11,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 DEFAULT_MYSQL_URL = "mysql+pymysql://root@127.0.0.1:3306/test"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -43,7 +46,7 @@ def redis_url() -> str:
     return os.environ.get("WIKIVIS_TEST_REDIS_URL", DEFAULT_REDIS_URL)
 
 
-def engine_or_skip(url: str, what: str):
+def engine_or_skip(url: str, what: str) -> Engine:
     """Connect to ``url`` or skip/fail with a reason naming the service."""
     import sqlalchemy as sa
 

@@ -226,7 +226,8 @@ def _escape_starts(a: np.ndarray) -> np.ndarray:
     run_start[0] = True
     np.not_equal(b[1:], b[:-1] + 1, out=run_start[1:])
     first = np.maximum.accumulate(np.where(run_start, idx, 0))
-    return b[((idx - first) & 1) == 0]
+    starts: np.ndarray = b[((idx - first) & 1) == 0]
+    return starts
 
 
 def fast_region(buf: bytes, start: int, stop: int, layout: Layout, *, end: int | None) -> Region | NeedMore | None:

@@ -28,7 +28,7 @@ import functools
 import math
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -140,7 +140,7 @@ class ImageItems(Dataset[tuple[str, np.ndarray | None, str]]):
             return sha1, None, exc.reason
 
 
-def make_collate(prep: Preprocessing):
+def make_collate(prep: Preprocessing) -> Callable[[list[tuple[str, np.ndarray | None, str]]], Batch]:
     shape = (prep.crop, prep.crop, 3)
 
     def collate(samples: list[tuple[str, np.ndarray | None, str]]) -> Batch:

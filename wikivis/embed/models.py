@@ -197,7 +197,8 @@ def _load_efficientnet(settings: Settings, model_id: str) -> EmbeddingModel:
     _finish(module)
 
     def features(x: torch.Tensor) -> torch.Tensor:
-        return module.extract_features(x).mean(dim=(2, 3))
+        out: torch.Tensor = module.extract_features(x).mean(dim=(2, 3))
+        return out
 
     return EmbeddingModel(
         model_id, weights_version(path), 1280, EFFICIENTNET_PREPROCESSING, module, features, str(path)
@@ -287,7 +288,8 @@ def _load_open_clip(settings: Settings, model_id: str) -> EmbeddingModel:
     )
 
     def features(x: torch.Tensor) -> torch.Tensor:
-        return module.encode_image(x)
+        out: torch.Tensor = module.encode_image(x)
+        return out
 
     return EmbeddingModel(model_id, version, dim, prep, module, features, str(local) if local.is_file() else pretrained)
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -85,10 +86,10 @@ def without_pages(table: pa.Table, page_ids: Iterable[int]) -> pa.Table:
 
 def page_rows(wiki: str, states: Iterable[PageState]) -> dict[str, pa.Table]:
     """The dataset rows of the pages that are articles (namespace 0)."""
-    pages: dict[str, list] = {k: [] for k in ("page_id", "page_namespace", "page_title", "is_redirect")}
-    images: dict[str, list] = {k: [] for k in ("page_id", "page_namespace", "page_title", "file_name", "is_lead")}
-    categories: dict[str, list] = {"page_id": [], "category": []}
-    items: dict[str, list] = {"page_id": [], "item": []}
+    pages: dict[str, list[Any]] = {k: [] for k in ("page_id", "page_namespace", "page_title", "is_redirect")}
+    images: dict[str, list[Any]] = {k: [] for k in ("page_id", "page_namespace", "page_title", "file_name", "is_lead")}
+    categories: dict[str, list[Any]] = {"page_id": [], "category": []}
+    items: dict[str, list[Any]] = {"page_id": [], "item": []}
     for state in states:
         if state.namespace != NS_MAIN:
             continue

@@ -31,10 +31,10 @@ from typing import Any
 
 from wikivis.errors import SourceError
 from wikivis.events.apply import FileRow, PageState
-from wikivis.events.dirty import NS_FILE, db_key
+from wikivis.events.dirty import db_key
 from wikivis.sources.commons import TITLES_PER_REQUEST, ActionApiClient, file_title
 from wikivis.sources.commons import _batches as batches  # shared with the Commons client
-from wikivis.vocab import NS_CATEGORY
+from wikivis.vocab import NS_CATEGORY, NS_FILE
 
 LEAD_PROPS = ("page_image", "page_image_free")
 #: page props read per page: the PageImages leads and the Wikidata item (article_items)

@@ -63,7 +63,8 @@ PANDERA_SAMPLE_ROWS = 10_000
 # --------------------------------------------------------------------------- helpers
 def row_at(table: pa.Table, index: int) -> dict[str, Any]:
     """Row ``index`` of ``table`` as a dict (the example row of a message)."""
-    return table.slice(index, 1).to_pylist()[0]
+    result: dict[str, Any] = table.slice(index, 1).to_pylist()[0]
+    return result
 
 
 def first_true(mask: pa.ChunkedArray | pa.Array) -> int:
@@ -445,7 +446,8 @@ def _sorted_membership(values: pa.Array | pa.ChunkedArray, target: pa.ChunkedArr
         return np.zeros(len(array), dtype=bool)
     wanted = array.fill_null(pool[0]).to_numpy() if array.null_count else array.to_numpy()
     positions = np.minimum(np.searchsorted(pool, wanted), len(pool) - 1)
-    return pool[positions] == wanted
+    found: np.ndarray = pool[positions] == wanted
+    return found
 
 
 def check_reference(
@@ -538,11 +540,11 @@ def drift_statistic(stat: DriftStat, table: pa.Table) -> Any:
 def drift_distance(stat: DriftStat, current: Any, previous: Any) -> float:
     """Absolute difference (shares), relative change (ratios, medians) or total variation."""
     if stat.kind == "share":
-        return abs(current - previous)
+        return float(abs(current - previous))
     if stat.kind == "categorical":
         keys = set(current) | set(previous)
-        return 0.5 * sum(abs(current.get(k, 0.0) - previous.get(k, 0.0)) for k in keys)
-    return abs(current - previous) / max(abs(previous), 1e-12)
+        return float(0.5 * sum(abs(current.get(k, 0.0) - previous.get(k, 0.0)) for k in keys))
+    return float(abs(current - previous) / max(abs(previous), 1e-12))
 
 
 def drift_columns(dataset: str) -> list[str]:

@@ -65,7 +65,7 @@ NLIST_PER_SQRT_N = 4.0
 def ivf_nlist(n: int) -> int:
     """Number of inverted lists: ≈4·√n as a power of two, between 16 and 65536, ≤ n/39."""
     target = NLIST_PER_SQRT_N * math.sqrt(max(n, 1))
-    nlist = 2 ** max(4, round(math.log2(target)))
+    nlist = 1 << max(4, round(math.log2(target)))
     while nlist > 16 and nlist * 39 > n:
         nlist //= 2
     return min(nlist, 65_536)

@@ -773,7 +773,7 @@ class ApiService(Service):
         for token in re.findall(r'"[^"]*"|\S+', text):
             low = token.lower()
             if low.startswith("haswbstatement:"):
-                statements.append({tuple(s.split("=", 1)) for s in token.split(":", 1)[1].split("|") if "=" in s})  # type: ignore[misc]
+                statements.append({tuple(s.split("=", 1)) for s in token.split(":", 1)[1].split("|") if "=" in s})
             elif low.startswith("incategory:"):
                 categories.append(parse_title("Category:" + token.split(":", 1)[1].strip('"'))[1])
             elif low.startswith("filetype:"):

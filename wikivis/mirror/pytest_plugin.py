@@ -23,7 +23,7 @@ SAMPLE_PARAMS = {"seed": 0, "n_articles": 300, "n_files": 500, "n_days": 5}
 
 
 @pytest.fixture(scope="session")
-def sample_wiki():
+def sample_wiki() -> Any:
     from wikivis.sample import generate
 
     cache = Path(os.environ.get("WIKIVIS_SAMPLE_CACHE", "var/cache/sample"))
@@ -31,7 +31,7 @@ def sample_wiki():
 
 
 @pytest.fixture(scope="session")
-def mirror(sample_wiki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def mirror(sample_wiki: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from wikivis.mirror import Mirror
 
     with Mirror(sample_wiki, home=tmp_path_factory.mktemp("mirror-home")) as running:
@@ -39,7 +39,7 @@ def mirror(sample_wiki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[An
 
 
 @pytest.fixture
-def mirror_factory(sample_wiki, tmp_path: Path) -> Iterator[Callable[..., Any]]:
+def mirror_factory(sample_wiki: Any, tmp_path: Path) -> Iterator[Callable[..., Any]]:
     from wikivis.mirror import Mirror
 
     started: list[Any] = []

@@ -31,6 +31,7 @@ import io
 import threading
 from collections import OrderedDict
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote
 
 from PIL import Image
@@ -100,10 +101,10 @@ class UploadService(Service):
         self._thumbs: OrderedDict[tuple[str, int], bytes] = OrderedDict()
         self._thumb_lock = threading.Lock()
         self.cache_size = cache_size
-        self._index: tuple[int, dict[str, dict]] | None = None
+        self._index: tuple[int, dict[str, dict[str, Any]]] | None = None
         self.thumb_error_rate = faults.thumb_error_rate  # fraction of files whose thumbnails answer 500
 
-    def _row(self, name: str) -> dict | None:
+    def _row(self, name: str) -> dict[str, Any] | None:
         """The file's current ``image`` row (index rebuilt when the mirror's day changes)."""
         index = self._index
         if index is None or index[0] != self.day:
@@ -152,7 +153,7 @@ class UploadService(Service):
         response = Response(200, data, mime, payload=True, headers=self._cache_headers(row))
         return byte_range(request, data, response)
 
-    def thumbnail(self, name: str, row: dict, width: int) -> bytes:
+    def thumbnail(self, name: str, row: dict[str, Any], width: int) -> bytes:
         key = (row["img_sha1"], width)
         with self._thumb_lock:
             if key in self._thumbs:
@@ -185,7 +186,7 @@ class UploadService(Service):
                                  "X-Cache-Status": "int-front"})
 
     @staticmethod
-    def _cache_headers(row: dict) -> dict[str, str]:
+    def _cache_headers(row: dict[str, Any]) -> dict[str, str]:
         ts = row["img_timestamp"]
         modified = f"{ts[0:4]}-{ts[4:6]}-{ts[6:8]} {ts[8:10]}:{ts[10:12]}:{ts[12:14]}"
         when = datetime.strptime(modified, "%Y-%m-%d %H:%M:%S")

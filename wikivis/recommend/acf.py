@@ -78,7 +78,8 @@ class ACF(nn.Module):
         return g + torch.einsum("bl,blk->bk", alpha, p)
 
     def item_vector(self, items: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
-        return self.item(items) + self.project(f[items])
+        out: torch.Tensor = self.item(items) + self.project(f[items])
+        return out
 
 
 @dataclass

@@ -60,7 +60,8 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, *, l2: float = 1e-2, iterations: 
 
 def logistic_score(w: np.ndarray, x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
-    return 1.0 / (1.0 + np.exp(-np.clip(w[0] + x @ w[1:], -30, 30)))
+    values: np.ndarray = 1.0 / (1.0 + np.exp(-np.clip(w[0] + x @ w[1:], -30, 30)))
+    return values
 
 
 def wilson_lower(p: np.ndarray, n: np.ndarray, z: float) -> np.ndarray:
@@ -69,7 +70,8 @@ def wilson_lower(p: np.ndarray, n: np.ndarray, z: float) -> np.ndarray:
     n = np.maximum(np.asarray(n, dtype=np.float64), 1e-9)
     centre = p + z * z / (2 * n)
     spread = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return np.clip((centre - spread) / (1 + z * z / n), 0.0, 1.0)
+    values: np.ndarray = np.clip((centre - spread) / (1 + z * z / n), 0.0, 1.0)
+    return values
 
 
 def fit_isotonic(scores: np.ndarray, y: np.ndarray, *, z: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -146,4 +148,5 @@ class Calibrator:
     def confidence(self, x: np.ndarray) -> np.ndarray:
         if len(x) == 0:
             return np.zeros(0)
-        return np.clip(apply_isotonic(self.thresholds, self.values, logistic_score(self.weights, x)), 0.0, 1.0)
+        values: np.ndarray = np.clip(apply_isotonic(self.thresholds, self.values, logistic_score(self.weights, x)), 0.0, 1.0)
+        return values

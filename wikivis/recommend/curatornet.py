@@ -156,7 +156,8 @@ class CuratorNetModel:
 
     def score(self, profile_vectors: np.ndarray, item_vectors: np.ndarray) -> np.ndarray:
         """Scores of candidates (rows of ``item_vectors``) for a profile."""
-        return self.encode_items(item_vectors) @ self.encode_profile(profile_vectors)
+        values: np.ndarray = self.encode_items(item_vectors) @ self.encode_profile(profile_vectors)
+        return values
 
 
 # ---------------------------------------------------------------------------- training

@@ -93,7 +93,7 @@ def train_candidate(
 
 def current_release(settings: Settings, wiki: str, model_id: str) -> dict[str, Any] | None:
     pointer = versions_dir(settings, wiki, model_id) / "current.json"
-    return json.loads(pointer.read_text("utf-8")) if pointer.is_file() else None  # type: ignore[no-any-return]
+    return json.loads(pointer.read_text("utf-8")) if pointer.is_file() else None
 
 
 def judge(candidate: dict[str, float], current: dict[str, float] | None, tolerance: float) -> list[str]:

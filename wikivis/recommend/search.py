@@ -69,7 +69,8 @@ class ExactSearch:
 
     def vector_for(self, sha1: str) -> np.ndarray:
         try:
-            return self._unit[self._row[sha1]]
+            values: np.ndarray = self._unit[self._row[sha1]]
+            return values
         except KeyError:
             raise NotFoundError(f"no vector for sha1 {sha1}") from None
 

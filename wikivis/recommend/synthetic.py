@@ -80,7 +80,7 @@ def synthetic_wiki(
         topic_of_sha1[sha1] = t
     topic_files[0].append(NON_FREE_FILE)
 
-    rows: dict[str, list] = {"page_id": [], "page_title": [], "file_name": [], "is_lead": []}
+    rows: dict[str, list[Any]] = {"page_id": [], "page_title": [], "file_name": [], "is_lead": []}
     categories: dict[int, list[str]] = {}
     pages: dict[int, str] = {}
     topic_of_page: dict[int, int] = {}
@@ -137,7 +137,7 @@ def synthetic_wiki(
     return SyntheticWiki(data, topic_of_page, topic_of_sha1, tuple(unillustrated))
 
 
-def lake_table(dataset: str, columns: dict[str, list]) -> pa.Table:
+def lake_table(dataset: str, columns: dict[str, list[Any]]) -> pa.Table:
     """``columns`` as a table of the lake ``dataset`` schema; absent columns are null."""
     from wikivis.datasets import schema
 

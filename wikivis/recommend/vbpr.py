@@ -75,7 +75,8 @@ class VBPR(nn.Module):
         f = features[items]
         latent = torch.einsum("bk,bmk->bm", self.user_gamma(users), self.item_gamma(items))
         visual = torch.einsum("bv,bmv->bm", self.user_theta(users), self.projection(f))
-        return self.item_beta(items).squeeze(-1) + latent + visual + self.visual_bias(f).squeeze(-1)
+        out: torch.Tensor = self.item_beta(items).squeeze(-1) + latent + visual + self.visual_bias(f).squeeze(-1)
+        return out
 
 
 @dataclass
@@ -109,7 +110,8 @@ class VBPRModel:
         row = self.user_row.get(page_id)
         if row is None:
             return self._item_part.copy()
-        return self._item_part + self._item_gamma @ self._user_gamma[row] + self._item_visual @ self._user_theta[row]
+        values: np.ndarray = self._item_part + self._item_gamma @ self._user_gamma[row] + self._item_visual @ self._user_theta[row]
+        return values
 
 
 def sample_triples(

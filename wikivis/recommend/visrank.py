@@ -46,15 +46,19 @@ def aggregate(
     sims = np.asarray(similarities, dtype=np.float32)
     if sims.ndim != 2 or sims.shape[1] == 0:
         raise ValueError(f"need a (candidates, seeds) matrix with at least one seed, got {sims.shape}")
+    values: np.ndarray
     if method == "max":
-        return sims.max(axis=1)
+        values = sims.max(axis=1)
+        return values
     if method == "mean":
-        return sims.mean(axis=1)
+        values = sims.mean(axis=1)
+        return values
     if method == "topk_mean":
         if top < 1:
             raise ValueError("top must be >= 1")
         t = min(top, sims.shape[1])
-        return np.sort(sims, axis=1)[:, -t:].mean(axis=1)
+        values = np.sort(sims, axis=1)[:, -t:].mean(axis=1)
+        return values
     raise ValueError(f"unknown aggregation {method!r}; use one of {AGGREGATIONS}")
 
 

@@ -25,15 +25,11 @@ from wikivis.sample.events import STREAMS, EventFactory, iso, mw_timestamp
 from wikivis.sample.model import (
     EXTENSION,
     MIME,
-    NS_CATEGORY,
-    NS_FILE,
-    NS_MAIN,
-    NS_PROJECT,
-    NS_USER,
     FileRec,
     Model,
     PageRec,
 )
+from wikivis.vocab import NS_CATEGORY, NS_FILE, NS_MAIN, NS_PROJECT, NS_USER
 
 WIKI = "samplewiki"
 COMMONS_WIKI = "commonswiki"

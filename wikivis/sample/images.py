@@ -90,7 +90,7 @@ class RenderSpec:
         return f"r{RENDERER_VERSION}-{self.topic}-{self.fmt}-{self.width}x{self.height}-{self.seed}"
 
 
-Shape = tuple  # ("ellipse"|"polygon"|"rect"|"line", coords, colour, extra)
+Shape = tuple[Any, ...]  # ("ellipse"|"polygon"|"rect"|"line", coords, colour, extra)
 
 
 def _jitter(rng: random.Random, colour: RGB, amount: int = 28) -> RGB:

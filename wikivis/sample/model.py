@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from wikivis.datasets import hex_to_base36
 from wikivis.vocab import NS_CATEGORY, NS_FILE, NS_MAIN, NS_PROJECT, NS_USER  # noqa: F401  (re-exported)
@@ -150,7 +151,7 @@ class Model:
             props["wikibase-shortdesc"] = page.shortdesc
         return props
 
-    def wiki_tables(self, free: dict[str, bool], icons: set[str]) -> dict[str, list[dict]]:
+    def wiki_tables(self, free: dict[str, bool], icons: set[str]) -> dict[str, list[dict[str, Any]]]:
         pages = [self.pages[k] for k in sorted(self.pages)]
         for p in pages:  # make sure every link has a target (insert-only table)
             for f in p.images:
@@ -158,9 +159,9 @@ class Model:
             for c in p.categories:
                 self.target_id(NS_CATEGORY, c)
         page_rows = [_page_row(p) for p in pages]
-        il: list[dict] = []
-        pp: list[dict] = []
-        cl: list[dict] = []
+        il: list[dict[str, Any]] = []
+        pp: list[dict[str, Any]] = []
+        cl: list[dict[str, Any]] = []
         for p in pages:
             ids = sorted({self.linktargets[(NS_FILE, f)] for f in p.images})
             il.extend({"il_from": p.page_id, "il_from_namespace": p.namespace, "il_target_id": t} for t in ids)
@@ -175,7 +176,7 @@ class Model:
             "categorylinks": cl,
         }
 
-    def commons_tables(self, descriptions: dict[str, str]) -> dict[str, list[dict]]:
+    def commons_tables(self, descriptions: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
         files = [self.files[k] for k in sorted(self.files)]
         for f in files:
             for c in f.categories:
@@ -201,7 +202,7 @@ class Model:
             ),
             key=lambda r: int(r["page_id"] or 0),
         )
-        cl: list[dict] = []
+        cl: list[dict[str, Any]] = []
         for f in sorted(files, key=lambda f: f.commons_page_id):
             cl.extend(
                 _category_rows(f.commons_page_id, f.name, "file", f.categories, f.cat_added, self.commons_linktargets)
@@ -218,7 +219,7 @@ def _unit(hex_text: str) -> float:
     return round(int(hex_text[:12], 16) / float(16**12), 12)
 
 
-def _page_row(p: PageRec) -> dict:
+def _page_row(p: PageRec) -> dict[str, Any]:
     return {
         "page_id": p.page_id,
         "page_namespace": p.namespace,
@@ -235,7 +236,7 @@ def _page_row(p: PageRec) -> dict:
     }
 
 
-def _linktarget_rows(table: dict[tuple[int, str], int]) -> list[dict]:
+def _linktarget_rows(table: dict[tuple[int, str], int]) -> list[dict[str, Any]]:
     return [
         {"lt_id": lt_id, "lt_namespace": ns, "lt_title": title}
         for (ns, title), lt_id in sorted(table.items(), key=lambda kv: kv[1])
@@ -249,7 +250,7 @@ def _category_rows(
     categories: list[str],
     added: dict[str, str],
     targets: dict[tuple[int, str], int],
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     sortkey = title.replace("_", " ").upper()
     rows = [
         {
@@ -266,7 +267,7 @@ def _category_rows(
     return sorted(rows, key=lambda r: r["cl_target_id"])
 
 
-def _image_row(f: FileRec) -> dict:
+def _image_row(f: FileRec) -> dict[str, Any]:
     major, minor, media_type = MIME[f.fmt]
     bits = 0 if f.fmt == "svg" else 8
     metadata = json.dumps({"data": {"width": f.width, "height": f.height}, "blobs": []}, separators=(",", ":"))

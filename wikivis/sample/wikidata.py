@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wikivis.sample.generator import SHARED_ICONS, TOPICS, SampleWiki, _rng
-from wikivis.sample.model import NS_CATEGORY, NS_FILE, NS_MAIN
+from wikivis.vocab import NS_CATEGORY, NS_FILE, NS_MAIN
 
 SECOND_WIKI = "sample2wiki"
 #: share of items with a sitelink to :data:`SECOND_WIKI`

@@ -110,7 +110,8 @@ def _lost(conn: Any, detail: str) -> Exception:
     from pymysql import err
 
     conn._force_close()
-    return err.OperationalError(CR_SERVER_LOST, f"Lost connection to MySQL server during query ({detail})")
+    result: Exception = err.OperationalError(CR_SERVER_LOST, f"Lost connection to MySQL server during query ({detail})")
+    return result
 
 
 class WireReader:

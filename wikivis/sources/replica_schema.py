@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, sqlite
@@ -46,51 +47,51 @@ MAJOR_MIMES = ("unknown", "application", "audio", "image", "text", "video", "mes
 
 # --------------------------------------------------------------------------- column types
 # Each helper gives the MediaWiki MariaDB type, with the SQLite type as a variant.
-def _int(unsigned: bool = True) -> sa.types.TypeEngine:
+def _int(unsigned: bool = True) -> sa.types.TypeEngine[Any]:
     return mysql.INTEGER(unsigned=unsigned).with_variant(sa.Integer(), "sqlite")
 
 
-def _bigint() -> sa.types.TypeEngine:
+def _bigint() -> sa.types.TypeEngine[Any]:
     return mysql.BIGINT(unsigned=True).with_variant(sa.Integer(), "sqlite")
 
 
-def _smallint() -> sa.types.TypeEngine:
+def _smallint() -> sa.types.TypeEngine[Any]:
     return mysql.SMALLINT(unsigned=True).with_variant(sa.Integer(), "sqlite")
 
 
-def _tinyint() -> sa.types.TypeEngine:
+def _tinyint() -> sa.types.TypeEngine[Any]:
     return mysql.TINYINT(unsigned=True).with_variant(sa.Integer(), "sqlite")
 
 
-def _varbinary(length: int) -> sa.types.TypeEngine:
+def _varbinary(length: int) -> sa.types.TypeEngine[Any]:
     return mysql.VARBINARY(length).with_variant(sa.Text(), "sqlite")
 
 
-def _binary(length: int) -> sa.types.TypeEngine:
+def _binary(length: int) -> sa.types.TypeEngine[Any]:
     return mysql.BINARY(length).with_variant(sa.Text(), "sqlite")
 
 
-def _blob(medium: bool = False) -> sa.types.TypeEngine:
+def _blob(medium: bool = False) -> sa.types.TypeEngine[Any]:
     return (mysql.MEDIUMBLOB() if medium else mysql.BLOB()).with_variant(sa.Text(), "sqlite")
 
 
-def _enum(*values: str) -> sa.types.TypeEngine:
+def _enum(*values: str) -> sa.types.TypeEngine[Any]:
     return mysql.ENUM(*values).with_variant(sa.Text(), "sqlite")
 
 
-def _double() -> sa.types.TypeEngine:
+def _double() -> sa.types.TypeEngine[Any]:
     return mysql.DOUBLE(unsigned=True).with_variant(sa.Float(), "sqlite")
 
 
-def _float() -> sa.types.TypeEngine:
+def _float() -> sa.types.TypeEngine[Any]:
     return mysql.FLOAT().with_variant(sa.Float(), "sqlite")
 
 
-def _timestamp() -> sa.types.TypeEngine:
+def _timestamp() -> sa.types.TypeEngine[Any]:
     return mysql.TIMESTAMP().with_variant(sa.Text(), "sqlite")
 
 
-def _col(name: str, type_: sa.types.TypeEngine, *, default: object = None, nullable: bool = False) -> sa.Column:
+def _col(name: str, type_: sa.types.TypeEngine[Any], *, default: object = None, nullable: bool = False) -> sa.Column[Any]:
     """A NOT NULL column (MediaWiki's default) with an optional literal server default."""
     server_default = None
     if default is not None:

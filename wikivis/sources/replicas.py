@@ -310,7 +310,8 @@ def binary_as_text(batch: pa.RecordBatch) -> pa.RecordBatch:
 
 
 def _column(batch: pa.RecordBatch | pa.Table, name: str) -> list[Any]:
-    return batch.column(name).to_pylist()
+    result: list[Any] = batch.column(name).to_pylist()
+    return result
 
 
 def _pair_keys(page_id: Any, file_name: Any) -> Any:
@@ -676,7 +677,7 @@ class ReplicaClient:
     def _leads_in_range(self, lease: _Lease, first_page: int, last_page: int) -> pa.Table:
         query = load_query("lead_images_in_range")
         params = {"propnames": list(LEAD_IMAGE_PROPS), "first_page": first_page, "last_page": last_page}
-        return self._retry(  # type: ignore[no-any-return]
+        return self._retry(
             lease, f"{self.wiki}: query lead_images_in_range", lambda: self._read_all(lease, query, params)
         )
 
