@@ -692,7 +692,7 @@ class Lake:
         if props.get("sorted") == "0":
             keys = [k for k in SORT_KEYS.get(dataset, ()) if k in result.column_names]
             if keys:
-                result = result.sort_by([(k, "ascending") for k in keys])
+                result = _sort(result, keys)
         return result
 
     @staticmethod
@@ -1053,6 +1053,24 @@ class _HashingOutputFile:
 
     def __len__(self) -> int:
         return len(self.inner)
+
+
+def _sort(table: pa.Table, keys: Sequence[str]) -> pa.Table:
+    """``table`` in canonical order.  After a delta it is a few long sorted runs (the base
+    files) and a few short ones (the changed rows): the stable sort order is then mostly
+    consecutive indices, and the result is built from zero-copy slices of ``table`` instead
+    of a ``take`` that would copy every column (the costly part, strings above all)."""
+    import pyarrow.compute as pc
+
+    order = pc.sort_indices(table, sort_keys=[(k, "ascending") for k in keys]).to_numpy()
+    if not len(order):
+        return table
+    breaks = np.flatnonzero(np.diff(order) != 1) + 1
+    if len(breaks) > max(64, len(order) // 64):
+        return table.take(pa.array(order))
+    starts = np.concatenate([[0], breaks])
+    ends = np.concatenate([breaks, [len(order)]])
+    return pa.concat_tables([table.slice(int(order[s]), int(e - s)) for s, e in zip(starts, ends, strict=True)])
 
 
 def _is_conflict(exc: Exception) -> bool:
