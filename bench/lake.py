@@ -122,8 +122,8 @@ def main() -> None:
         from wikivis.lake.engines import duckdb_connection, duckdb_published_sql
 
         sql = duckdb_published_sql(lake, "article_images", WIKI)
-        duck_rows = duckdb_connection().execute(f"SELECT count(*) FROM ({sql})").fetchone()[0]
-        say(f"duckdb reads {duck_rows:,} rows of the published delta (wikivis: {changed.num_rows:,})")
+        (duck_rows,) = duckdb_connection().execute(f"SELECT count(*) FROM ({sql})").fetchone() or (None,)
+        say(f"duckdb reads {duck_rows} rows of the published delta (wikivis: {changed.num_rows:,})")
     except Exception as exc:  # the extension wheels are optional for the bench
         say(f"duckdb: skipped ({exc})")
     with timer() as t_compact:
