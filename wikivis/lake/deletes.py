@@ -22,7 +22,7 @@ What is written here, per the spec:
   a position delete applies to a data file whose sequence number is less than or equal to its
   own (spec: "Scan planning").
 
-PyIceberg internals this relies on (pin: ``pyiceberg==0.12.*`` in ``constraints.txt``; each is
+PyIceberg internals this relies on (pin: ``pyiceberg==0.12.0`` in ``constraints.txt``; each is
 exercised by ``tests/unit/lake/test_deletes.py``, which fails if one changes):
 
 * ``pyiceberg.table.update.snapshot._SnapshotProducer``: its constructor, ``_commit`` (which

@@ -40,6 +40,12 @@ Guarantees (each is a test in ``tests/unit/lake/``):
 * **Bounded memory.**  An iterator of record batches marked ``presorted`` is streamed to
   rolling Parquet files without being materialised; reads can stream too
   (:meth:`Lake.iter_batches`).
+* **Small deltas write little.**  A write with ``base=`` (an events delta) is merge-on-read:
+  Iceberg v2 position delete files for the rows that changed or vanished plus one small data
+  file with the new rows, one snapshot (:mod:`wikivis.lake.deletes`).  Every reader applies
+  the deletes: ours (per file, streaming), PyIceberg's scans, DuckDB.  A file that would lose
+  over half its rows is rewritten instead, and :meth:`Lake.compact` (run by
+  :meth:`Lake.apply_retention`) rewrites files worn down by deletes, so reads do not degrade.
 """
 
 from __future__ import annotations
@@ -844,7 +850,8 @@ class Lake:
         props = _props(snap)
         target = self._arrow_schema(table, None)
         tasks = self._tasks(table, wiki, sid)
-        small = [d for d, _ in tasks if d.record_count < ROWS_PER_FILE // 8]
+        # only deltas append small files; a label written whole keeps the files its writer chose
+        small = [d for d, _ in tasks if d.record_count < ROWS_PER_FILE // 8] if "changed_keys" in props else []
         merge_small = len(small) > max_small_files
         carried: dict[str, DataFile] = {}
         pieces: list[pa.Table] = []
