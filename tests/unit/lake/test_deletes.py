@@ -209,3 +209,16 @@ def test_kill_between_delete_files_and_commit_changes_nothing_and_rerun_succeeds
     swept = lake.remove_orphan_files(older_than=timedelta(0))
     assert {Path(p).name for p in swept} >= {p.name for p in leftovers}
     assert lake.read("article_images", WIKI).to_pylist() == expected(CHANGED)
+
+
+def test_retention_compacts_worn_files_first(lake: Lake):
+    lake.write("article_images", WIKI, "20261101", images(ROWS), run_id="r")
+    rows = [r for r in ROWS if not 1 <= r[0] <= 150]  # 30 % of the first file: a delete file, not a rewrite
+    m = lake.write("article_images", WIKI, "20261101T120000Z", images(rows), run_id="r", base="20261101")
+    assert [f for f in m.files if f.content == "deletes"]
+    lake.publish_run(WIKI, {"article_images": "20261101T120000Z"}, run_id="r")
+    lake.apply_retention("article_images", WIKI, keep=5)
+    assert lake.publication(WIKI).kind == "compact"
+    assert not [f for f in lake.manifest("article_images", WIKI, "20261101T120000Z").files if f.content == "deletes"]
+    assert lake.read("article_images", WIKI).to_pylist() == expected(rows)
+    assert lake.read("article_images", WIKI, as_of="r").to_pylist() == expected(rows)  # the run's own publication
