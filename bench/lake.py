@@ -2,8 +2,10 @@
 
 * write and full read of an ``article_images`` table (``--rows``, 5M by default), each against
   ``pq.write_table`` / ``pq.read_table`` of the same rows with the same codec;
-* an events delta changing ``--delta`` of the rows (0.1 %), written with ``base=`` (row-level,
-  copy-on-write per file), and the bytes it wrote against a full rewrite's;
+* an events delta changing ``--delta`` of the rows (0.1 %), written with ``base=`` (merge-on-read:
+  position delete files plus one small data file), and the bytes it wrote against a full
+  rewrite's; then a full read of the delta (deletes applied) against the base's read, DuckDB's
+  row count of the published delta, and the compaction that folds the deletes back in;
 * ``--writers`` concurrent processes × ``--commits`` commits each to one table: lost commits
   (goal 0) and commits per second.
 
@@ -102,9 +104,33 @@ def main() -> None:
         delta = lake.write("article_images", WIKI, "20261101T120000Z", changed, run_id="bench", base="20261101")
     base_names = {f.name for f in base.files}
     delta_bytes = sum(f.bytes for f in delta.files if f.name not in base_names)
-    say(f"delta  {n_changed:,} rows changed: wrote {delta_bytes / 2**20:.1f} MiB of a {full_bytes / 2**20:.1f} MiB "
-        f"full rewrite ({delta_bytes / full_bytes:.1%}) in {t_delta['s']:.2f}s; "
-        f"{sum(1 for f in delta.files if f.name in base_names)} of {len(base.files)} files reused")
+    delete_files = [f for f in delta.files if f.content == "deletes"]
+    say(f"delta  {n_changed:,} rows changed: wrote {delta_bytes / 2**10:.0f} KiB of a {full_bytes / 2**20:.1f} MiB "
+        f"full rewrite ({delta_bytes / full_bytes:.3%}) in {t_delta['s']:.2f}s; "
+        f"{sum(1 for f in delta.files if f.name in base_names)} of {len(base.files)} files reused, "
+        f"{len(delete_files)} position delete files ({sum(f.rows for f in delete_files):,} positions)")
+    with timer() as t_delta_read:
+        delta_read = lake.read("article_images", WIKI, "20261101T120000Z", run_id="bench")
+    assert delta_read.num_rows == changed.num_rows
+    assert delta_read.column("file_name").to_pylist() == changed.column("file_name").to_pylist()
+    say(f"read after delta {t_delta_read['s']:.2f}s vs base {t_lake_read['s']:.2f}s "
+        f"(ratio {t_delta_read['s'] / t_lake_read['s']:.2f})")
+    del delta_read, lake_read, plain_read
+    lake.publish_run(WIKI, {"article_images": "20261101T120000Z"}, run_id="bench")
+    duck_rows = None
+    try:
+        from wikivis.lake.engines import duckdb_connection, duckdb_published_sql
+
+        sql = duckdb_published_sql(lake, "article_images", WIKI)
+        (duck_rows,) = duckdb_connection().execute(f"SELECT count(*) FROM ({sql})").fetchone() or (None,)
+        say(f"duckdb reads {duck_rows} rows of the published delta (wikivis: {changed.num_rows:,})")
+    except Exception as exc:  # the extension wheels are optional for the bench
+        say(f"duckdb: skipped ({exc})")
+    with timer() as t_compact:
+        compacted = lake.compact("article_images", WIKI, min_delete_ratio=0.0)
+    assert compacted is not None
+    assert lake.read("article_images", WIKI).num_rows == changed.num_rows
+    say(f"compact (every file with a delete) {t_compact['s']:.2f}s")
 
     # concurrent committers on one table
     ctx = mp.get_context("spawn")
@@ -130,6 +156,10 @@ def main() -> None:
         "read_ratio_vs_parquet": t_lake_read["s"] / t_pq_read["s"],
         "delta_fraction": args.delta,
         "delta_bytes_ratio_vs_full": delta_bytes / full_bytes,
+        "delta_seconds": t_delta["s"],
+        "read_after_delta_ratio_vs_base_read": t_delta_read["s"] / t_lake_read["s"],
+        "duckdb_rows_equal": duck_rows == changed.num_rows,
+        "compact_seconds": t_compact["s"],
         "concurrent_lost_commits": lost,
         "commits_per_s": expected / elapsed,
     })

@@ -5,6 +5,9 @@ DuckDB's ``iceberg`` and ``avro`` extensions come from the ``duckdb-extension-ic
 needs no network: ``INSTALL iceberg`` would try to download.  ``iceberg_scan`` reads a
 table's metadata file; by default it sees the table's ``main`` ref (the published state of
 every wiki), and ``snapshot_from_id`` reads any snapshot (a run's branch, an old publication).
+It applies the Iceberg v2 position delete files that merge-on-read deltas write
+(:mod:`wikivis.lake.deletes`), so it returns exactly the rows :meth:`Lake.read` returns
+(``tests/integration/lake/test_duckdb_reads.py``).
 """
 
 from __future__ import annotations

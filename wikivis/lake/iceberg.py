@@ -40,6 +40,12 @@ Guarantees (each is a test in ``tests/unit/lake/``):
 * **Bounded memory.**  An iterator of record batches marked ``presorted`` is streamed to
   rolling Parquet files without being materialised; reads can stream too
   (:meth:`Lake.iter_batches`).
+* **Small deltas write little.**  A write with ``base=`` (an events delta) is merge-on-read:
+  Iceberg v2 position delete files for the rows that changed or vanished plus one small data
+  file with the new rows, one snapshot (:mod:`wikivis.lake.deletes`).  Every reader applies
+  the deletes: ours (per file, streaming), PyIceberg's scans, DuckDB.  A file that would lose
+  over half its rows is rewritten instead, and :meth:`Lake.compact` (run by
+  :meth:`Lake.apply_retention`) rewrites files worn down by deletes, so reads do not degrade.
 """
 
 from __future__ import annotations
@@ -64,6 +70,7 @@ import pyarrow.parquet as pq
 from wikivis.datasets import SORT_KEYS
 from wikivis.datasets import schema as dataset_schema
 from wikivis.errors import InputError, NotFoundError, WikivisError
+from wikivis.lake.deletes import ReplacePartition, live_mask, read_positions, write_position_deletes
 from wikivis.lake.publications import Publication, PublicationLog, create_tolerating_peers
 from wikivis.vocab import check_dataset, check_snapshot, check_wiki
 
@@ -84,6 +91,12 @@ ROW_GROUP_ROWS = 1_048_576
 #: rows per batch on read
 BATCH_ROWS = 65_536
 COMMIT_ATTEMPTS = 40
+#: a delta rewrites a data file (copy-on-write) instead of deleting more than this share of its rows
+DELETE_REWRITE_RATIO = 0.5
+#: compaction rewrites data files whose deleted share exceeds this (see :meth:`Lake.compact`)
+COMPACT_DELETE_RATIO = 0.2
+#: … and merges the small files deltas append once a label has more than this many
+COMPACT_SMALL_FILES = 8
 #: the longest wait between two commit attempts (jittered exponential backoff up to it)
 COMMIT_MAX_BACKOFF_S = 5.0
 PROP = "wikivis."
@@ -98,10 +111,14 @@ class LakeConflictError(WikivisError):
 
 @dataclass(frozen=True)
 class FileEntry:
+    """A file of a label: ``content`` is ``data`` or ``deletes`` (a position delete file,
+    whose ``rows`` are the positions it deletes)."""
+
     name: str
     rows: int
     bytes: int
     sha256: str = ""
+    content: str = "data"
 
 
 @dataclass(frozen=True)
@@ -319,8 +336,11 @@ class Lake:
         return self._manifest(table, dataset, wiki, *found)
 
     def _manifest(self, table: Table, dataset: str, wiki: str, snapshot_id: int, props: dict[str, str]) -> Manifest:
-        files = tuple(FileEntry(f.file_path.rsplit("/", 1)[-1], f.record_count, f.file_size_in_bytes)
-                      for f in self._files(table, wiki, snapshot_id))
+        from pyiceberg.manifest import DataFileContent
+
+        files = tuple(FileEntry(f.file_path.rsplit("/", 1)[-1], f.record_count, f.file_size_in_bytes,
+                                content="data" if f.content == DataFileContent.DATA else "deletes")
+                      for f in self._all_files(table, wiki, snapshot_id))
         snap = table.snapshot_by_id(snapshot_id)
         created = datetime.fromtimestamp((snap.timestamp_ms if snap else 0) / 1000, UTC).isoformat(timespec="seconds")
         return Manifest(
@@ -331,10 +351,24 @@ class Lake:
             branch=props.get("branch", ""))
 
     @staticmethod
-    def _files(table: Table, wiki: str, snapshot_id: int) -> list[DataFile]:
+    def _tasks(table: Table, wiki: str, snapshot_id: int) -> list[tuple[DataFile, list[DataFile]]]:
+        """The data files of ``wiki`` in a snapshot, each with the position delete files that
+        apply to it (PyIceberg's scan planning matches them by path and sequence number)."""
         check_wiki(wiki)  # also what makes the filter text below safe
         tasks = table.scan(row_filter=f"{HIDDEN_WIKI} == '{wiki}'", snapshot_id=snapshot_id).plan_files()
-        return sorted((task.file for task in tasks), key=lambda f: f.file_path)
+        return sorted(((task.file, sorted(task.delete_files, key=lambda d: d.file_path)) for task in tasks),
+                      key=lambda t: t[0].file_path)
+
+    @classmethod
+    def _files(cls, table: Table, wiki: str, snapshot_id: int) -> list[DataFile]:
+        return [data for data, _ in cls._tasks(table, wiki, snapshot_id)]
+
+    @classmethod
+    def _all_files(cls, table: Table, wiki: str, snapshot_id: int) -> list[DataFile]:
+        """Data files, then the delete files that apply to them (each once)."""
+        tasks = cls._tasks(table, wiki, snapshot_id)
+        deletes = {d.file_path: d for _, ds in tasks for d in ds}
+        return [data for data, _ in tasks] + [deletes[p] for p in sorted(deletes)]
 
     # ------------------------------------------------------------------ write
     def write(
@@ -471,14 +505,16 @@ class Lake:
     def _write_delta(self, table: Table, dataset: str, wiki: str, label: str, new: pa.Table, target: pa.Schema,
                      key: str, base_snapshot_id: int, *, run_id: str | None, branch: str, inputs: Sequence[str],
                      extra: dict[str, Any]) -> Manifest | None:
-        """Commit ``new`` as row-level changes on top of a base snapshot (copy-on-write per file).
+        """Commit ``new`` as row-level changes on top of a base snapshot (merge-on-read).
 
         The keys (first sort column) of rows that were added, removed or changed are found by
-        two anti-joins; base files whose key bounds miss them all are kept as they are (the
-        same files, referenced again), the others are rewritten without those keys, and the
-        changed keys' new rows go to new files.  The snapshot is marked unsorted, so
-        :meth:`read` restores the canonical order.  Returns None (write it whole) when the
-        changes touch most of the base files anyway."""
+        two anti-joins.  Base files whose key bounds miss them all are kept as they are; in the
+        others the live rows holding those keys are marked deleted by a *position delete file*
+        (:mod:`wikivis.lake.deletes`; one per data file, merged with its earlier deletes), and
+        the changed keys' new rows go to one small new data file: one snapshot, a few small
+        files.  A data file that would lose more than :data:`DELETE_REWRITE_RATIO` of its rows
+        is rewritten instead (copy-on-write).  The snapshot is marked unsorted, so :meth:`read`
+        restores the canonical order.  Returns None (write it whole) when most rows changed."""
         import pyarrow.compute as pc
         from pyiceberg.conversions import from_bytes
 
@@ -487,41 +523,46 @@ class Lake:
         if existing is not None and existing[1].get("content_hash") == content_hash and \
                 existing[1].get("branch") == branch:
             return self._manifest(table, dataset, wiki, *existing)
-        base_files = self._files(table, wiki, base_snapshot_id)
+        tasks = self._tasks(table, wiki, base_snapshot_id)
         old = pa.Table.from_batches(list(self._iter(table, wiki, base_snapshot_id, target)), schema=target)
         columns = target.names
         added = new.join(old, keys=columns, join_type="left anti")
         removed = old.join(new, keys=columns, join_type="left anti")
         affected = pc.unique(pa.chunked_array(added.column(key).chunks + removed.column(key).chunks,
                                               type=target.field(key).type))
+        if 2 * (removed.num_rows + added.num_rows) > max(old.num_rows, 1) and old.num_rows > 1:
+            return None
+        del old, added, removed
         field = table.schema().find_field(key)
-        keep: list[DataFile] = []
-        candidates: list[DataFile] = []
-        for data_file in base_files:
+        primitive = cast("PrimitiveType", field.field_type)
+        carried: dict[str, DataFile] = {}  # data and delete files referenced again, unchanged
+        new_deletes: list[tuple[DataFile, np.ndarray]] = []
+        rewritten: list[pa.Table] = []
+        deleted_rows = 0
+        for data_file, delete_files in tasks:
             lower = data_file.lower_bounds.get(field.field_id) if data_file.lower_bounds else None
             upper = data_file.upper_bounds.get(field.field_id) if data_file.upper_bounds else None
-            if not len(affected):
-                keep.append(data_file)
-            elif lower is not None and upper is not None:
-                primitive = cast("PrimitiveType", field.field_type)
-                lo, hi = from_bytes(primitive, lower), from_bytes(primitive, upper)
-                in_range = pc.and_(pc.greater_equal(affected, lo), pc.less_equal(affected, hi))
-                (candidates if pc.any(in_range).as_py() else keep).append(data_file)
+            hit = np.empty(0, dtype=np.int64)
+            if len(affected) and (lower is None or upper is None or pc.any(pc.and_(
+                    pc.greater_equal(affected, from_bytes(primitive, lower)),
+                    pc.less_equal(affected, from_bytes(primitive, upper)))).as_py()):
+                with table.io.new_input(data_file.file_path).open() as fh:
+                    keys = pq.read_table(fh, columns=[key]).column(0).cast(target.field(key).type)
+                hit = np.flatnonzero(pc.is_in(keys, value_set=affected).to_numpy(zero_copy_only=False))
+            already = read_positions(table.io, delete_files, data_file.file_path) if len(hit) else hit
+            hit = np.setdiff1d(hit, already)
+            if not len(hit):
+                carried.update({f.file_path: f for f in (data_file, *delete_files)})
+                continue
+            deleted_rows += len(hit)
+            gone = np.union1d(already, hit)
+            if len(gone) > DELETE_REWRITE_RATIO * data_file.record_count:
+                survivors = self._read_file(table, data_file.file_path, gone, target)
+                if survivors.num_rows:
+                    rewritten.append(survivors)
             else:
-                candidates.append(data_file)
-        if len(base_files) > 1 and 2 * len(candidates) > len(base_files):
-            return None
-        rewritten: list[pa.Table] = []
-        for data_file in candidates:
-            with table.io.new_input(data_file.file_path).open() as fh:
-                part = pq.read_table(fh, columns=columns)
-            part = pa.Table.from_arrays([part.column(i).cast(target.field(i).type) for i in range(len(columns))],
-                                        schema=target)
-            survivors = part.filter(pc.invert(pc.is_in(part.column(key), value_set=affected)))
-            if survivors.num_rows == part.num_rows:
-                keep.append(data_file)
-            elif survivors.num_rows:
-                rewritten.append(survivors)
+                carried[data_file.file_path] = data_file
+                new_deletes.append((data_file, gone))
         changed = new.filter(pc.is_in(new.column(key), value_set=affected)) if len(affected) else new.slice(0, 0)
         written: list[DataFile] = []
         try:
@@ -529,17 +570,35 @@ class Lake:
                 if piece.num_rows:
                     files, _, _ = self._write_files(table, wiki, label, [piece], target)
                     written.extend(files)
+            writer_id = uuid.uuid4().hex
+            for i, (data_file, gone) in enumerate(new_deletes):
+                location = f"{table.location()}/data/{HIDDEN_WIKI}={wiki}/{label}-{writer_id}-deletes-{i:05d}.parquet"
+                try:
+                    written.append(write_position_deletes(table, wiki, data_file.file_path, gone, location))
+                except BaseException:
+                    self._delete_files(table, [location])
+                    raise
             props = {
                 "wiki": wiki, "label": label, "run_id": run_id or "", "rows": str(rows), "content_hash": content_hash,
                 "schema_fingerprint": schema_fingerprint(target), "branch": branch, "sorted": "0",
-                "changed_keys": str(len(affected)), "inputs": json.dumps(list(inputs)[:50]),
-                "extra": json.dumps(extra, sort_keys=True, default=str),
+                "changed_keys": str(len(affected)), "deleted_rows": str(deleted_rows),
+                "inputs": json.dumps(list(inputs)[:50]), "extra": json.dumps(extra, sort_keys=True, default=str),
             }
-            snapshot_id = self._commit_partition(dataset, wiki, branch, [*keep, *written], props)
+            snapshot_id = self._commit_partition(dataset, wiki, branch, [*carried.values(), *written], props)
         except BaseException:
             self._delete_files(table, [f.file_path for f in written])
             raise
         return self._manifest(self._require(dataset), dataset, wiki, snapshot_id, props)
+
+    @staticmethod
+    def _read_file(table: Table, path: str, deleted: np.ndarray, target: pa.Schema) -> pa.Table:
+        """One data file's live rows (all of it in memory: used to rewrite a file)."""
+        with table.io.new_input(path).open() as fh:
+            part = pq.read_table(fh, columns=target.names)
+        part = pa.Table.from_arrays([part.column(i).cast(target.field(i).type) for i in range(len(target))],
+                                    schema=target)
+        mask = live_mask(deleted, 0, part.num_rows)
+        return part if mask is None else part.filter(pa.array(mask))
 
     @staticmethod
     def _delete_files(table: Table, paths: Iterable[str]) -> None:
@@ -553,7 +612,9 @@ class Lake:
 
     def _commit_partition(self, dataset: str, wiki: str, branch: str, files: Sequence[DataFile],
                           props: dict[str, str]) -> int:
-        """Replace ``wiki``'s files on ``branch`` by ``files``: one snapshot, retried on conflict."""
+        """Replace ``wiki``'s files on ``branch`` by ``files`` (data and position delete files):
+        one snapshot, retried on conflict.  Every file is (re-)added by that snapshot, so the
+        delete files apply to the data files they name (equal data sequence numbers)."""
         from pyiceberg.exceptions import CommitFailedException
 
         summary = {PROP + k: v for k, v in props.items()}
@@ -565,13 +626,9 @@ class Lake:
                     table.manage_snapshots().create_branch(main, branch).commit()
                     table = self._require(dataset)
                 head = table.refs()[branch].snapshot_id
-                old = self._files(table, wiki, head)
-                with table.transaction() as tx, \
-                        tx.update_snapshot(snapshot_properties=summary, branch=branch).overwrite() as overwrite:
-                    for data_file in old:
-                        overwrite.delete_data_file(data_file)
-                    for data_file in files:
-                        overwrite.append_data_file(data_file)
+                old = self._all_files(table, wiki, head)
+                with table.transaction() as tx:
+                    ReplacePartition.producer(tx, table.io, branch, summary, remove=old, add=files).commit()
                 table = self._require(dataset)
                 return table.refs()[branch].snapshot_id
             except (CommitFailedException, ValueError) as exc:
@@ -612,10 +669,22 @@ class Lake:
         yield from self._iter(table, wiki, sid, self._arrow_schema(table, columns))
 
     def _iter(self, table: Table, wiki: str, snapshot_id: int, target: pa.Schema) -> Iterator[pa.RecordBatch]:
-        for data_file in self._files(table, wiki, snapshot_id):
+        """The live rows, file by file: a data file's position deletes (at most a few per file,
+        small) are read first and its batches filtered as they stream by."""
+        for data_file, delete_files in self._tasks(table, wiki, snapshot_id):
+            deleted = read_positions(table.io, delete_files, data_file.file_path)
+            if len(deleted) >= data_file.record_count:
+                continue
+            offset = 0
             with table.io.new_input(data_file.file_path).open() as fh:
                 parquet = pq.ParquetFile(fh)
                 for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=target.names):
+                    mask = live_mask(deleted, offset, batch.num_rows) if len(deleted) else None
+                    offset += batch.num_rows
+                    if mask is not None:
+                        batch = batch.filter(pa.array(mask))
+                        if not batch.num_rows:
+                            continue
                     yield pa.RecordBatch.from_arrays(
                         [batch.column(i).cast(target.field(i).type) for i in range(batch.num_columns)], schema=target)
 
@@ -629,7 +698,7 @@ class Lake:
         if props.get("sorted") == "0":
             keys = [k for k in SORT_KEYS.get(dataset, ()) if k in result.column_names]
             if keys:
-                result = result.sort_by([(k, "ascending") for k in keys])
+                result = _sort(result, keys)
         return result
 
     @staticmethod
@@ -652,7 +721,7 @@ class Lake:
     def verify(self, dataset: str, wiki: str, snapshot: str) -> list[str]:
         """The files of a label that can no longer be read."""
         table, sid, _ = self._resolve(dataset, wiki, snapshot, None, None)
-        return [f.file_path.rsplit("/", 1)[-1] for f in self._files(table, wiki, sid)
+        return [f.file_path.rsplit("/", 1)[-1] for f in self._all_files(table, wiki, sid)
                 if not table.io.new_input(f.file_path).exists()]
 
     # ---------------------------------------------------------------- publish
@@ -720,17 +789,13 @@ class Lake:
                     if table.snapshot_by_id(published) is None:
                         break
                     head = table.refs()[MAIN].snapshot_id
-                    now = {f.file_path for f in self._files(table, wiki, head)}
-                    files = self._files(table, wiki, published)
-                    if now != {f.file_path for f in files}:
+                    old = self._all_files(table, wiki, head)
+                    files = self._all_files(table, wiki, published)
+                    if {f.file_path for f in old} != {f.file_path for f in files}:
+                        props = {PROP + "publication": str(publication.id), PROP + "wiki": wiki,
+                                 PROP + "published_label": str(entry["label"])}
                         with table.transaction() as tx:
-                            props = {PROP + "publication": str(publication.id), PROP + "wiki": wiki,
-                                     PROP + "published_label": str(entry["label"])}
-                            with tx.update_snapshot(snapshot_properties=props, branch=MAIN).overwrite() as ow:
-                                for f in self._files(table, wiki, head):
-                                    ow.delete_data_file(f)
-                                for f in files:
-                                    ow.append_data_file(f)
+                            ReplacePartition.producer(tx, table.io, MAIN, props, remove=old, add=files).commit()
                         table = self._require(dataset)
                     tag = f"pub-{publication.id}-{wiki}"
                     if tag not in table.refs():
@@ -764,10 +829,71 @@ class Lake:
         self.sync_main(wiki, publication)
         return publication
 
+    # ------------------------------------------------------------- compaction
+    def compact(self, dataset: str, wiki: str, *, min_delete_ratio: float = COMPACT_DELETE_RATIO,
+                max_small_files: int = COMPACT_SMALL_FILES) -> Publication | None:
+        """Rewrite the published files of ``wiki`` that merge-on-read deltas have worn down, so
+        reads do not degrade forever: data files whose deleted share exceeds
+        ``min_delete_ratio``, and the small files deltas append once there are more than
+        ``max_small_files`` of them.  Their live rows go to new files, committed on the branch
+        ``compact-<wiki>`` as a snapshot with the same label, rows and content hash, then
+        published (kind ``compact``) if the publication it compacted is still the newest;
+        otherwise it stays unpublished and retention removes it.  Returns the new publication,
+        or None when there was nothing to do."""
+        check_dataset(dataset), check_wiki(wiki)
+        publication = self.publication(wiki)
+        sid = publication.snapshot_id(dataset) if publication else None
+        table = self._table(dataset)
+        if publication is None or sid is None or table is None or table.snapshot_by_id(sid) is None:
+            return None
+        snap = table.snapshot_by_id(sid)
+        props = _props(snap)
+        target = self._arrow_schema(table, None)
+        tasks = self._tasks(table, wiki, sid)
+        # only deltas append small files; a label written whole keeps the files its writer chose
+        small = [d for d, _ in tasks if d.record_count < ROWS_PER_FILE // 8] if "changed_keys" in props else []
+        merge_small = len(small) > max_small_files
+        carried: dict[str, DataFile] = {}
+        pieces: list[pa.Table] = []
+        for data_file, delete_files in tasks:
+            deleted = read_positions(table.io, delete_files, data_file.file_path)
+            worn = len(deleted) > min_delete_ratio * data_file.record_count
+            if worn or (merge_small and data_file in small):
+                pieces.append(self._read_file(table, data_file.file_path, deleted, target))
+            else:
+                carried.update({f.file_path: f for f in (data_file, *delete_files)})
+        if not pieces:
+            return None
+        rows = pa.concat_tables(pieces)
+        keys = [k for k in SORT_KEYS.get(dataset, ()) if k in rows.column_names]
+        if keys:
+            rows = rows.sort_by([(k, "ascending") for k in keys])
+        label = props["label"]
+        files, _, _ = self._write_files(table, wiki, label, [rows], target)
+        branch = f"compact-{wiki}"
+        new_props = {**props, "branch": branch, "compacted_from": str(sid), "sorted": "0"}
+        try:
+            new_sid = self._commit_partition(dataset, wiki, branch, [*carried.values(), *files], new_props)
+        except BaseException:
+            self._delete_files(table, [f.file_path for f in files])
+            raise
+        latest = self.publications.latest(wiki)
+        if latest is None or latest.snapshot_id(dataset) != sid:
+            log.info("%s of %s: a newer publication appeared while compacting; not publishing", dataset, wiki)
+            return None
+        entry = {"label": label, "snapshot_id": new_sid, "rows": int(props.get("rows", 0))}
+        compacted = self.publications.record(wiki, {dataset: entry}, run_id=f"compact-{wiki}", kind="compact")
+        self.sync_main(wiki, compacted)
+        return compacted
+
     # -------------------------------------------------------------- retention
     def apply_retention(self, dataset: str, wiki: str, keep: int, *,
-                        min_age: timedelta = timedelta(hours=1), branch_ttl: timedelta = timedelta(days=7)) -> list[str]:
+                        min_age: timedelta = timedelta(hours=1), branch_ttl: timedelta = timedelta(days=7),
+                        compact: bool = True) -> list[str]:
         """Keep the newest ``keep`` publications of ``wiki`` readable; expire the rest.
+
+        First, with ``compact``, the published files worn down by merge-on-read deltas are
+        rewritten (:meth:`compact`).
 
         Tags of older publications and branches of runs older than ``branch_ttl`` (kept so a
         failed run can be inspected) are removed, then snapshots that no ref, no kept
@@ -775,6 +901,8 @@ class Lake:
         labels that are no longer readable."""
         if keep < 1:
             raise ValueError("retention must keep at least one publication")
+        if compact and self._table(dataset) is not None:
+            self.compact(dataset, wiki)
         table = self._table(dataset)
         if table is None:
             return []
@@ -789,7 +917,7 @@ class Lake:
             if name.startswith("pub-") and name.endswith(f"-{wiki}") and name not in kept_tags:
                 ops = ops.remove_tag(name)
                 changed = True
-            elif name.startswith(("run-", "adhoc-")):
+            elif name.startswith(("run-", "adhoc-", "compact-")):
                 snap = table.snapshot_by_id(ref.snapshot_id)
                 if snap is not None and now_ms - snap.timestamp_ms > branch_ttl.total_seconds() * 1000:
                     ops = ops.remove_branch(name)
@@ -932,6 +1060,24 @@ class _HashingOutputFile:
 
     def __len__(self) -> int:
         return len(self.inner)
+
+
+def _sort(table: pa.Table, keys: Sequence[str]) -> pa.Table:
+    """``table`` in canonical order.  After a delta it is a few long sorted runs (the base
+    files) and a few short ones (the changed rows): the stable sort order is then mostly
+    consecutive indices, and the result is built from zero-copy slices of ``table`` instead
+    of a ``take`` that would copy every column (the costly part, strings above all)."""
+    import pyarrow.compute as pc
+
+    order = pc.sort_indices(table, sort_keys=[(k, "ascending") for k in keys]).to_numpy()
+    if not len(order):
+        return table
+    breaks = np.flatnonzero(np.diff(order) != 1) + 1
+    if len(breaks) > max(64, len(order) // 64):
+        return table.take(pa.array(order))
+    starts = np.concatenate([[0], breaks])
+    ends = np.concatenate([breaks, [len(order)]])
+    return pa.concat_tables([table.slice(int(order[s]), int(e - s)) for s, e in zip(starts, ends, strict=True)])
 
 
 def _is_conflict(exc: Exception) -> bool:

@@ -169,6 +169,8 @@ def test_delta_writes_only_the_changed_rows_and_reads_back_equal(lake: Lake):
     assert lake.read("article_images", WIKI, "20261101T120000Z").equals(lake.read("article_images", WIKI, "20261102"))
     base_files = {f.name for f in base.files}
     reused = [f for f in delta.files if f.name in base_files]
-    assert len(reused) == len(base_files) - 1  # only the file holding pages 5 and 6 was rewritten
-    new_bytes = sum(f.bytes for f in delta.files if f.name not in base_files)
+    assert len(reused) == len(base_files)  # merge-on-read: every base file is kept as it is
+    new = [f for f in delta.files if f.name not in base_files]
+    assert sorted(f.content for f in new) == ["data", "deletes"]  # pages 5 and 6 deleted from one file
+    new_bytes = sum(f.bytes for f in new)
     assert new_bytes < 0.5 * sum(f.bytes for f in plain.files)
