@@ -8,6 +8,8 @@
   recorded as a new one.
 * ``expire --wiki W``: retention (keep the newest publications), old run branches, then the
   orphan files no snapshot references and older than a safe age.
+* ``compact --wiki W [DATASET …]``: rewrite the published files that merge-on-read deltas
+  have worn down (``expire`` does this first too), published as a ``compact`` publication.
 * ``migrate OLD_ROOT``: import a pre-Iceberg Parquet lake, idempotently.
 * ``sql DATASET --wiki W``: the DuckDB query that reads the published rows.
 """
@@ -105,6 +107,27 @@ def expire(
     orphans = lake.remove_orphan_files(older_than=timedelta(days=orphan_days), dry_run=dry_run)
     echo_result({"expired": expired, "orphans": orphans},
                 human=f"expired labels: {expired or 'none'}; orphan files {'found' if dry_run else 'removed'}: {len(orphans)}")
+
+
+@app.command("compact")
+def compact(
+    wiki: Annotated[str, typer.Option(help="wiki database name")],
+    datasets: Annotated[list[str] | None, typer.Argument(help="datasets (default: every dataset)")] = None,
+    min_delete_ratio: Annotated[float | None, typer.Option(help="rewrite files with more rows deleted than this")] = None,
+) -> None:
+    """Compact WIKI's published files worn down by events deltas."""
+    from wikivis.lake.iceberg import COMPACT_DELETE_RATIO
+    from wikivis.vocab import check_dataset, check_wiki
+
+    check_wiki(wiki)
+    lake = _lake()
+    chosen = datasets or lake.datasets()
+    for dataset in chosen:
+        check_dataset(dataset)
+    ratio = COMPACT_DELETE_RATIO if min_delete_ratio is None else min_delete_ratio
+    done = {d: p.id for d in chosen if (p := lake.compact(d, wiki, min_delete_ratio=ratio)) is not None}
+    echo_result({"compacted": done},
+                human="\n".join(f"{d}: publication {pid}" for d, pid in done.items()) or "nothing to compact")
 
 
 @app.command("migrate")

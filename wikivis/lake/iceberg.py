@@ -71,7 +71,7 @@ from wikivis.datasets import SORT_KEYS
 from wikivis.datasets import schema as dataset_schema
 from wikivis.errors import InputError, NotFoundError, WikivisError
 from wikivis.lake.deletes import ReplacePartition, live_mask, read_positions, write_position_deletes
-from wikivis.lake.publications import Publication, PublicationLog, create_tolerating_peers
+from wikivis.lake.publications import Publication, PublicationConflict, PublicationLog, create_tolerating_peers
 from wikivis.vocab import check_dataset, check_snapshot, check_wiki
 
 if TYPE_CHECKING:
@@ -877,12 +877,13 @@ class Lake:
         except BaseException:
             self._delete_files(table, [f.file_path for f in files])
             raise
-        latest = self.publications.latest(wiki)
-        if latest is None or latest.snapshot_id(dataset) != sid:
+        entry = {"label": label, "snapshot_id": new_sid, "rows": int(props.get("rows", 0))}
+        try:
+            compacted = self.publications.record(wiki, {dataset: entry}, run_id=f"compact-{wiki}", kind="compact",
+                                                 expect={dataset: sid})
+        except PublicationConflict:
             log.info("%s of %s: a newer publication appeared while compacting; not publishing", dataset, wiki)
             return None
-        entry = {"label": label, "snapshot_id": new_sid, "rows": int(props.get("rows", 0))}
-        compacted = self.publications.record(wiki, {dataset: entry}, run_id=f"compact-{wiki}", kind="compact")
         self.sync_main(wiki, compacted)
         return compacted
 

@@ -8,6 +8,14 @@ dataset of the wiki, the previous publication's entries carried forward.  Insert
 row is the commit point; a process killed before it leaves readers on the previous complete
 publication, whatever happened to the tables' ``main`` refs (which are re-synced on the next
 publication, see :meth:`wikivis.lake.Lake.publish_run`).
+
+Publishers race: the nightly, a backfill and the events DAG may publish the same wiki at once,
+each merging its datasets over the latest publication.  Under PostgreSQL's read committed two
+such merges would both start from the same row, and the later insert would drop the other's
+datasets.  So every row names the publication it was merged over (``parent_id``; 0 for a
+wiki's first), and ``(wiki, parent_id)`` is unique: of two publishers that read the same
+parent, one insert fails, and that one re-reads and merges again.  The same check lets a
+caller publish only if nothing else was published in between (``expect``, used by compaction).
 """
 
 from __future__ import annotations
@@ -32,7 +40,17 @@ PUBLICATIONS = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),  # publish | rollback | migrate
     sa.Column("created_at", sa.String(32), nullable=False),
     sa.Column("datasets", sa.Text, nullable=False),  # JSON {dataset: {"label": …, "snapshot_id": …}}
+    # the publication this one was merged over (0: the wiki's first); one child per parent
+    sa.Column("parent_id", sa.Integer, nullable=False, server_default="0"),
+    sa.UniqueConstraint("wiki", "parent_id", name="uq_wikivis_publications_parent"),
 )
+
+#: how often a publisher re-reads and merges again after losing the race for a parent
+RECORD_ATTEMPTS = 20
+
+
+class PublicationConflict(Exception):
+    """Something else was published over the state the caller expected."""
 
 
 @dataclass(frozen=True)
@@ -86,27 +104,59 @@ def create_tolerating_peers(create: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
+def _link_parents(engine: sa.Engine) -> None:
+    """Upgrade a table written before ``parent_id``: link each row to the wiki's previous one."""
+    if "parent_id" in {c["name"] for c in sa.inspect(engine).get_columns(PUBLICATIONS.name)}:
+        return
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"ALTER TABLE {PUBLICATIONS.name} ADD COLUMN parent_id INTEGER NOT NULL DEFAULT 0"))
+        conn.execute(sa.text(
+            f"UPDATE {PUBLICATIONS.name} SET parent_id = COALESCE((SELECT MAX(p.id) FROM {PUBLICATIONS.name} p"
+            f" WHERE p.wiki = {PUBLICATIONS.name}.wiki AND p.id < {PUBLICATIONS.name}.id), 0)"))
+        conn.execute(sa.text(
+            f"CREATE UNIQUE INDEX uq_wikivis_publications_parent ON {PUBLICATIONS.name} (wiki, parent_id)"))
+
+
 class PublicationLog:
     """The ``wikivis_publications`` table."""
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         create_tolerating_peers(lambda: METADATA.create_all(engine, checkfirst=True))
+        create_tolerating_peers(lambda: _link_parents(engine))
 
-    def record(self, wiki: str, datasets: dict[str, dict[str, Any]], *, run_id: str | None, kind: str) -> Publication:
-        """Insert a publication: ``datasets`` merged over the previous one, in one transaction."""
-        with self.engine.begin() as conn:
-            previous = conn.execute(
-                sa.select(PUBLICATIONS).where(PUBLICATIONS.c.wiki == wiki).order_by(PUBLICATIONS.c.id.desc()).limit(1)
-            ).first()
-            merged = json.loads(previous.datasets) if previous is not None else {}
+    def record(self, wiki: str, datasets: dict[str, dict[str, Any]], *, run_id: str | None, kind: str,
+               expect: dict[str, int] | None = None) -> Publication:
+        """Insert a publication: ``datasets`` merged over the latest one.
+
+        ``expect`` ({dataset: snapshot id}) publishes only if the latest publication still
+        names those snapshots, else raises :class:`PublicationConflict`.  Losing the race for
+        the latest row to another publisher re-reads it and merges again.
+        """
+        for attempt in range(1, RECORD_ATTEMPTS + 1):
+            previous = self.latest(wiki)
+            if expect is not None:
+                changed = {d for d, sid in expect.items() if previous is None or previous.snapshot_id(d) != sid}
+                if changed:
+                    raise PublicationConflict(f"{wiki}: {', '.join(sorted(changed))} published since")
+            merged = dict(previous.datasets) if previous is not None else {}
             merged.update(datasets)
             created = datetime.now(UTC).isoformat(timespec="seconds")
-            result = conn.execute(PUBLICATIONS.insert().values(
-                wiki=wiki, run_id=run_id, kind=kind, created_at=created, datasets=json.dumps(merged, sort_keys=True)))
-            (new_id,) = result.inserted_primary_key or (None,)
-        return Publication(id=int(new_id or 0), wiki=wiki, run_id=run_id, kind=kind, created_at=created,
-                           datasets=merged)
+            try:
+                with self.engine.begin() as conn:
+                    result = conn.execute(PUBLICATIONS.insert().values(
+                        wiki=wiki, run_id=run_id, kind=kind, created_at=created,
+                        datasets=json.dumps(merged, sort_keys=True),
+                        parent_id=previous.id if previous is not None else 0))
+                    (new_id,) = result.inserted_primary_key or (None,)
+            except sa.exc.IntegrityError:
+                if attempt == RECORD_ATTEMPTS:
+                    raise
+                time.sleep(0.01 * attempt)
+                continue
+            return Publication(id=int(new_id or 0), wiki=wiki, run_id=run_id, kind=kind, created_at=created,
+                               datasets=merged)
+        raise AssertionError("unreachable")
 
     def latest(self, wiki: str) -> Publication | None:
         with self.engine.connect() as conn:

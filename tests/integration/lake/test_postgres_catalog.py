@@ -51,3 +51,23 @@ def test_two_processes_commit_through_a_postgres_catalog(tmp_path, pg_url):
     assert len(lake.snapshots("article_images", "samplewiki")) == 11
     assert len(lake.history("samplewiki")) == 10
     assert lake.read("article_images", "samplewiki").num_rows == 1
+
+
+def test_concurrent_publishers_on_postgres_keep_every_dataset(pg_url):
+    """Eight publishers of one wiki at once, each its own dataset: the latest names all eight."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import sqlalchemy as sa
+
+    from wikivis.lake.publications import PublicationLog
+
+    log = PublicationLog(sa.create_engine(pg_url, pool_size=8))
+
+    def publish(n: int) -> None:
+        log.record("samplewiki", {f"dataset{n}": {"label": f"l{n}", "snapshot_id": n}}, run_id=f"r{n}", kind="publish")
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(publish, range(8)))
+
+    assert sorted(log.latest("samplewiki").datasets) == sorted(f"dataset{n}" for n in range(8))
+    assert len(log.history("samplewiki")) == 8

@@ -222,3 +222,24 @@ def test_retention_compacts_worn_files_first(lake: Lake):
     assert not [f for f in lake.manifest("article_images", WIKI, "20261101T120000Z").files if f.content == "deletes"]
     assert lake.read("article_images", WIKI).to_pylist() == expected(rows)
     assert lake.read("article_images", WIKI, as_of="r").to_pylist() == expected(rows)  # the run's own publication
+
+
+def test_lake_compact_command_publishes_the_compacted_state(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from wikivis.config import load_settings
+
+    home = tmp_path / "home"
+    lake = Lake.from_settings(load_settings(env={}, home=str(home)))
+    _delta(lake)
+    lake.publish_run(WIKI, {"article_images": "20261101T120000Z"}, run_id="r")
+    code = "import sys; from wikivis.cli import main; sys.argv = ['wikivis', *sys.argv[1:]]; main()"
+    done = subprocess.run([sys.executable, "-c", code, "--json", "--home", str(home), "lake", "compact",
+                           "--wiki", WIKI, "article_images", "--min-delete-ratio", "0"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert list(json.loads(done.stdout)["compacted"]) == ["article_images"]
+    assert lake.publication(WIKI).kind == "compact"
+    assert lake.read("article_images", WIKI).to_pylist() == expected(CHANGED)
