@@ -592,7 +592,8 @@ class Lake:
 
     @staticmethod
     def _read_file(table: Table, path: str, deleted: np.ndarray, target: pa.Schema) -> pa.Table:
-        """One data file's live rows (all of it in memory: used to rewrite a file)."""
+        """One data file's live rows, all in memory (``read`` and rewrites: pyarrow decodes the
+        file's columns and row groups on several threads, where streaming batches uses one)."""
         with table.io.new_input(path).open() as fh:
             part = pq.read_table(fh, columns=target.names)
         part = pa.Table.from_arrays([part.column(i).cast(target.field(i).type) for i in range(len(target))],
@@ -693,8 +694,13 @@ class Lake:
         """Read a label (default: the published state, or the one published ``as_of``)."""
         table, sid, props = self._resolve(dataset, wiki, snapshot, as_of, run_id)
         target = self._arrow_schema(table, columns)
-        batches = list(self._iter(table, wiki, sid, target))
-        result = pa.Table.from_batches(batches, schema=target) if batches else target.empty_table()
+        parts = []
+        for data_file, delete_files in self._tasks(table, wiki, sid):
+            deleted = read_positions(table.io, delete_files, data_file.file_path)
+            if len(deleted) < data_file.record_count:
+                parts.append(self._read_file(table, data_file.file_path, deleted, target))
+        result = pa.concat_tables(parts) if len(parts) > 1 else (
+            parts[0] if parts else target.empty_table())
         if props.get("sorted") == "0":
             keys = [k for k in SORT_KEYS.get(dataset, ()) if k in result.column_names]
             if keys:
