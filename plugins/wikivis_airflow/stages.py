@@ -31,7 +31,7 @@ Item = dict[str, Any]
 def replica_engine_factory() -> Any:
     """The ``wikivis_replicas`` connection's ``get_conn`` (wiki → engine), or None when the
     connection does not exist: the wiki's ingest source setting decides what is used."""
-    from airflow.exceptions import AirflowNotFoundException
+    from airflow.sdk.exceptions import AirflowNotFoundException
 
     from wikivis_airflow.hooks import REPLICAS_CONN_ID, WikiReplicasHook
 
@@ -147,9 +147,11 @@ def wire(items: XComArg, run: XComArg | None, *, after: Any = None, graph: Graph
         if spec.scope == "run":
             node = out = made(outputs[source] if source else run)
         elif spec.scope == "shard":
+            if source is None:
+                raise ValueError(f"shard step {spec.name} must come after a plan or shard step")
             node = out = made.expand(shard=outputs[source])
         else:
-            upstream = outputs[source] if source else items
+            upstream: Any = outputs[source] if source else items
             if spec.newest_only:
                 upstream = newest_per_wiki(upstream)
             run_dep = next((a for a in reversed(spec.after) if scopes.get(a) == "run"), None)

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 from wikivis.stages.run import is_stage_kind
 from wikivis.stages.run import stage_of_kind as stage_name
 
+__all__ = ["HTTP_COUNTERS", "collect_status", "health", "http_counters", "is_stage_run", "stage_name", "stage_summary"]
+
 if TYPE_CHECKING:
     from wikivis.config import Settings
     from wikivis.stages.graph import Graph

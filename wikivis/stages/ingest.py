@@ -20,8 +20,7 @@ from wikivis.stages.run import RunContext, stage, summary
 if TYPE_CHECKING:
     from wikivis.config import Settings
     from wikivis.lake import Lake, Manifest
-    from wikivis.sources.replica_schema import ReplicaSchema
-    from wikivis.sources.replicas import EngineFactory
+    from wikivis.sources.replicas import EngineFactory, ReplicaSchema
 
 
 # --------------------------------------------------------------------------- dump readiness
