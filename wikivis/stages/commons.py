@@ -44,7 +44,8 @@ def fetch_metadata_shard(ctx: RunContext, wiki: str, snapshot: str, shard: int, 
         client = ActionApiClient.from_settings(ctx.settings)
         meta = metadata_shard(ctx.settings, ctx.lake, wiki, snapshot, shard, n_shards, max_images=max_images,
                               client=client, run_id=ctx.run_id, reuse_metadata=reuse_metadata)
-        metrics.update(rows=meta.table.num_rows, requested=meta.requested, problems=dict(meta.problems),
+        metrics.update(rows=meta.table.num_rows, requested=meta.requested, reused=meta.reused,
+                       problems=dict(meta.problems),
                        failures=meta.failures.num_rows if meta.failures is not None else 0,
                        http={"action_api": client.counters.as_dict()})
         return {"wiki": wiki, "snapshot": snapshot, "shard": shard, "n_shards": n_shards}

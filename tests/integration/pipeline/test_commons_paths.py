@@ -16,9 +16,9 @@ def _rows(lake, dataset, wiki, snapshot):
     return sorted(tuple(sorted((k, str(v)) for k, v in r.items())) for r in rows)
 
 
-def _api_requests(ctx, snapshot: str) -> int:
-    return sum(((r.get("metrics") or {}).get("http") or {}).get("action_api", {}).get("requests", 0)
-               for r in ctx.catalog.runs(limit=500)
+def _metadata(ctx, snapshot: str, key: str) -> int:
+    """``key`` of the metadata shards' stage metrics at ``snapshot``, added up."""
+    return sum((r.get("metrics") or {}).get(key, 0) for r in ctx.catalog.runs(limit=500)
                if r["kind"].startswith("stage:metadata") and (r.get("params") or {}).get("snapshot") == snapshot)
 
 
@@ -51,4 +51,7 @@ def test_the_sharded_and_the_single_call_paths_write_the_same_datasets(mirror, s
     ingest.ingest(night2, wiki, second)
     for shard in commons.plan_commons(night2, wiki, second):
         commons.fetch_metadata_shard(night2, wiki, second, shard["shard"], shard["n_shards"])
-    assert 0 <= _api_requests(sharded, second) < _api_requests(sharded, first)
+    assert _metadata(sharded, first, "reused") == 0
+    asked_first = _metadata(sharded, first, "requested")
+    assert _metadata(sharded, second, "reused") > 0
+    assert _metadata(sharded, second, "requested") - _metadata(sharded, second, "reused") < asked_first
