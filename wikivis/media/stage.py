@@ -192,13 +192,21 @@ def commons_stage(
     """Every step in one call: plan, each shard's metadata and thumbnails, merge."""
     _, n_shards = plan_shards(settings, lake, wiki, snapshot, max_images=max_images)
     summaries, problems, failures = [], Counter[str](), []
+    planned = 0
+
+    def plan_total(n: int) -> None:  # one progress total over every shard
+        nonlocal planned
+        planned += n
+        if on_plan is not None:
+            on_plan(planned)
+
     for shard in range(n_shards):
         meta = metadata_shard(settings, lake, wiki, snapshot, shard, n_shards, max_images=max_images, client=client,
                               run_id=run_id, reuse_metadata=reuse_metadata)
         problems.update(meta.problems)
         failures += meta.failure_rows()
         summaries.append(media_shard(settings, wiki, snapshot, shard, n_shards, store=store, fetcher=fetcher,
-                                     on_plan=on_plan, on_item=on_item))
+                                     on_plan=plan_total, on_item=on_item))
     written = merge_parts(settings, lake, wiki, snapshot, catalog=catalog, run_id=run_id)
     summary = combine(summaries)
     summary.metadata_problems = dict(problems)

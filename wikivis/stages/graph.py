@@ -332,7 +332,9 @@ def run_graph(ctx: RunContext, graph: Graph, item: Item, run: Item | None = None
         if spec.scope == "shard":
             outputs[spec.name] = [spec.execute(ctx, shard) for shard in value]
         else:
-            outputs[spec.name] = spec.execute(ctx, value)
+            outputs[spec.name] = out = spec.execute(ctx, value)
+            if spec.scope == "wiki" and isinstance(out, dict) and out.get("snapshot"):
+                ctx = ctx.with_snapshot(str(out["snapshot"]))  # the run's snapshot, once known
     return outputs
 
 
