@@ -85,9 +85,11 @@ PARAMS = {
 def wikivis_backfill() -> None:
     @task(retries=0)
     def validate_request(params: Any = None) -> dict[str, Any]:
+        from wikivis_airflow.hooks import task_settings
+
         from wikivis import orchestration
 
-        return orchestration.backfill_run(DAG_ID, dict(params))
+        return orchestration.backfill_run(DAG_ID, dict(params), task_settings().wikis)
 
     @task(retries=0)
     def plan(run: dict[str, Any]) -> list[dict[str, Any]]:

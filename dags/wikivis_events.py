@@ -4,13 +4,13 @@
 Every 30 minutes, for each configured wiki: apply the EventStreams changes (page edits,
 image links, deletions) of the data interval onto the **published** lake snapshot, gate
 the result, and publish it.  The index is not rebuilt here (the nightly run does that);
-`pipeline.publish` gets no index version, so the index pointer stays where it is.
+`publish` gets no index version, so the index pointer stays where it is.
 
 * One run at a time (`max_active_runs=1`): each batch starts from the snapshot the
   previous one published, and the EventStreams checkpoint (Last-Event-ID) in the catalog
   moves forward only once.
 * Keyed on the data interval: deltas up to `data_interval_end`; the run id comes from
-  `pipeline.run_id_for(dag, interval start, wiki)`, so a retry rewrites the same delta
+  `wikivis.stages.run.run_id_for(dag, interval start, wiki)`, so a retry rewrites the same delta
   snapshot.
 * A wiki with nothing published yet is left out, with a warning in `plan`'s log (the
   nightly DAG makes its first snapshot).
@@ -29,6 +29,8 @@ from airflow.sdk import CronDataIntervalTimetable, dag, task
 from wikivis_airflow import stages
 from wikivis_airflow.callbacks import dag_run_failed
 from wikivis_airflow.defaults import deadline, default_args
+
+from wikivis.stages.graph import EVENTS
 
 DAG_ID = "wikivis_events"
 
@@ -49,12 +51,13 @@ DAG_ID = "wikivis_events"
 def wikivis_events() -> None:
     @task(retries=0)
     def plan(data_interval_start: Any = None, data_interval_end: Any = None) -> list[dict[str, Any]]:
+        from wikivis_airflow.hooks import task_settings
+
         from wikivis import orchestration
 
-        return orchestration.published_items(DAG_ID, data_interval_start, data_interval_end)
+        return orchestration.published_items(DAG_ID, data_interval_start, data_interval_end, settings=task_settings())
 
-    caught_up = stages.gate_events.expand(item=stages.events_catchup.expand(item=plan()))
-    stages.publish.partial(index_version=None).expand(item=caught_up)
+    stages.wire(plan(), None, graph=EVENTS, report=False)
 
 
 wikivis_events()

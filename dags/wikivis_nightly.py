@@ -3,11 +3,12 @@
 
 One run per **data interval** (a UTC day).  Everything a run asks for is keyed on that
 interval, never on "now": the dump dated the interval's start day, EventStreams deltas up
-to the interval's end, and run ids from `pipeline.run_id_for(dag, interval start, wiki)`.
+to the interval's end, and run ids from `wikivis.stages.run.run_id_for(dag, interval start, wiki)`.
 Retries, reruns and `airflow backfill create --dag-id wikivis_nightly` therefore redo the
 same work and write the same snapshots.
 
-**Stages**, mapped over the configured wikis (`WIKIVIS_WIKIS`, read inside `plan`):
+**Stages** (generated from `wikivis.stages.graph.NIGHTLY`), mapped over the configured wikis
+(read inside `plan`):
 
 1. `wait_for_dump` — deferrable sensor (`DumpReadyTrigger` in the triggerer) until a
    complete dump run dated on or before the interval start exists (dumps come twice a
@@ -15,9 +16,9 @@ same work and write the same snapshots.
    downstream work) when none appears within a day;
 2. `ingest` → `gate_tables`; 3. `events_catchup` → `gate_events`;
 4. `plan_media_shards` → `fetch_metadata` (pool `commons_api`, 3 slots) and `fetch_media`
-   (pool `commons_upload`, 2 slots), mapped over shards → `gate_media`;
+   (pool `commons_upload`, 2 slots), mapped over shards → `merge_commons` → `gate_media`;
 5. `embed` (Celery queue `gpu`) → `gate_embeddings`; 6. `build_index` → `gate_index`
-   (recall); 7. `publish` moves every `current` pointer; `write_report` always runs.
+   (recall); 7. `publish` moves every `current` pointer; `write_reports` always runs.
 
 A failing gate raises `GateFailed`: the task fails without retrying, nothing downstream
 runs, no `current` pointer moves, and the reason is on the monitoring page (`/wikivis/`)
@@ -62,9 +63,11 @@ def sensor_kwargs(item: dict[str, Any]) -> dict[str, Any]:
 def wikivis_nightly() -> None:
     @task(retries=0)
     def plan(data_interval_start: Any = None, data_interval_end: Any = None) -> list[dict[str, str]]:
+        from wikivis_airflow.hooks import task_settings
+
         from wikivis import orchestration
 
-        return orchestration.interval_items(DAG_ID, data_interval_start, data_interval_end)
+        return orchestration.interval_items(DAG_ID, data_interval_start, data_interval_end, task_settings().wikis)
 
     @task(retries=0)
     def cross_wiki_run(data_interval_start: Any = None) -> dict[str, str]:

@@ -22,7 +22,10 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, task
-from wikivis_airflow.defaults import GPU_QUEUE, deadline, default_args
+from wikivis_airflow import stages
+from wikivis_airflow.defaults import deadline, default_args
+
+from wikivis.stages.graph import TRAINING
 
 DAG_ID = "wikivis_training"
 
@@ -42,24 +45,12 @@ DAG_ID = "wikivis_training"
 def wikivis_training() -> None:
     @task(retries=0)
     def plan(data_interval_start: Any = None, data_interval_end: Any = None) -> list[dict[str, str]]:
+        from wikivis_airflow.hooks import task_settings
+
         from wikivis import orchestration
 
-        return orchestration.interval_items(DAG_ID, data_interval_start, data_interval_end)
+        return orchestration.interval_items(DAG_ID, data_interval_start, data_interval_end, task_settings().wikis)
 
-    @task(queue=GPU_QUEUE)
-    def train_candidate(item: dict[str, str]) -> dict[str, str]:
-        from wikivis import pipeline
-
-        result = pipeline.train_candidate(item["wiki"], run_id=item["run_id"])
-        return {**item, "version": result["version"]}
-
-    @task
-    def promote(item: dict[str, str]) -> None:
-        from wikivis import pipeline
-
-        pipeline.promote_candidate(item["wiki"], item["version"], run_id=item["run_id"])
-
-    promote.expand(item=train_candidate.expand(item=plan()))
-
+    stages.wire(plan(), None, graph=TRAINING, report=False)
 
 wikivis_training()

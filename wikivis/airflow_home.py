@@ -28,8 +28,11 @@ _migrated = False
 
 
 def configure(home: Path | None = None, *, admin_password: str | None = None, unit_test_mode: bool = True,
-              log_level: str = "WARNING") -> Path:
-    """Set this process's environment for a private Airflow home (idempotent); return it."""
+              log_level: str = "WARNING", wikivis_config: Path | None = None) -> Path:
+    """Set this process's environment for a private Airflow home (idempotent); return it.
+
+    ``wikivis_config``: the wikivis settings file the tasks read (Airflow option
+    ``[wikivis] config_file``, see ``wikivis_airflow.hooks.deployment_settings``)."""
     global _home
     if _home is not None:
         return _home
@@ -53,6 +56,7 @@ def configure(home: Path | None = None, *, admin_password: str | None = None, un
             "AIRFLOW__API__SECRET_KEY": secrets.token_hex(16),
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": log_level,
+            **({"AIRFLOW__WIKIVIS__CONFIG_FILE": str(wikivis_config)} if wikivis_config else {}),
         }
     )
     if str(PLUGINS_FOLDER) not in sys.path:

@@ -453,17 +453,24 @@ def _validate(s: Settings) -> None:
     check_wiki_name(s.commons_wiki)
 
 
-_cached: Settings | None = None
+def settings_toml(settings: Settings) -> str:
+    """``settings`` as a TOML config file that :func:`load_settings` reads back to the same
+    value: how an entry point hands its settings to processes it starts (Airflow tasks name
+    the file in their configuration; see ``wikivis_airflow.hooks.deployment_settings``)."""
+    import json
 
-
-def get_settings() -> Settings:
-    """The process-wide settings, read once."""
-    global _cached
-    if _cached is None:
-        _cached = load_settings()
-    return _cached
-
-
-def reset_settings_cache() -> None:
-    global _cached
-    _cached = None
+    lines = []
+    for f in dataclasses.fields(Settings):
+        value = getattr(settings, f.name)
+        if f.name == "extra" or value is None:
+            continue
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, (int, float)):
+            text = repr(value)
+        elif isinstance(value, (tuple, list)):
+            text = json.dumps([str(v) for v in value])
+        else:
+            text = json.dumps(str(value))
+        lines.append(f"{f.name} = {text}")
+    return "\n".join(lines) + "\n"

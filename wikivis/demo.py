@@ -3,7 +3,7 @@
 1. generate the deterministic sample wiki and serve it from the local mirror on 127.0.0.1
    (dumps, Action API, upload server, EventStreams — the real protocols);
 2. run ``wikivis_nightly`` end to end with ``dag.test()`` on a private SQLite Airflow home
-   (``--no-airflow`` runs the same stages through :func:`wikivis.pipeline.run_all`);
+   (``--no-airflow`` runs the same stages through :func:`wikivis.stages.graph.run_all`);
 3. print the published index version, the gate summary and a few recommendations, and
    write an HTML gallery of suggested images per article.
 
@@ -20,25 +20,30 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from wikivis import pipeline
+from wikivis.config import Settings, settings_toml
 from wikivis.errors import WikivisError
+from wikivis.stages import publish
+from wikivis.stages.annotate import captions as captions_stage
+from wikivis.stages.graph import run_all
+from wikivis.stages.run import RunContext, run_id_for
+from wikivis.vocab import atomic_write_text
 
 
-def _env_for(settings: Any) -> dict[str, str]:
-    """WIKIVIS_* variables equivalent to ``settings`` (for anything that re-reads the env)."""
-    keys = ("home", "dumps_url", "commons_api_url", "wiki_api_url_template", "upload_url", "eventstreams_url",
-            "wikidata_api_url", "wdqs_url",
-            "contact", "commons_wiki", "max_images", "gate_max_snapshot_age_days")
-    env = {f"WIKIVIS_{k.upper()}": str(getattr(settings, k)) for k in keys}
-    env["WIKIVIS_WIKIS"] = ",".join(settings.wikis)
-    return env
+def write_config(settings: Settings) -> Path:
+    """The demo's settings as a TOML file under its home (what its Airflow tasks read)."""
+    path = settings.home / "wikivis.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, settings_toml(settings))
+    return path
 
 
-def run_nightly_dag(settings: Any, date: str) -> str:
-    """Run ``wikivis_nightly`` with ``dag.test()`` for the data interval of ``date``."""
+def run_nightly_dag(settings: Settings, date: str) -> str:
+    """Run ``wikivis_nightly`` with ``dag.test()`` for the data interval of ``date``; its tasks
+    read the demo's settings from the file Airflow's configuration names (like a deployment)."""
     from wikivis import airflow_home
 
-    airflow_home.configure(settings.home / "airflow", unit_test_mode=False, log_level="ERROR")
+    airflow_home.configure(settings.home / "airflow", unit_test_mode=False, log_level="ERROR",
+                           wikivis_config=write_config(settings))
     os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
     airflow_home.migrate()
     from airflow.dag_processing.dagbag import DagBag
@@ -141,41 +146,37 @@ def run_demo(home: Path, *, airflow: bool = True, max_images: int = 0) -> dict[s
     sample = generate()
     with Mirror(sample, day=sample.n_days) as mirror:
         settings = mirror.settings(home=home.resolve(), max_images=max_images)
-        os.environ.update(_env_for(settings))
-        pipeline.use_settings(settings)
         started = datetime.now(UTC).replace(microsecond=0).isoformat()
-        try:
-            date = sample.dates[0]
-            if airflow:
-                run_nightly_dag(settings, date)
-            else:
-                until = (datetime.strptime(date, "%Y%m%d").replace(tzinfo=UTC) + timedelta(days=1)).isoformat()
-                interval = datetime.strptime(date, "%Y%m%d").replace(tzinfo=UTC).isoformat()
-                pipeline.run_all(date=date, until=until,
-                                 run_id=pipeline.run_id_for("wikivis_nightly", interval, settings.wikis[0]))
-            catalog = Catalog(settings.resolved_catalog_url)
-            # the runs this demo made: one per wiki (ingest … publish), one for the shared index stages
+        date = sample.dates[0]
+        if airflow:
+            run_nightly_dag(settings, date)
+        else:
+            until = (datetime.strptime(date, "%Y%m%d").replace(tzinfo=UTC) + timedelta(days=1)).isoformat()
             interval = datetime.strptime(date, "%Y%m%d").replace(tzinfo=UTC).isoformat()
-            run_ids = [pipeline.run_id_for("wikivis_nightly", interval, w) for w in (settings.wikis[0], None)]
-            run = catalog.get_run(run_ids[0])
-            if run is None:
-                raise WikivisError(f"the demo run {run_ids[0]} is not in the catalog")
-            gates = [g for rid in run_ids for g in catalog.gate_results(rid, limit=1000) if g["created_at"] >= started]
-            from wikivis.index import index_info
+            run_all(settings, date=date, until=until,
+                    run_id=run_id_for("wikivis_nightly", interval, settings.wikis[0]))
+        catalog = Catalog(settings.resolved_catalog_url)
+        # the runs this demo made: one per wiki (ingest … publish), one for the shared index stages
+        interval = datetime.strptime(date, "%Y%m%d").replace(tzinfo=UTC).isoformat()
+        run_ids = [run_id_for("wikivis_nightly", interval, w) for w in (settings.wikis[0], None)]
+        run = catalog.get_run(run_ids[0])
+        if run is None:
+            raise WikivisError(f"the demo run {run_ids[0]} is not in the catalog")
+        gates = [g for rid in run_ids for g in catalog.gate_results(rid, limit=1000) if g["created_at"] >= started]
+        from wikivis.index import index_info
 
-            index = index_info(settings)
-            if not any(r["kind"] == "stage:evaluate" and r["params"].get("parent") == run["id"]
-                       for r in catalog.runs(limit=200)):
-                pipeline.train_recommender(settings.wikis[0], run_id=run["id"])
-                pipeline.evaluate(settings.wikis[0], run_id=run["id"])
-            scores = next(r["metrics"]["eval"] for r in catalog.runs(limit=200)
-                          if r["kind"] == "stage:evaluate" and r["params"].get("parent") == run["id"])
-            recs = recommendations(settings)
-            page = gallery(settings, recs, settings.home / "gallery.html")
-            caption_coverage = demo_captions(settings, run["id"])
-            captions = caption_matching(settings)
-        finally:
-            pipeline.use_settings(None)
+        index = index_info(settings)
+        if not any(r["kind"] == "stage:evaluate" and r["params"].get("parent") == run["id"]
+                   for r in catalog.runs(limit=200)):
+            ctx = RunContext.open(settings, run["id"])
+            publish.train_recommender(ctx, settings.wikis[0])
+            publish.evaluate(ctx, settings.wikis[0])
+        scores = next(r["metrics"]["eval"] for r in catalog.runs(limit=200)
+                      if r["kind"] == "stage:evaluate" and r["params"].get("parent") == run["id"])
+        recs = recommendations(settings)
+        page = gallery(settings, recs, settings.home / "gallery.html")
+        caption_coverage = demo_captions(settings, run["id"])
+        captions = caption_matching(settings)
     outcomes: dict[str, int] = {}
     for g in gates:
         outcomes[g["outcome"]] = outcomes.get(g["outcome"], 0) + 1
@@ -209,7 +210,7 @@ def demo_captions(settings: Any, run_id: str) -> dict[str, Any]:
     if snapshot is None:
         return {}
     if not lake.exists("article_image_captions", wiki, snapshot):
-        pipeline.captions(wiki, snapshot, run_id=run_id)
+        captions_stage(RunContext.open(settings, run_id), wiki, snapshot)
         # the captions were audited by their gate inside the stage: publish them with the run
         lake.publish_run(wiki, {d: snapshot for d in ("article_image_captions", "file_captions")
                                 if lake.exists(d, wiki, snapshot)}, run_id=run_id)

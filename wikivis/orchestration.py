@@ -19,36 +19,25 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from wikivis.config import Settings
+from wikivis.config import Settings, load_settings
 from wikivis.errors import ConfigError, NotFoundError
+from wikivis.stages.graph import NIGHTLY, selected
+from wikivis.stages.run import finish_runs, run_id_for
 
 log = logging.getLogger(__name__)
 
-#: pipeline stages a backfill can select, in execution order
-STAGES: tuple[str, ...] = ("ingest", "events", "captions", "wikidata", "media", "embed", "index", "publish")
+#: pipeline stages a backfill can select, in execution order (from the stage graph)
+STAGES: tuple[str, ...] = NIGHTLY.selectable()
 #: what each stage does, as the backfill form's pick-list shows it
-STAGE_LABELS: dict[str, str] = {
-    "ingest": "ingest: dump → lake tables",
-    "events": "events: EventStreams catch-up",
-    "captions": "captions: captions and alt text from wikitext, file captions",
-    "wikidata": "wikidata: P18, P373 and cross-wiki lead images of the articles' items",
-    "media": "media: Commons metadata + thumbnails",
-    "embed": "embed: image vectors (GPU queue)",
-    "index": "index: build + recall gate",
-    "publish": "publish: move the current pointers",
-}
+STAGE_LABELS: dict[str, str] = NIGHTLY.labels()
 #: longest date range one backfill request may cover (one snapshot per day)
 MAX_BACKFILL_DAYS = 366
 
 
 def configured_wikis(settings: Settings | None = None) -> list[str]:
-    """The article wikis to process: of ``settings``, else of the pipeline's settings (cheap:
-    environment + optional TOML, no I/O beyond that)."""
-    if settings is not None:
-        return list(settings.wikis)
-    from wikivis import pipeline
-
-    return pipeline.configured_wikis()
+    """The article wikis to process: of ``settings``, else of the process's environment and
+    TOML file (cheap, no I/O beyond that: what a DAG file reads at parse time)."""
+    return list((settings or load_settings()).wikis)
 
 
 @dataclass(frozen=True)
@@ -91,11 +80,9 @@ def interval_items(
 ) -> list[dict[str, str]]:
     """The work of one data interval, one item per wiki; items carry ids only (they travel
     through XCom): ``{"wiki", "run_id", "logical", "dump_date", "until"}``."""
-    from wikivis import pipeline
-
     keys = interval_keys(data_interval_start, data_interval_end)
     return [
-        {"wiki": wiki, "run_id": pipeline.run_id_for(dag_id, keys.logical, wiki), **keys.as_dict()}
+        {"wiki": wiki, "run_id": run_id_for(dag_id, keys.logical, wiki), **keys.as_dict()}
         for wiki in (configured_wikis() if wikis is None else wikis)
     ]
 
@@ -110,10 +97,9 @@ def published_items(
     """Like :func:`interval_items`, plus ``snapshot``: the published snapshot of ``dataset``,
     the base of an events catch-up.  Wikis with nothing published yet are left out (logged):
     their first snapshot comes from a dump."""
-    from wikivis import pipeline
     from wikivis.lake import Lake
 
-    settings = settings or pipeline.settings()
+    settings = settings or load_settings()
     lake = Lake.from_settings(settings)
     items = []
     for item in interval_items(dag_id, data_interval_start, data_interval_end, configured_wikis(settings)):
@@ -127,9 +113,7 @@ def published_items(
 
 def interval_run_id(dag_id: str, data_interval_start: str | datetime) -> str:
     """Run id of the stages that span every wiki (embedding gate, index build)."""
-    from wikivis import pipeline
-
-    return pipeline.run_id_for(dag_id, _parse_instant(data_interval_start).isoformat())
+    return run_id_for(dag_id, _parse_instant(data_interval_start).isoformat())
 
 
 def dates_between(start: date, end: date) -> list[str]:
@@ -225,10 +209,7 @@ def stage_selected(item: Mapping[str, Any], stage: str, *, gate: bool = False) -
     """
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
-    if item.get("dry_run") and (gate or stage != "ingest"):
-        return False
-    chosen = item.get("stages")
-    return chosen is None or stage in chosen
+    return selected(item, stage, gate=gate)
 
 
 def newest_per_wiki(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -248,10 +229,8 @@ def backfill_run(dag_id: str, params: Mapping[str, Any], configured: Sequence[st
     """Validate a backfill form and return the cross-wiki ``run``: the request plus a run id
     keyed on the range's last day (rerunning the same request reuses the same run ids)."""
     request = validate_backfill_request(params, configured_wikis() if configured is None else configured)
-    from wikivis import pipeline
-
     last_day = datetime.strptime(request.dates[-1], "%Y%m%d").replace(tzinfo=UTC)
-    return {"run_id": pipeline.run_id_for(dag_id, last_day.isoformat()), **request.as_dict()}
+    return {"run_id": run_id_for(dag_id, last_day.isoformat()), **request.as_dict()}
 
 
 def backfill_items(dag_id: str, run: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -286,54 +265,51 @@ def failed_tasks(task_states: Mapping[str, Any], *, ignore: str = "") -> list[st
                   if str(getattr(state, "value", state)) in FAILED_TASK_STATES and task != ignore)
 
 
-def end_dag_run(run_ids: Sequence[str], task_states: Mapping[str, Any], *, ignore: str = "") -> dict[str, str]:
+def end_dag_run(settings: Settings, run_ids: Sequence[str], task_states: Mapping[str, Any], *,
+                ignore: str = "") -> dict[str, str]:
     """End the catalog runs of a DAG run from its task states (the teardown calls this once
     every other task is done, retries included): failed if a task failed, else success."""
-    from wikivis import pipeline
-
     failed = failed_tasks(task_states, ignore=ignore)
     reason = f"DAG run failed: task(s) {', '.join(failed[:5])}{' …' if len(failed) > 5 else ''} failed" if failed else None
-    ended = pipeline.finish_runs(list(run_ids), failed=bool(failed), reason=reason)
+    ended = finish_runs(settings, list(run_ids), failed=bool(failed), reason=reason)
     log.info("runs ended: %s", ", ".join(f"{k}={v}" for k, v in ended.items()) or "none started")
     return ended
 
 
 def dag_run_ids(dag_id: str, data_interval_start: Any, data_interval_end: Any,
-                conf: Mapping[str, Any] | None = None) -> list[str]:
+                conf: Mapping[str, Any] | None = None, wikis: Sequence[str] | None = None) -> list[str]:
     """Every catalog run id a DAG run may have started, from what Airflow knows of it: the
     backfill form (``conf``) for ``wikivis_backfill``, else the data interval."""
     if conf and conf.get("wikis") is not None and conf.get("start"):
         try:
-            run = backfill_run(dag_id, conf)
+            run = backfill_run(dag_id, conf, wikis)
         except ConfigError:
             return []  # refused form: nothing started
         return run_ids_of(backfill_items(dag_id, run), run)
     if data_interval_start is None or data_interval_end is None:
         return []
-    items = interval_items(dag_id, data_interval_start, data_interval_end)
+    items = interval_items(dag_id, data_interval_start, data_interval_end, wikis)
     return run_ids_of(items, {"run_id": interval_run_id(dag_id, data_interval_start)})
 
 
-def end_runs_of_failed_dag_run(run_ids: Sequence[str], reason: str) -> dict[str, str]:
+def end_runs_of_failed_dag_run(settings: Settings, run_ids: Sequence[str], reason: str) -> dict[str, str]:
     """Fail the runs still ``running`` of a DAG run that failed (``on_failure_callback``)."""
-    from wikivis import pipeline
-
-    catalog_runs = pipeline.finish_runs([r for r in run_ids], failed=True, reason=reason, only_running=True)
-    return catalog_runs
+    return finish_runs(settings, list(run_ids), failed=True, reason=reason, only_running=True)
 
 
-def write_reports(run_ids: Sequence[str]) -> list[str]:
+def write_reports(settings: Settings, run_ids: Sequence[str]) -> list[str]:
     """Write the quality report of each run (duplicates once); return the HTML paths.
 
     A run that never started (e.g. the index run when a per-wiki gate stopped the DAG run
     earlier) has nothing to report: it is logged and left out.
     """
-    from wikivis import pipeline
+    from wikivis.stages.publish import write_report
+    from wikivis.stages.run import RunContext
 
     written = []
     for run_id in dict.fromkeys(run_ids):
         try:
-            written.append(str(pipeline.write_report(run_id)["html"]))
+            written.append(str(write_report(RunContext.open(settings, run_id))["html"]))
         except NotFoundError as exc:
             log.info("no report for %s: %s", run_id, exc)
     return written

@@ -1,7 +1,7 @@
 """Run statuses and health, read from the catalog's parent runs (no Airflow, no heavy import).
 
 A parent run is what one DAG run (or ``wikivis run``) does for one wiki, or across wikis;
-its id is keyed on the data interval (:func:`wikivis.pipeline.run_id_for`):
+its id is keyed on the data interval (:func:`wikivis.stages.run.run_id_for`):
 ``<kind>__<wiki>__YYYYMMDDTHHMMSSZ`` or ``<kind>__YYYYMMDDTHHMMSSZ``.
 
 Its status follows the orchestrator, not the last try of a stage:
@@ -25,9 +25,10 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from wikivis.stages.run import is_stage_kind
+
 #: the interval stamp that ends a parent run id
 _INTERVAL_RE = re.compile(r"__(\d{8}T\d{6}Z)\Z", re.ASCII)
-STAGE_KIND_PREFIX = "stage:"
 
 
 def interval_of(run: Mapping[str, Any]) -> str:
@@ -41,7 +42,7 @@ def interval_of(run: Mapping[str, Any]) -> str:
 
 
 def parent_runs(runs: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return [r for r in runs if not str(r.get("kind") or "").startswith(STAGE_KIND_PREFIX)]
+    return [r for r in runs if not is_stage_kind(r.get("kind"))]
 
 
 def newest_intervals(runs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -84,13 +84,15 @@ def dag_run_failed(context: dict[str, Any]) -> None:
         return
     try:
         from wikivis import orchestration
+        from wikivis_airflow.hooks import deployment_settings
 
+        settings = deployment_settings()  # DAG callbacks run outside a task: no connections needed here
         run_ids = orchestration.dag_run_ids(
             str(dag_id), getattr(dag_run, "data_interval_start", None), getattr(dag_run, "data_interval_end", None),
-            dict(getattr(dag_run, "conf", None) or {}),
+            dict(getattr(dag_run, "conf", None) or {}), settings.wikis,
         )
         reason = f"DAG run {getattr(dag_run, 'run_id', '?')} failed: {context.get('reason') or 'failed'}"
-        ended = orchestration.end_runs_of_failed_dag_run(run_ids, reason)
+        ended = orchestration.end_runs_of_failed_dag_run(settings, run_ids, reason)
         log.info("wikivis: ended the runs of failed DAG run %s: %s", getattr(dag_run, "run_id", "?"), ended)
     except Exception:
         log.exception("wikivis: could not end the runs of DAG run %s", getattr(dag_run, "run_id", "?"))

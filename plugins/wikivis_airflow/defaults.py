@@ -14,17 +14,16 @@ Commons traffic of *all* runs together at Wikimedia's published limits, whatever
 number of Celery workers: ``commons_api`` (3 slots — Action API etiquette: 3 concurrent
 requests) and ``commons_upload`` (2 slots — upload.wikimedia.org: 2 connections, 25 Mbps).
 wikivis' own limiters are per process, so a task holding one slot must use only its share:
-:func:`share_pool_limits` (an ``on_execute_callback``) divides the limits by the pool's slots
-in the task's process (3 API tasks × 1 request; 2 upload tasks × 1 connection × 12.5 Mbps).
+:func:`share_pool_limits` divides the limits by the pool's slots in the settings the task
+passes to its stage (3 API tasks × 1 request; 2 upload tasks × 1 connection × 12.5 Mbps).
 
 Assets chain the DAGs: dump ready → lake snapshot → embeddings → index.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import (
     Asset,
@@ -36,8 +35,12 @@ from airflow.sdk import (
     RetryRule,
 )
 
+from wikivis.stages import graph
 from wikivis_airflow.callbacks import deadline_missed, task_failed
-from wikivis_airflow.hooks import apply_connections, mask_wikivis_secrets
+from wikivis_airflow.hooks import mask_wikivis_secrets
+
+if TYPE_CHECKING:
+    from wikivis.config import Settings
 
 OWNER = "wikivis"
 #: tag vocabulary (tests check every DAG uses only these, and always ``wikivis``)
@@ -48,15 +51,18 @@ POOLS: dict[str, tuple[int, str]] = {
     "commons_api": (3, "Commons Action API: at most 3 concurrent requests (API etiquette)"),
     "commons_upload": (2, "upload.wikimedia.org: at most 2 concurrent connections"),
 }
-COMMONS_API_POOL = "commons_api"
-COMMONS_UPLOAD_POOL = "commons_upload"
+COMMONS_API_POOL = graph.COMMONS_API_POOL
+COMMONS_UPLOAD_POOL = graph.COMMONS_UPLOAD_POOL
 #: Celery queue served by the GPU worker
-GPU_QUEUE = "gpu"
+GPU_QUEUE = graph.GPU_QUEUE
 
-DUMP_READY = Asset("wikivis://dumps/ready")
-LAKE_SNAPSHOT = Asset("wikivis://lake/article_images")
-EMBEDDINGS = Asset("wikivis://embeddings")
-INDEX = Asset("wikivis://index")
+DUMP_READY = Asset(graph.DUMP_READY)
+LAKE_SNAPSHOT = Asset(graph.LAKE_SNAPSHOT)
+EMBEDDINGS = Asset(graph.EMBEDDINGS)
+INDEX = Asset(graph.INDEX)
+#: the graph's asset URIs → Airflow assets
+ASSETS = {graph.DUMP_READY: DUMP_READY, graph.LAKE_SNAPSHOT: LAKE_SNAPSHOT, graph.EMBEDDINGS: EMBEDDINGS,
+          graph.INDEX: INDEX}
 
 RETRY_POLICY = ExceptionRetryPolicy(
     rules=[
@@ -78,24 +84,17 @@ POOL_LIMITS: dict[str, tuple[str, ...]] = {
 }
 
 
-def share_pool_limits(context: Any = None) -> dict[str, str]:
-    """``on_execute_callback``: in a pooled task's process, divide the politeness limits by the
-    pool's slots (``WIKIVIS_*`` variables of this process only).  Returns what it set."""
-    pool = getattr((context or {}).get("task"), "pool", None)
+def share_pool_limits(settings: Settings, pool: str | None) -> Settings:
+    """``settings`` with the politeness limits of ``pool`` divided by the pool's slots (what
+    one task holding one slot may use); unchanged for a task outside those pools."""
     if pool not in POOL_LIMITS:
-        return {}
-    from wikivis.config import get_settings, reset_settings_cache
-
+        return settings
     slots = POOLS[pool][0]
-    settings = get_settings()
-    shared: dict[str, str] = {}
+    shared: dict[str, Any] = {}
     for field in POOL_LIMITS[pool]:
         value = getattr(settings, field)
-        share = max(1, value // slots) if isinstance(value, int) else value / slots
-        shared[f"WIKIVIS_{field.upper()}"] = str(share)
-    os.environ.update(shared)
-    reset_settings_cache()
-    return shared
+        shared[field] = max(1, value // slots) if isinstance(value, int) else value / slots
+    return settings.replace(**shared)
 
 
 def default_args(**overrides: Any) -> dict[str, Any]:
@@ -108,7 +107,7 @@ def default_args(**overrides: Any) -> dict[str, Any]:
         "max_retry_delay": timedelta(hours=1),
         "retry_policy": RETRY_POLICY,
         "on_failure_callback": task_failed,
-        "on_execute_callback": [apply_connections, mask_wikivis_secrets, share_pool_limits],
+        "on_execute_callback": [mask_wikivis_secrets],
     }
     args.update(overrides)
     return args

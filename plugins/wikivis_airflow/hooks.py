@@ -21,14 +21,14 @@ Hooks import their drivers inside :meth:`get_conn`, and neither their ``repr`` n
 lines ever contain a password (URLs are rendered with the password masked).
 
 :func:`connection_settings_overrides` collects the :class:`wikivis.config.Settings` fields
-that the connections which exist define; :func:`apply_connections` (used as the DAGs'
-``on_execute_callback``) exports them as ``WIKIVIS_*`` variables of the task process, so
-that ``wikivis.pipeline`` picks them up without the DAGs passing credentials around.
+that the connections which exist define; :func:`task_settings` builds, inside each task, the
+settings value the task passes to its stage: the deployment's settings (a TOML file and
+``WIKIVIS_*`` variables), then the connections, then the task's share of its pool.  Nothing
+is written to the environment or to a module-level cache.
 """
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
@@ -143,10 +143,8 @@ class _WikimediaHttpHook(BaseHook):
         return overrides
 
     def settings(self, base: Settings | None = None) -> Settings:
-        """``base`` (default: the process settings) with this connection's endpoint and contact."""
-        from wikivis.config import get_settings
-
-        return (base or get_settings()).replace(**self.settings_overrides())
+        """``base`` (default: the deployment's settings) with this connection's endpoint and contact."""
+        return (base or deployment_settings()).replace(**self.settings_overrides())
 
     def get_conn(self) -> requests.Session:
         """A polite ``requests`` session carrying the policy User-Agent built from the contact."""
@@ -217,11 +215,10 @@ def mask_wikivis_secrets(context: Any = None) -> int:
     records itself (:mod:`wikivis.logsafe`); this covers text Airflow renders.  Returns how many."""
     from airflow.sdk.log import mask_secret
 
-    from wikivis.config import get_settings
     from wikivis.errors import WikivisError
 
     try:
-        settings = get_settings()
+        settings = task_settings()
     except WikivisError:
         return 0  # bad settings fail the task itself, with their own (masked) message
     passwords = url_passwords(settings.catalog_url, settings.replica_url_template)
@@ -230,18 +227,28 @@ def mask_wikivis_secrets(context: Any = None) -> int:
     return len(passwords)
 
 
-def apply_connections(context: Any = None) -> dict[str, str]:
-    """Export the connections' settings as ``WIKIVIS_*`` variables of this task process.
-
-    Used as ``on_execute_callback``: it runs in the task process right before ``execute``,
-    so the credentials live only in that process.  Returns the names (not the values) set.
-    """
+def settings_with_connections(base: Settings) -> Settings:
+    """``base`` with the settings of whichever wikivis connections exist (credentials live
+    only in the returned value, in this task's process)."""
     overrides = connection_settings_overrides()
-    if not overrides:
-        return {}
-    from wikivis.config import reset_settings_cache
+    return base.replace(**overrides) if overrides else base
 
-    for field, value in overrides.items():
-        os.environ[f"WIKIVIS_{field.upper()}"] = str(value)
-    reset_settings_cache()
-    return {field: "set" for field in overrides}
+
+def deployment_settings() -> Settings:
+    """The deployment's settings, without connections: the TOML file named by Airflow's
+    ``[wikivis] config_file`` option (``AIRFLOW__WIKIVIS__CONFIG_FILE``), else ``WIKIVIS_CONFIG``
+    / ``wikivis.toml``, with ``WIKIVIS_*`` variables over it.  Cheap; usable in the triggerer."""
+    from airflow.configuration import conf
+
+    from wikivis.config import load_settings
+
+    return load_settings(config_file=conf.get("wikivis", "config_file", fallback="") or None)
+
+
+def task_settings(pool: str | None = None) -> Settings:
+    """What a wikivis task passes to its stage: :func:`deployment_settings`, then the
+    connections (:func:`settings_with_connections`), then the task's share of its pool's
+    politeness limits (``defaults.share_pool_limits``).  Built once per task call."""
+    from wikivis_airflow.defaults import share_pool_limits
+
+    return share_pool_limits(settings_with_connections(deployment_settings()), pool)

@@ -66,14 +66,15 @@ User = Annotated[Any, Depends(require_user)]
 
 # --------------------------------------------------------------------------- app
 def create_app(settings_factory: Callable[[], Settings] | None = None) -> FastAPI:
-    """The monitoring app; ``settings_factory`` defaults to ``wikivis.config.get_settings``."""
+    """The monitoring app; ``settings_factory`` defaults to the deployment's settings
+    (:func:`wikivis_airflow.hooks.deployment_settings`), read per request."""
 
     def current_settings() -> Settings:
         if settings_factory is not None:
             return settings_factory()
-        from wikivis.config import get_settings
+        from wikivis_airflow.hooks import deployment_settings
 
-        return get_settings()
+        return deployment_settings()
 
     app = FastAPI(title="wikivis monitor", docs_url=None, redoc_url=None, openapi_url=None)
 

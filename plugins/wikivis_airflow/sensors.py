@@ -1,7 +1,7 @@
 """Deferrable sensor: wait until a complete dump run of a wiki dated on or before a date exists.
 
 Dumps start on the 1st and the 20th and take days, so a nightly run takes the newest complete
-one and lets EventStreams bring it up to date (``wikivis.pipeline.wait_for_dump``).
+one and lets EventStreams bring it up to date (``wikivis.stages.ingest.wait_for_dump``).
 
 The sensor pokes once synchronously (a dump that is already complete costs no deferral),
 then hands the wait to :class:`~wikivis_airflow.triggers.DumpReadyTrigger` in the
@@ -25,7 +25,7 @@ from wikivis_airflow import triggers
 
 
 class DumpReadySensor(BaseSensorOperator):
-    """Succeed when ``pipeline.wait_for_dump(wiki, dump_date)`` is true.
+    """Succeed when ``wikivis.stages.ingest.wait_for_dump`` is true.
 
     :param wiki: wiki database name (templated; mappable).
     :param dump_date: dump date ``YYYYMMDD`` (templated, e.g. ``{{ data_interval_start | ds_nodash }}``).

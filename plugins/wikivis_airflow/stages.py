@@ -1,13 +1,20 @@
-"""The pipeline's tasks, shared by ``wikivis_nightly`` and ``wikivis_backfill``.
+"""The pipeline's Airflow tasks, generated from a stage graph (:mod:`wikivis.stages.graph`).
 
-Each task body is one call into :mod:`wikivis.pipeline` (imported inside the task, so DAG
-parsing never loads pyarrow or torch).  Tasks pass *items* through XCom — small dicts of ids:
-``{"wiki", "run_id", "dump_date", "until", "snapshot", ...}`` — never data.
+:func:`wire` turns each :class:`~wikivis.stages.graph.StageSpec` into one task (task id =
+the spec's name) with the spec's pool, queue, assets and trigger rule, mapped the way its
+scope says: ``wiki`` steps over the work items, ``plan`` steps over the items and then
+flattened into shards, ``shard`` steps over the shards, ``run`` steps once on the cross-wiki
+``run``.  ``wikivis_nightly`` and ``wikivis_backfill`` wire :data:`~wikivis.stages.graph.NIGHTLY`,
+``wikivis_events`` wires ``EVENTS`` and ``wikivis_training`` ``TRAINING``; a test wires a
+graph with a toy stage the same way.
 
-A backfill item may also carry the form's choices (``stages``, ``force``, ``dry_run``,
-``max_images``); :func:`wikivis.orchestration.stage_selected` turns a stage that was not
-chosen into a pass-through, so the graph is the same for both DAGs.  The cross-wiki tasks
-(embedding gate, index) receive ``run``: ``{"run_id", ...}`` with the same optional keys.
+Each task body builds the settings once (:func:`wikivis_airflow.hooks.task_settings`: the
+deployment's TOML and variables, the connections, the task's pool share), opens the run
+context and calls the spec's step, imported inside the task so DAG parsing never loads
+pyarrow or torch.  Tasks pass *items* through XCom — small dicts of ids:
+``{"wiki", "run_id", "dump_date", "until", "snapshot", ...}`` — never data.  A backfill item
+may also carry the form's choices (``stages``, ``force``, ``dry_run``, ``max_images``); a
+step that was not chosen passes its input through, so the graph is the same for both DAGs.
 """
 
 from __future__ import annotations
@@ -16,35 +23,15 @@ from typing import Any
 
 from airflow.sdk import XComArg, task, teardown
 
-from wikivis_airflow.defaults import (
-    COMMONS_API_POOL,
-    COMMONS_UPLOAD_POOL,
-    DUMP_READY,
-    EMBEDDINGS,
-    GPU_QUEUE,
-    INDEX,
-    LAKE_SNAPSHOT,
-)
+from wikivis.stages.graph import NIGHTLY, Graph, StageSpec
 
 Item = dict[str, Any]
-
-
-@task(inlets=[DUMP_READY], outlets=[LAKE_SNAPSHOT])
-def ingest(item: Item) -> Item:
-    from wikivis import orchestration, pipeline
-
-    if not orchestration.stage_selected(item, "ingest"):
-        return {"snapshot": item["dump_date"], **item}
-    ingested = pipeline.ingest(item["wiki"], item["dump_date"], run_id=item["run_id"],
-                               force=item.get("force", False), dry_run=item.get("dry_run", False),
-                               engine_factory=replica_engine_factory())
-    return {**item, "snapshot": ingested["snapshot"]}
 
 
 def replica_engine_factory() -> Any:
     """The ``wikivis_replicas`` connection's ``get_conn`` (wiki → engine), or None when the
     connection does not exist: the wiki's ingest source setting decides what is used."""
-    from airflow.exceptions import AirflowNotFoundException
+    from airflow.sdk.exceptions import AirflowNotFoundException
 
     from wikivis_airflow.hooks import REPLICAS_CONN_ID, WikiReplicasHook
 
@@ -56,43 +43,54 @@ def replica_engine_factory() -> Any:
     return hook.get_conn
 
 
-@task
-def gate_tables(item: Item) -> Item:
-    from wikivis import orchestration, pipeline
+def run_step(spec: StageSpec, item: Item, run: Item | None = None) -> Any:
+    """One task's work: settings from the hooks, the run context, the spec's step."""
+    from wikivis.stages.run import RunContext
+    from wikivis_airflow.hooks import task_settings
 
-    if orchestration.stage_selected(item, "ingest", gate=True):
-        pipeline.gate_tables(item["wiki"], item["snapshot"], run_id=item["run_id"])
-    return item
-
-
-@task(outlets=[LAKE_SNAPSHOT], max_active_tis_per_dagrun=1)  # one EventStreams consumer per run
-def events_catchup(item: Item) -> Item:
-    from wikivis import orchestration, pipeline
-
-    if not orchestration.stage_selected(item, "events"):
-        return item
-    caught_up = pipeline.events_catchup(item["wiki"], item["snapshot"], until=item["until"], run_id=item["run_id"])
-    return {**item, "snapshot": caught_up["snapshot"]}
+    value = {**run, **item} if run is not None else item
+    settings = task_settings(spec.pool)
+    engines = replica_engine_factory() if spec.name == "ingest" else None
+    ctx = RunContext.open(settings, str(value["run_id"]), replica_engine=engines)
+    return spec.execute(ctx, value)
 
 
-@task
-def gate_events(item: Item) -> Item:
-    from wikivis import orchestration, pipeline
+def _task_kwargs(spec: StageSpec) -> dict[str, Any]:
+    from wikivis_airflow.defaults import ASSETS
 
-    if orchestration.stage_selected(item, "events", gate=True):
-        pipeline.gate_events(item["wiki"], item["snapshot"], run_id=item["run_id"])
-    return item
+    kwargs: dict[str, Any] = {"task_id": spec.name}
+    if spec.pool:
+        kwargs["pool"] = spec.pool
+    if spec.queue:
+        kwargs["queue"] = spec.queue
+    if spec.trigger_rule:
+        kwargs["trigger_rule"] = spec.trigger_rule
+    if spec.inlets:
+        kwargs["inlets"] = [ASSETS[uri] for uri in spec.inlets]
+    if spec.outlets:
+        kwargs["outlets"] = [ASSETS[uri] for uri in spec.outlets]
+    if spec.one_at_a_time:
+        kwargs["max_active_tis_per_dagrun"] = 1
+    return kwargs
 
 
-@task
-def plan_media_shards(item: Item) -> list[Item]:
-    from wikivis import orchestration, pipeline
+def make_task(spec: StageSpec) -> Any:
+    """The ``@task`` of one spec (a fresh decorator per DAG)."""
+    if spec.scope == "shard":
+        def shard_step(shard: Item) -> Any:
+            return run_step(spec, shard)
 
-    if not orchestration.stage_selected(item, "media"):
-        return []
-    shards = pipeline.plan_media_shards(item["wiki"], item["snapshot"], run_id=item["run_id"],
-                                        max_images=item.get("max_images", 0))
-    return [{**shard, "run_id": item["run_id"]} for shard in shards]
+        return task(**_task_kwargs(spec))(shard_step)
+    if spec.scope == "run":
+        def run_scope_step(run: Item) -> Any:
+            return run_step(spec, run)
+
+        return task(**_task_kwargs(spec))(run_scope_step)
+
+    def wiki_step(item: Item, run: Item | None = None) -> Any:
+        return run_step(spec, item, run)
+
+    return task(**_task_kwargs(spec))(wiki_step)
 
 
 @task
@@ -102,98 +100,11 @@ def flatten(shard_lists: list[list[Item]]) -> list[Item]:
     return [shard for shards in shard_lists[:] for shard in shards]
 
 
-@task(pool=COMMONS_API_POOL)
-def fetch_metadata(shard: Item) -> Item:
-    from wikivis import pipeline
-
-    pipeline.fetch_metadata_shard(**shard)
-    return shard
-
-
-@task(pool=COMMONS_UPLOAD_POOL)
-def fetch_media(shard: Item) -> Item:
-    from wikivis import pipeline
-
-    pipeline.fetch_media_shard(**shard)
-    return shard
-
-
-@task
-def captions(item: Item) -> Item:
-    from wikivis import orchestration, pipeline
-
-    if orchestration.stage_selected(item, "captions"):
-        pipeline.captions(item["wiki"], item["snapshot"], run_id=item["run_id"])  # its gate runs inside
-    return item
-
-
-@task
-def wikidata(item: Item) -> Item:
-    from wikivis import orchestration, pipeline
-
-    if orchestration.stage_selected(item, "wikidata"):
-        pipeline.wikidata(item["wiki"], item["snapshot"], run_id=item["run_id"])  # its gate runs inside
-    return item
-
-
-@task(trigger_rule="none_failed_min_one_success")  # runs when a wiki has no media shard
-def gate_media(item: Item) -> Item:
-    from wikivis import orchestration, pipeline
-
-    if orchestration.stage_selected(item, "media", gate=True):
-        pipeline.gate_media(item["wiki"], item["snapshot"], run_id=item["run_id"])
-    return item
-
-
-@task(queue=GPU_QUEUE, inlets=[LAKE_SNAPSHOT], outlets=[EMBEDDINGS])
-def embed(item: Item) -> Item:
-    from wikivis import orchestration, pipeline
-
-    if orchestration.stage_selected(item, "embed"):
-        pipeline.embed(item["wiki"], item["snapshot"], run_id=item["run_id"])
-    return item
-
-
-@task
-def gate_embeddings(run: Item) -> Item:
-    from wikivis import orchestration, pipeline
-
-    if orchestration.stage_selected(run, "embed", gate=True):
-        pipeline.gate_embeddings(run_id=run["run_id"])
-    return run
-
-
-@task(inlets=[EMBEDDINGS], outlets=[INDEX])
-def build_index(run: Item) -> str | None:
-    from wikivis import orchestration, pipeline
-
-    if not orchestration.stage_selected(run, "index"):
-        return None
-    return str(pipeline.build_index(run_id=run["run_id"])["version"])
-
-
-@task
-def gate_index(version: str | None, run: Item) -> str | None:
-    from wikivis import pipeline
-
-    if version is not None:
-        pipeline.gate_index(version, run_id=run["run_id"])
-    return version
-
-
 @task
 def newest_per_wiki(items: list[Item]) -> list[Item]:
     from wikivis import orchestration
 
     return orchestration.newest_per_wiki(list(items[:]))  # one request, see flatten()
-
-
-@task
-def publish(item: Item, index_version: str | None) -> None:
-    from wikivis import orchestration, pipeline
-
-    if orchestration.stage_selected(item, "publish"):
-        pipeline.publish(item["wiki"], item["snapshot"], index_version=index_version, run_id=item["run_id"])
 
 
 def write_reports(items: list[Item] | None, run: Item | None, ti: Any = None) -> list[str]:
@@ -205,11 +116,13 @@ def write_reports(items: list[Item] | None, run: Item | None, ti: Any = None) ->
     writes their reports.  ``items``/``run`` are ``None`` when the task producing them failed
     (a backfill whose ``validate_request`` refused the form): nothing started, nothing to do."""
     from wikivis import orchestration
+    from wikivis_airflow.hooks import task_settings
 
+    settings = task_settings()
     run_ids = orchestration.run_ids_of(items, run)
     if run_ids and ti is not None:
-        orchestration.end_dag_run(run_ids, _task_states(ti), ignore=str(ti.task_id))
-    return orchestration.write_reports(run_ids)
+        orchestration.end_dag_run(settings, run_ids, _task_states(ti), ignore=str(ti.task_id))
+    return orchestration.write_reports(settings, run_ids)
 
 
 def _task_states(ti: Any) -> dict[str, Any]:
@@ -218,27 +131,46 @@ def _task_states(ti: Any) -> dict[str, Any]:
     return dict(states.get(ti.run_id, {}))
 
 
-def wire(items: XComArg, run: XComArg, *, after: Any = None) -> XComArg:
-    """Add the stages for the work ``items`` (a task's list of items); ``run`` is the
-    cross-wiki ``{"run_id", ...}``; ``after`` (a task or mapped task) must finish before
-    ``ingest`` starts.  Returns the ``write_reports`` node."""
-    ingested = ingest.expand(item=items)
-    if after is not None:
-        after >> ingested
-    events_gated = gate_events.expand(item=events_catchup.expand(item=gate_tables.expand(item=ingested)))
-    media_fetched = fetch_media.expand(shard=fetch_metadata.expand(shard=flatten(plan_media_shards.expand(item=events_gated))))
-    media_gated = gate_media.expand(item=events_gated)
-    media_fetched >> media_gated
-    embedded = embed.expand(item=media_gated)
-    embeddings_gated = gate_embeddings(run)
-    embedded >> embeddings_gated
-    index_version = gate_index(build_index(embeddings_gated), run)
-    captioned = captions.expand(item=events_gated)
-    signals = wikidata.expand(item=events_gated)
-    published = publish.partial(index_version=index_version).expand(item=newest_per_wiki(media_gated))
-    [captioned, signals] >> published
-    # a fresh decorator per DAG: calling a teardown decorator stores its trigger rule on the
-    # decorator itself, so one module-level instance cannot be used by a second DAG
-    reported = teardown(task(retries=0)(write_reports))(items, run)
-    published >> reported
-    return reported
+def wire(items: XComArg, run: XComArg | None, *, after: Any = None, graph: Graph = NIGHTLY,
+         report: bool = True) -> dict[str, Any]:
+    """Add the tasks of ``graph`` for the work ``items`` (a task's list of items); ``run`` is
+    the cross-wiki ``{"run_id", ...}``; ``after`` (a task or mapped task) must finish before
+    the first steps start; ``report`` adds the ``write_reports`` teardown after the leaves.
+    Returns every node by task id."""
+    scopes = {spec.name: spec.scope for spec in graph}
+    outputs: dict[str, Any] = {}  # name → what the next step receives
+    nodes: dict[str, Any] = {}  # name → the task node, for ordering
+    for spec in graph:
+        wanted = {"wiki": ("wiki",), "plan": ("wiki",), "shard": ("plan", "shard"), "run": ("run",)}[spec.scope]
+        source = next((a for a in spec.after if scopes.get(a) in wanted), None)
+        made = make_task(spec)
+        if spec.scope == "run":
+            node = out = made(outputs[source] if source else run)
+        elif spec.scope == "shard":
+            if source is None:
+                raise ValueError(f"shard step {spec.name} must come after a plan or shard step")
+            node = out = made.expand(shard=outputs[source])
+        else:
+            upstream: Any = outputs[source] if source else items
+            if spec.newest_only:
+                upstream = newest_per_wiki(upstream)
+            run_dep = next((a for a in reversed(spec.after) if scopes.get(a) == "run"), None)
+            node = (made.partial(run=outputs[run_dep]) if run_dep else made).expand(item=upstream)
+            out = node
+            if spec.scope == "plan":
+                out = flatten(node)
+        if not spec.after and after is not None:
+            after >> node
+        for dep in spec.after:
+            if dep == source or (spec.scope != "run" and scopes.get(dep) == "run"):
+                continue  # the input, or the run item given through ``partial``
+            nodes[dep] >> node
+        outputs[spec.name], nodes[spec.name] = out, node
+    if report:
+        leaves = [nodes[s.name] for s in graph if not any(s.name in o.after for o in graph)]
+        # a fresh decorator per DAG: calling a teardown decorator stores its trigger rule on the
+        # decorator itself, so one module-level instance cannot be used by a second DAG
+        reported = teardown(task(retries=0)(write_reports))(items, run)
+        leaves >> reported
+        nodes["write_reports"] = reported
+    return nodes

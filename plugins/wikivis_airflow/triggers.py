@@ -2,7 +2,7 @@
 
 A dump run of ``dumps.wikimedia.org`` takes days to finish, so a sensor that held a worker
 slot (``poke`` mode) or woke a worker every few minutes (``reschedule`` mode) would waste
-capacity.  :class:`DumpReadyTrigger` instead polls :func:`wikivis.pipeline.wait_for_dump`
+capacity.  :class:`DumpReadyTrigger` instead polls :func:`wikivis.stages.ingest.wait_for_dump`
 from the triggerer's event loop: one cheap ``dumpstatus.json`` request per interval.
 
 ``wait_for_dump`` is blocking (``requests``), so each poke runs in a worker thread
@@ -25,10 +25,12 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 
 def poke_dump(wiki: str, dump_date: str) -> bool:
-    """One blocking readiness check (imports ``wikivis`` lazily)."""
-    from wikivis import pipeline
+    """One blocking readiness check (imports ``wikivis`` lazily; the deployment's settings:
+    the dumps endpoint is not a connection)."""
+    from wikivis.stages.ingest import wait_for_dump
+    from wikivis_airflow.hooks import deployment_settings
 
-    return bool(pipeline.wait_for_dump(wiki, dump_date))
+    return bool(wait_for_dump(deployment_settings(), wiki, dump_date))
 
 
 class DumpReadyTrigger(BaseTrigger):

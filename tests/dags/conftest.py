@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.dags import airflow_env
@@ -22,9 +24,17 @@ def dagbag():
 
 
 @pytest.fixture
-def use_settings():
-    """Make the pipeline's stages use given settings for this test (reset afterwards)."""
-    from wikivis import pipeline
+def use_settings(monkeypatch, tmp_path_factory):
+    """Give the DAGs' tasks these settings for this test, the way a deployment does: a TOML
+    file named by Airflow's ``[wikivis] config_file`` option (each task reads it)."""
+    from wikivis.config import settings_toml
 
-    yield pipeline.use_settings
-    pipeline.use_settings(None)
+    def use(settings):
+        path = tmp_path_factory.mktemp("wikivis-config") / "wikivis.toml"
+        path.write_text(settings_toml(settings), encoding="utf-8")
+        monkeypatch.setenv("AIRFLOW__WIKIVIS__CONFIG_FILE", str(path))
+        for name in [k for k in os.environ if k.startswith("WIKIVIS_")]:
+            monkeypatch.delenv(name)  # the file, not the test runner's variables
+        return settings
+
+    return use

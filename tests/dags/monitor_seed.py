@@ -25,7 +25,7 @@ class Seeded:
 
 
 def _record_failed_run(catalog, failed_run: str) -> None:
-    """A run whose tables gate failed (what ``pipeline.gate_tables`` records), as catalog rows."""
+    """A run whose tables gate failed (what ``stages.ingest.gate_tables`` records), as catalog rows."""
     catalog.start_run("wikivis_nightly", WIKI, {}, run_id=failed_run)
     catalog.start_run("stage:ingest", WIKI, {"parent": failed_run}, run_id=f"{failed_run}.ingest")
     catalog.finish_run(f"{failed_run}.ingest", "success",
@@ -91,37 +91,30 @@ def seed_real_runs(settings, dates: list[str], *, max_images: int = 60) -> Seede
     """The nightly's per-wiki stages for each date, for real, against the mirror ``settings``
     point at (the task order of ``wikivis_nightly``, without Airflow), each with its quality
     report; then one more run, dated the day after, whose tables gate failed."""
-    from wikivis import pipeline
     from wikivis.catalog import Catalog
+    from wikivis.stages import commons, ingest, publish, vectors
+    from wikivis.stages.run import RunContext, run_id_for
 
-    pipeline.use_settings(settings)
     runs = []
-    try:
-        for date in dates:
-            start = datetime.strptime(date, "%Y%m%d").replace(tzinfo=UTC)
-            run_id = pipeline.run_id_for("wikivis_nightly", start.isoformat(), WIKI)
-            snapshot = pipeline.ingest(WIKI, date, run_id=run_id)["snapshot"]
-            pipeline.gate_tables(WIKI, snapshot, run_id=run_id)
-            until = (start + timedelta(days=1)).isoformat()
-            snapshot = pipeline.events_catchup(WIKI, snapshot, until=until, run_id=run_id)["snapshot"]
-            pipeline.gate_events(WIKI, snapshot, run_id=run_id)
-            for shard in pipeline.plan_media_shards(WIKI, snapshot, run_id=run_id, max_images=max_images):
-                pipeline.fetch_metadata_shard(WIKI, snapshot, shard["shard"], shard["n_shards"], run_id=run_id,
-                                              max_images=max_images)
-                pipeline.fetch_media_shard(WIKI, snapshot, shard["shard"], shard["n_shards"], run_id=run_id,
-                                           max_images=max_images)
-            pipeline.gate_media(WIKI, snapshot, run_id=run_id)
-            pipeline.embed(WIKI, snapshot, run_id=run_id)
-            pipeline.gate_embeddings(run_id=run_id)
-            index = pipeline.build_index(run_id=run_id)
-            pipeline.gate_index(index["version"], run_id=run_id)
-            pipeline.publish(WIKI, snapshot, index_version=index["version"], run_id=run_id)
-            pipeline.write_report(run_id)
-            runs.append(run_id)
-    finally:
-        pipeline.use_settings(None)
+    for date in dates:
+        start = datetime.strptime(date, "%Y%m%d").replace(tzinfo=UTC)
+        ctx = RunContext.open(settings, run_id_for("wikivis_nightly", start.isoformat(), WIKI))
+        snapshot = ingest.ingest(ctx, WIKI, date)["snapshot"]
+        ingest.gate_tables(ctx, WIKI, snapshot)
+        until = (start + timedelta(days=1)).isoformat()
+        snapshot = ingest.events_catchup(ctx, WIKI, snapshot, until=until)["snapshot"]
+        ingest.gate_events(ctx, WIKI, snapshot)
+        commons.commons(ctx, WIKI, snapshot, max_images=max_images)
+        commons.gate_media(ctx, WIKI, snapshot)
+        vectors.embed(ctx, WIKI, snapshot)
+        vectors.gate_embeddings(ctx)
+        index = vectors.build_index(ctx)
+        vectors.gate_index(ctx, index["version"])
+        publish.publish(ctx, WIKI, snapshot, index_version=index["version"])
+        publish.write_report(ctx)
+        runs.append(ctx.run_id)
     last = datetime.strptime(dates[-1], "%Y%m%d").replace(tzinfo=UTC) + timedelta(days=1)
-    failed_run = pipeline.run_id_for("wikivis_nightly", last.isoformat(), WIKI)
+    failed_run = run_id_for("wikivis_nightly", last.isoformat(), WIKI)
     catalog = Catalog(settings.resolved_catalog_url)
     try:
         _record_failed_run(catalog, failed_run)

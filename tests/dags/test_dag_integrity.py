@@ -20,7 +20,7 @@ HEAVY = ("torch", "pandas", "pyarrow", "faiss", "PIL", "numpy")
 NO_RETRY = {"plan", "cross_wiki_run", "validate_request", "write_reports"}
 PIPELINE_TASKS = {
     "ingest", "gate_tables", "events_catchup", "gate_events", "plan_media_shards", "flatten", "fetch_metadata",
-    "fetch_media", "gate_media", "embed", "gate_embeddings", "build_index", "gate_index", "newest_per_wiki", "captions",
+    "fetch_media", "merge_commons", "gate_media", "embed", "gate_embeddings", "build_index", "gate_index", "newest_per_wiki", "captions",
     "wikidata",
     "publish", "write_reports",
 }
@@ -49,8 +49,8 @@ def test_importing_a_dag_file_loads_no_heavy_library(path):
 
 def test_every_dag_is_documented_owned_tagged_and_retries_with_backoff(dagbag):
     from wikivis_airflow.callbacks import task_failed
-    from wikivis_airflow.defaults import OWNER, RETRY_POLICY, TAGS, share_pool_limits
-    from wikivis_airflow.hooks import apply_connections, mask_wikivis_secrets
+    from wikivis_airflow.defaults import OWNER, RETRY_POLICY, TAGS
+    from wikivis_airflow.hooks import mask_wikivis_secrets
 
     for dag in dagbag.dags.values():
         assert (dag.doc_md or "").strip().startswith("###"), dag.dag_id
@@ -63,7 +63,7 @@ def test_every_dag_is_documented_owned_tagged_and_retries_with_backoff(dagbag):
             assert task.owner == OWNER, where
             callbacks = task.on_failure_callback  # a list on operators, as given on mapped ones
             assert (callbacks if isinstance(callbacks, list) else [callbacks]) == [task_failed], where
-            assert list(task.on_execute_callback) == [apply_connections, mask_wikivis_secrets, share_pool_limits], where
+            assert list(task.on_execute_callback) == [mask_wikivis_secrets], where
             if task.task_id in NO_RETRY:
                 assert task.retries == 0, where
             else:
@@ -112,6 +112,9 @@ def test_nightly_structure(dagbag):
     assert tasks["write_reports"].is_teardown  # runs after a failure, does not decide the run state
     assert {t.task_id for t in dag.leaves} == {"write_reports"}
     assert tasks["publish"].downstream_task_ids == {"write_reports"}  # so publish decides the run state
+    # the shard merge is its own step, after every shard and before the media gate
+    assert tasks["merge_commons"].upstream_task_ids == {"gate_events", "fetch_media"}
+    assert tasks["gate_media"].upstream_task_ids == {"merge_commons"}
 
 
 def test_events_dag_is_a_frequent_single_run_micro_batch(dagbag):

@@ -25,14 +25,9 @@ STREAMS = {"conn_type": "http", "host": "stream.wikimedia.org", "extra": {"conta
 
 @pytest.fixture
 def connections(monkeypatch):
-    from wikivis.config import reset_settings_cache
-
-    monkeypatch.setattr(os, "environ", dict(os.environ))  # apply_connections writes here
     for name, conn in (("WIKIVIS_REPLICAS", REPLICAS), ("WIKIVIS_COMMONS_API", COMMONS),
                        ("WIKIVIS_EVENTSTREAMS", STREAMS)):
-        os.environ[f"AIRFLOW_CONN_{name}"] = json.dumps(conn)
-    yield
-    reset_settings_cache()
+        monkeypatch.setenv(f"AIRFLOW_CONN_{name}", json.dumps(conn))
 
 
 def test_replica_connection_becomes_a_url_template_with_encoded_credentials(connections):
@@ -63,14 +58,12 @@ def test_http_connections_become_endpoints_and_a_policy_user_agent(connections):
     assert "ops@example.org" in session.headers["User-Agent"]
 
 
-def test_apply_connections_exports_settings_to_the_task_process(connections):
-    from wikivis_airflow.hooks import apply_connections
+def test_a_task_builds_its_settings_from_the_connections_without_touching_the_environment(connections):
+    from wikivis_airflow.hooks import task_settings
 
-    from wikivis.config import get_settings
-
-    assert apply_connections() == {"replica_url_template": "set", "commons_api_url": "set", "contact": "set",
-                                   "eventstreams_url": "set"}
-    settings = get_settings()
+    before = dict(os.environ)
+    settings = task_settings()
+    assert dict(os.environ) == before
     assert settings.commons_api_url == "https://commons.wikimedia.org/w/api.php"
     assert settings.eventstreams_url == "https://stream.wikimedia.org"
     assert settings.replica_url("frwiki").startswith("mysql+pymysql://u123:p%40ss")
@@ -78,12 +71,15 @@ def test_apply_connections_exports_settings_to_the_task_process(connections):
 
 
 def test_missing_connections_change_nothing(monkeypatch):
-    from wikivis_airflow.hooks import apply_connections, connection_settings_overrides
+    from wikivis_airflow.hooks import connection_settings_overrides, settings_with_connections
+
+    from wikivis.config import load_settings
 
     for name in ("WIKIVIS_REPLICAS", "WIKIVIS_COMMONS_API", "WIKIVIS_EVENTSTREAMS"):
         monkeypatch.delenv(f"AIRFLOW_CONN_{name}", raising=False)
     assert connection_settings_overrides() == {}
-    assert apply_connections() == {}
+    base = load_settings(env={})
+    assert settings_with_connections(base) is base
 
 
 def test_replica_engine_connects_without_logging_the_password(monkeypatch):
@@ -119,30 +115,22 @@ def test_replica_engine_connects_without_logging_the_password(monkeypatch):
 @pytest.mark.parametrize(
     ("pool", "expected"),
     [
-        ("commons_api", {"WIKIVIS_API_MAX_CONCURRENCY": "1"}),
-        ("commons_upload", {"WIKIVIS_UPLOAD_MAX_CONCURRENCY": "1", "WIKIVIS_UPLOAD_MAX_MBPS": "12.5"}),
+        ("commons_api", {"api_max_concurrency": 1}),
+        ("commons_upload", {"upload_max_concurrency": 1, "upload_max_mbps": 12.5}),
         ("default_pool", {}),
+        (None, {}),
     ],
 )
-def test_a_pooled_task_uses_only_its_share_of_the_politeness_limits(monkeypatch, pool, expected):
+def test_a_pooled_task_uses_only_its_share_of_the_politeness_limits(pool, expected):
     """3 API slots × 1 request = 3; 2 upload slots × (1 connection, 12.5 Mbps) = 2 and 25 Mbps."""
-    from types import SimpleNamespace
-
     from wikivis_airflow.defaults import share_pool_limits
 
-    from wikivis.config import get_settings, reset_settings_cache
+    from wikivis.config import load_settings
 
-    monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items() if not k.startswith("WIKIVIS_")})
-    reset_settings_cache()
-    try:
-        assert share_pool_limits({"task": SimpleNamespace(pool=pool)}) == expected
-        settings = get_settings()
-        if pool == "commons_upload":
-            assert (settings.upload_max_concurrency, settings.upload_max_mbps) == (1, 12.5)
-        if pool == "commons_api":
-            assert settings.api_max_concurrency == 1
-    finally:
-        reset_settings_cache()
+    base = load_settings(env={})
+    shared = share_pool_limits(base, pool)
+    assert {k: getattr(shared, k) for k in expected} == expected
+    assert shared.replace(**{k: getattr(base, k) for k in expected}) == base  # nothing else changes
 
 
 def test_ingest_uses_the_replica_connection_through_the_hook(connections, monkeypatch):
@@ -152,7 +140,7 @@ def test_ingest_uses_the_replica_connection_through_the_hook(connections, monkey
     from wikivis_airflow.stages import replica_engine_factory
 
     from wikivis.config import load_settings
-    from wikivis.pipeline import resolve_ingest_source
+    from wikivis.stages.ingest import resolve_ingest_source
 
     factory = replica_engine_factory()
     assert factory is not None and factory.__func__ is WikiReplicasHook.get_conn
@@ -169,18 +157,12 @@ def test_the_settings_url_passwords_are_registered_with_airflows_masker(monkeypa
     """Issue 15, item 13: Airflow's own task log lines mask the catalog and replica passwords."""
     from wikivis_airflow import hooks
 
-    from wikivis.config import reset_settings_cache
-
     assert hooks.url_passwords("postgresql+psycopg://airflow:Pg%40Secret@postgres/wikivis",
                                "mysql+pymysql://u:Rep{x}@{wiki}.host/{db}", "sqlite:////tmp/c.sqlite", "") == [
         "Pg@Secret", "Rep{x}"]
     masked: list[str] = []
     monkeypatch.setattr("airflow.sdk.log.mask_secret", masked.append)
     monkeypatch.setenv("WIKIVIS_CATALOG_URL", "postgresql+psycopg://airflow:PgSecret@postgres/wikivis")
-    reset_settings_cache()
-    try:
-        assert hooks.mask_wikivis_secrets() == 1
-    finally:
-        monkeypatch.delenv("WIKIVIS_CATALOG_URL")
-        reset_settings_cache()
+    monkeypatch.delenv("AIRFLOW_CONN_WIKIVIS_REPLICAS", raising=False)
+    assert hooks.mask_wikivis_secrets() == 1
     assert masked == ["PgSecret"]

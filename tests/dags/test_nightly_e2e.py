@@ -1,7 +1,7 @@
 """``wikivis_nightly`` end to end with ``dag.test()`` on the sample wiki served by the mirror.
 
-Tasks run in this process (``dag.test`` without an executor), so ``pipeline.use_settings``
-points them at the mirror and a private home.  Thumbnails are capped (``max_images``) to keep
+Tasks run in this process (``dag.test`` without an executor); the ``use_settings`` fixture
+hands them the mirror's settings through a config file named in Airflow's configuration.  Thumbnails are capped (``max_images``) to keep
 the run short; the per-task overhead of ``dag.test`` is ~1-2 s, so these runs take minutes.
 
 * a green run publishes every ``current`` pointer and the index, and writes the report;
@@ -77,8 +77,8 @@ def test_nightly_publishes_then_a_failing_gate_moves_nothing_and_shows_its_reaso
     from fastapi.testclient import TestClient
     from wikivis_airflow.monitor import create_app, require_user
 
-    from wikivis import pipeline
     from wikivis.lake import Lake
+    from wikivis.stages.run import run_id_for
 
     settings = _settings(mirror, tmp_path / "home")
     use_settings(settings)
@@ -94,7 +94,7 @@ def test_nightly_publishes_then_a_failing_gate_moves_nothing_and_shows_its_reaso
     assert published > first  # the day's dump snapshot plus the day's events: <next day>T000000Z
     pointer = json.loads((settings.index_root / settings.model / "current.json").read_text())
     assert pointer["version"]
-    run_id = pipeline.run_id_for("wikivis_nightly", _interval_start(first).isoformat(), wiki)
+    run_id = run_id_for("wikivis_nightly", _interval_start(first).isoformat(), wiki)
     assert (settings.reports_root / run_id / "report.html").is_file()
 
     # the next interval with a gate that cannot pass: freshness limit of ~0.1 s
@@ -108,7 +108,7 @@ def test_nightly_publishes_then_a_failing_gate_moves_nothing_and_shows_its_reaso
     for downstream in ("events_catchup", "embed", "build_index", "publish"):
         assert states[downstream] == {"upstream_failed"}, downstream
     assert states["write_reports"] == {"success"}  # the teardown reports the failed run
-    failed_run = pipeline.run_id_for("wikivis_nightly", _interval_start(second).isoformat(), wiki)
+    failed_run = run_id_for("wikivis_nightly", _interval_start(second).isoformat(), wiki)
     assert (settings.reports_root / failed_run / "report.html").is_file()
     assert lake.current("article_images", wiki) == published
     assert json.loads((settings.index_root / settings.model / "current.json").read_text()) == pointer
@@ -128,32 +128,37 @@ def test_nightly_publishes_then_a_failing_gate_moves_nothing_and_shows_its_reaso
 
 
 def _replay_nightly(settings, dates: list[str]) -> None:
-    """The nightly DAG's tasks, called in its order for each interval, oldest first (what
+    """The nightly DAG's steps, called in its order for each interval, oldest first (what
     ``airflow backfill create --dag-id wikivis_nightly`` runs, one interval at a time)."""
-    from wikivis import orchestration, pipeline
+    from wikivis import orchestration
+    from wikivis.stages import annotate, commons, ingest, publish, vectors
+    from wikivis.stages.run import RunContext
 
     for date in dates:
         start = _interval_start(date)
-        run = orchestration.interval_run_id("wikivis_nightly", start)
-        items = orchestration.interval_items("wikivis_nightly", start, start + timedelta(days=1))
+        cross = RunContext.open(settings, orchestration.interval_run_id("wikivis_nightly", start))
+        items = orchestration.interval_items("wikivis_nightly", start, start + timedelta(days=1), settings.wikis)
         for item in items:
-            snapshot = pipeline.ingest(item["wiki"], item["dump_date"], run_id=item["run_id"])["snapshot"]
-            pipeline.gate_tables(item["wiki"], snapshot, run_id=item["run_id"])
-            snapshot = pipeline.events_catchup(item["wiki"], snapshot, until=item["until"], run_id=item["run_id"])["snapshot"]
-            pipeline.gate_events(item["wiki"], snapshot, run_id=item["run_id"])
-            pipeline.captions(item["wiki"], snapshot, run_id=item["run_id"])
-            pipeline.wikidata(item["wiki"], snapshot, run_id=item["run_id"])
-            for shard in pipeline.plan_media_shards(item["wiki"], snapshot, run_id=item["run_id"]):
-                pipeline.fetch_metadata_shard(**shard, run_id=item["run_id"])
-                pipeline.fetch_media_shard(**shard, run_id=item["run_id"])
-            pipeline.gate_media(item["wiki"], snapshot, run_id=item["run_id"])
-            pipeline.embed(item["wiki"], snapshot, run_id=item["run_id"])
+            ctx, wiki = RunContext.open(settings, item["run_id"]), item["wiki"]
+            snapshot = ingest.ingest(ctx, wiki, item["dump_date"])["snapshot"]
+            ingest.gate_tables(ctx, wiki, snapshot)
+            snapshot = ingest.events_catchup(ctx, wiki, snapshot, until=item["until"])["snapshot"]
+            ingest.gate_events(ctx, wiki, snapshot)
+            annotate.captions(ctx, wiki, snapshot)
+            annotate.wikidata(ctx, wiki, snapshot)
+            for shard in commons.plan_commons(ctx, wiki, snapshot):
+                commons.fetch_metadata_shard(ctx, wiki, snapshot, shard["shard"], shard["n_shards"])
+                commons.fetch_media_shard(ctx, wiki, snapshot, shard["shard"], shard["n_shards"])
+            commons.merge_commons(ctx, wiki, snapshot)
+            commons.gate_media(ctx, wiki, snapshot)
+            vectors.embed(ctx, wiki, snapshot)
             item["snapshot"] = snapshot
-        pipeline.gate_embeddings(run_id=run)
-        version = pipeline.build_index(run_id=run)["version"]
-        pipeline.gate_index(version, run_id=run)
+        vectors.gate_embeddings(cross)
+        version = vectors.build_index(cross)["version"]
+        vectors.gate_index(cross, version)
         for item in orchestration.newest_per_wiki(items):
-            pipeline.publish(item["wiki"], item["snapshot"], index_version=version, run_id=item["run_id"])
+            publish.publish(RunContext.open(settings, item["run_id"]), item["wiki"], item["snapshot"],
+                            index_version=version)
 
 
 def test_a_backfill_of_three_dates_ends_with_the_same_lake_as_three_nightly_runs(

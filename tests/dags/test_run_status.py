@@ -1,7 +1,7 @@
 """Catalog run statuses under Airflow's retries (issue 15, items 8-10), with ``dag.test``.
 
 Cheap on purpose: ``wikivis_backfill`` with ``dry_run`` runs only the (dry) ingest stage;
-every other task passes the item through.  ``pipeline.ingest`` is replaced in this process
+every other task passes the item through.  ``wikivis.stages.ingest.ingest`` is replaced in this process
 (``dag.test`` runs the tasks here) by a stand-in that records the stage like the real one
 and fails as told.  Retries wait 0 s: the DAG is parsed again with ``default_args`` patched.
 """
@@ -20,9 +20,9 @@ WIKI = "samplewiki"
 
 
 def _run_id(date: str) -> str:
-    from wikivis import pipeline
+    from wikivis.stages.run import run_id_for
 
-    return pipeline.run_id_for("wikivis_backfill", datetime.strptime(date, "%Y%m%d").replace(tzinfo=UTC).isoformat(), WIKI)
+    return run_id_for("wikivis_backfill", datetime.strptime(date, "%Y%m%d").replace(tzinfo=UTC).isoformat(), WIKI)
 
 
 @pytest.fixture
@@ -40,12 +40,8 @@ def backfill_dag(airflow_db, monkeypatch):
 
 
 @pytest.fixture
-def home(settings):
-    from wikivis import pipeline
-
-    pipeline.use_settings(settings)
-    yield settings
-    pipeline.use_settings(None)
+def home(settings, use_settings):
+    return use_settings(settings)
 
 
 def _conf(date: str) -> dict[str, object]:
@@ -54,16 +50,17 @@ def _conf(date: str) -> dict[str, object]:
 
 
 def _ingest_failing(monkeypatch, failures: list[Exception]) -> None:
-    """``pipeline.ingest`` raising each of ``failures`` in turn (inside its stage), then succeeding."""
-    from wikivis import pipeline
+    """The ingest stage raising each of ``failures`` in turn (inside its stage), then succeeding."""
+    from wikivis.stages import ingest as ingest_stages
+    from wikivis.stages.run import stage
 
-    def ingest(wiki, date, *, run_id, **_):
-        with pipeline.stage(pipeline.context(), run_id, "ingest", wiki, date=date):
+    def ingest(ctx, wiki, date, **_):
+        with stage(ctx, "ingest", wiki, date=date):
             if failures:
                 raise failures.pop(0)
-        return {"wiki": wiki, "snapshot": date, "run_id": run_id}
+        return {"wiki": wiki, "snapshot": date, "run_id": ctx.run_id}
 
-    monkeypatch.setattr(pipeline, "ingest", ingest)
+    monkeypatch.setattr(ingest_stages, "ingest", ingest)
 
 
 def _health(settings) -> str:
@@ -119,17 +116,17 @@ def test_a_dag_run_that_fails_without_its_teardown_fails_its_runs(home):
 
     from wikivis_airflow.callbacks import dag_run_failed
 
-    from wikivis import pipeline
     from wikivis.catalog import Catalog
+    from wikivis.stages.run import RunContext, finish_runs, run_id_for, stage
 
     start = datetime(2026, 12, 3, tzinfo=UTC)
-    nightly = pipeline.run_id_for("wikivis_nightly", start.isoformat(), WIKI)
-    cross = pipeline.run_id_for("wikivis_nightly", start.isoformat())
-    ctx = pipeline.context()
+    nightly = run_id_for("wikivis_nightly", start.isoformat(), WIKI)
+    cross = run_id_for("wikivis_nightly", start.isoformat())
+    ctx = RunContext.open(home, nightly)
     for run_id in (nightly, cross):
-        with pipeline.stage(ctx, run_id, "ingest" if run_id == nightly else "gate_embeddings", WIKI):
+        with stage(ctx.with_run(run_id), "ingest" if run_id == nightly else "gate_embeddings", WIKI):
             pass
-    pipeline.finish_runs([cross], failed=False)
+    finish_runs(home, [cross], failed=False)
     dag_run = SimpleNamespace(run_id="scheduled__2026-12-03", data_interval_start=start,
                               data_interval_end=start + timedelta(days=1), conf={})
     dag_run_failed({"dag": SimpleNamespace(dag_id="wikivis_nightly"), "dag_run": dag_run, "reason": "timed_out"})
@@ -140,7 +137,7 @@ def test_a_dag_run_that_fails_without_its_teardown_fails_its_runs(home):
 
     # a backfill: its run ids come from the form
     day = _run_id("20261105")
-    with pipeline.stage(ctx, day, "ingest", WIKI):
+    with stage(ctx.with_run(day), "ingest", WIKI):
         pass
     dag_run = SimpleNamespace(run_id="manual__x", data_interval_start=None, data_interval_end=None,
                               conf={**_conf("20261104"), "end": "2026-11-05"})

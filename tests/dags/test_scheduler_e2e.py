@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 
 from tests.dags import airflow_env
-from wikivis.demo import _env_for
+from wikivis.config import settings_toml
 
 pytestmark = [pytest.mark.dags, pytest.mark.integration, pytest.mark.slow]
 
@@ -114,6 +114,8 @@ def airflow(tmp_path: Path, mirror_factory) -> Iterator[tuple[Airflow, object]]:
     home.mkdir()
     port = _free_port()
     settings = mirror.settings(home=tmp_path / "wikivis")
+    config = tmp_path / "wikivis.toml"
+    config.write_text(settings_toml(settings), encoding="utf-8")  # every endpoint of the mirror, Wikidata included
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "WIKIVIS_"))},
         "PYTHONPATH": str(airflow_env.REPO),
@@ -134,8 +136,8 @@ def airflow(tmp_path: Path, mirror_factory) -> Iterator[tuple[Airflow, object]]:
         "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "5",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "OMP_WAIT_POLICY": "PASSIVE",
-        **_env_for(settings),  # every endpoint of the mirror, Wikidata included
-        "WIKIVIS_MAX_IMAGES": "20",
+        "AIRFLOW__WIKIVIS__CONFIG_FILE": str(config),  # what every task, callback and trigger reads
+        "WIKIVIS_MAX_IMAGES": "20",  # variables override the file, as in a deployment
     }
     af = Airflow(home, env)
     af.cli("db", "migrate")
@@ -166,7 +168,7 @@ def _health(settings) -> str:
 
 
 def test_a_scheduled_nightly_and_a_failing_backfill_end_as_airflow_says(airflow):
-    from wikivis import pipeline
+    from wikivis.stages.run import run_id_for
 
     af, settings = airflow
     af.wait_for_dags("wikivis_nightly", "wikivis_backfill")
@@ -176,7 +178,7 @@ def test_a_scheduled_nightly_and_a_failing_backfill_end_as_airflow_says(airflow)
     af.cli("dags", "pause", "wikivis_nightly")  # no second interval while the backfill runs
 
     yesterday = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
-    nightly_run = pipeline.run_id_for("wikivis_nightly", yesterday.isoformat(), settings.wikis[0])
+    nightly_run = run_id_for("wikivis_nightly", yesterday.isoformat(), settings.wikis[0])
     runs = _catalog_runs(settings)
     assert runs[nightly_run]["status"] == "success", runs
     assert all(r["status"] == "success" for r in runs.values()), runs
@@ -188,7 +190,7 @@ def test_a_scheduled_nightly_and_a_failing_backfill_end_as_airflow_says(airflow)
     af.cli("dags", "trigger", "wikivis_backfill", "-c", json.dumps(conf))
     _, state = af.wait_for_run("wikivis_backfill")
     assert state == "failed", af.task_states("wikivis_backfill")
-    backfill_run = pipeline.run_id_for("wikivis_backfill", datetime(2020, 1, 1, tzinfo=UTC).isoformat(), settings.wikis[0])
+    backfill_run = run_id_for("wikivis_backfill", datetime(2020, 1, 1, tzinfo=UTC).isoformat(), settings.wikis[0])
     runs = _catalog_runs(settings)
     assert runs[backfill_run]["status"] == "failed" and runs[backfill_run]["message"].startswith("ingest: "), runs
     assert runs[nightly_run]["status"] == "success"

@@ -30,7 +30,7 @@ def pull_command(
 ) -> None:
     """Pull one wiki's datasets from its replica into the lake."""
     from wikivis.errors import InputError
-    from wikivis.sources.replicas import pull
+    from wikivis.stages.ingest import pull_replica as pull
 
     if files not in ("all", "used", "none"):
         raise InputError(f"--files must be all, used or none, not {files!r}")

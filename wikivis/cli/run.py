@@ -20,10 +20,9 @@ def run(
     events: Annotated[bool, typer.Option(help="apply EventStreams changes after the dump")] = True,
 ) -> None:
     """Run every stage in order (ingest → gates → events → Commons → embed → index → publish)."""
-    from wikivis import pipeline
+    from wikivis.stages.graph import run_all
 
-    pipeline.use_settings(settings_from_ctx())
-    summary = pipeline.run_all(wikis=wiki or None, date=date, until=until, events=events)
+    summary = run_all(settings_from_ctx(), wikis=wiki or None, date=date, until=until, events=events)
     echo_result(summary)
 
 

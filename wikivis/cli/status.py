@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from wikivis.cli._common import STATE, echo_result, settings_from_ctx
 
+if TYPE_CHECKING:
+    from wikivis.stages.graph import Graph
+
 app = typer.Typer()
 
 
-def collect_status(settings: Any, runs: int = 10) -> dict[str, Any]:
-    """Everything `wikivis status` shows, as plain data (also used by the monitoring page)."""
+def collect_status(settings: Any, runs: int = 10, graph: Graph | None = None) -> dict[str, Any]:
+    """Everything `wikivis status` shows, as plain data: the run statuses and health of
+    :mod:`wikivis.runs` (the monitoring page reads the same), what is published, and the
+    stages of the latest run in the order of ``graph`` (default the nightly graph)."""
     from wikivis.catalog import Catalog
     from wikivis.lake import Lake
 
@@ -38,18 +43,24 @@ def collect_status(settings: Any, runs: int = 10) -> dict[str, Any]:
             except (OSError, ValueError):
                 indexes.append({"model": pointer.parent.name, "error": "unreadable current.json"})
     from wikivis.runs import health, newest_intervals
+    from wikivis.stages.graph import NIGHTLY
+    from wikivis.stages.run import STAGE_KIND_PREFIX, is_stage_kind, stage_of_kind
+
+    pipeline = (graph or NIGHTLY).stage_names()
+    rank = {name: n for n, name in enumerate(pipeline)}
 
     catalog = Catalog(settings.resolved_catalog_url)
     all_recent = catalog.runs(limit=max(500, runs * 20))
     intervals = newest_intervals(all_recent)
-    recent = [r for r in all_recent if not r["kind"].startswith("stage:")][:runs]
+    recent = [r for r in all_recent if not is_stage_kind(r["kind"])][:runs]
     gates = catalog.gate_results(recent[0]["id"], limit=1000) if recent else []
     if recent:
         stages = [r for r in catalog.runs(limit=200, kind=None) if (r.get("params") or {}).get("parent") == recent[0]["id"]]
-        recent[0]["stages"] = [{"stage": r["kind"].removeprefix("stage:"), "status": r["status"],
-                                "duration_s": r["duration_s"]} for r in reversed(stages)]
+        ordered = sorted(reversed(stages), key=lambda r: rank.get(stage_of_kind(r["kind"]), len(rank)))
+        recent[0]["stages"] = [{"stage": r["kind"].removeprefix(STAGE_KIND_PREFIX), "status": r["status"],
+                                "duration_s": r["duration_s"]} for r in ordered]
     catalog.dispose()
-    return {"home": str(settings.home), "health": health(all_recent), "intervals": intervals,
+    return {"home": str(settings.home), "health": health(all_recent), "intervals": intervals, "pipeline": pipeline,
             "published": published, "indexes": indexes, "runs": recent, "gates": gates}
 
 

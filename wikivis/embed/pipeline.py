@@ -66,7 +66,7 @@ class EmbedResult:
     def images_per_s(self) -> float:
         return self.embedded / self.seconds if self.seconds > 0 else 0.0
 
-    def to_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "failed_total": self.failed_total, "images_per_s": round(self.images_per_s, 2)}
 
 

@@ -200,6 +200,8 @@ class MetadataResult:
     #: ``metadata_failures`` rows: every requested title that yields no usable metadata
     failures: pa.Table | None = None
     failures_manifest: Manifest | None = None
+    #: of ``requested``, titles whose metadata was reused (not asked again)
+    reused: int = 0
 
     def failure_rows(self) -> list[dict[str, Any]]:
         return self.failures.to_pylist() if self.failures is not None else []
@@ -306,7 +308,8 @@ def fetch_metadata(
         owner = wiki or settings.commons_wiki
         manifest = lake.write("file_metadata", owner, snapshot, table, run_id=run_id)
         failures_manifest = lake.write("metadata_failures", owner, snapshot, failed, run_id=run_id)
-    return MetadataResult(table, len(wanted) + len(reused), dict(problems), manifest, failed, failures_manifest)
+    return MetadataResult(table, len(wanted) + len(reused), dict(problems), manifest, failed, failures_manifest,
+                          reused=len(reused))
 
 
 # --------------------------------------------------------------------------- images

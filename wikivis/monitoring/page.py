@@ -264,8 +264,10 @@ def render_page(status: Mapping[str, Any], prefix: str = "", view: View | None =
     """The monitoring page as one self-contained HTML document."""
     view = view or View()
     state = health(status)
-    stage_names = sorted({str(s["stage"]) for s in status.get("stage_runs", [])}
-                         | {str(g.get("stage")) for g in status.get("gates", []) if g.get("stage")})
+    pipeline = [str(s) for s in status.get("pipeline", [])]
+    seen = ({str(s["stage"]) for s in status.get("stage_runs", [])}
+            | {str(g.get("stage")) for g in status.get("gates", []) if g.get("stage")})
+    stage_names = [s for s in pipeline if s in seen] + sorted(seen - set(pipeline))
     parts = [
         "<!doctype html><html lang=en><head><meta charset=utf-8><title>wikivis monitor</title>"
         f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_CSS}</style></head><body>',
@@ -295,6 +297,8 @@ def render_page(status: Mapping[str, Any], prefix: str = "", view: View | None =
         parts.append(f'<p class="muted">{len(failing) - 10} older failures: see the gate results below.</p>')
 
     parts.append('<h2 id="stages">Stages</h2>')
+    if pipeline:
+        parts.append('<p class="muted" id="pipeline">pipeline: ' + " → ".join(html.escape(s) for s in pipeline) + "</p>")
     parts.append(_table(
         ["stage or run kind", "last status", "last started", "last success", "its duration (s)", "mean duration (s)"],
         ([s["stage"], s["last_status"], s["last_started"], s["last_success"], s["last_success_duration_s"],

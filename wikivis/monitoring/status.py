@@ -20,16 +20,20 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wikivis.stages.run import is_stage_kind
+from wikivis.stages.run import stage_of_kind as stage_name
+
+__all__ = ["HTTP_COUNTERS", "collect_status", "health", "http_counters", "is_stage_run", "stage_name", "stage_summary"]
+
 if TYPE_CHECKING:
     from wikivis.config import Settings
+    from wikivis.stages.graph import Graph
 
-STAGE_KIND_PREFIX = "stage:"
-_SHARD_SUFFIX_RE = re.compile(r"_\d+$")
 _SNAPSHOT_DATE_RE = re.compile(r"([0-9]{8})(?:T([0-9]{6})Z)?", re.ASCII)  # fullmatch; ASCII digits only
 #: politeness counters shown per run (keys of ``wikivis.sources.http.HttpCounters``)
 HTTP_COUNTERS = ("requests", "retries", "throttled", "server_errors", "bytes", "waited_s")
@@ -63,16 +67,8 @@ def age_days(snapshot: str | None, now: datetime) -> float | None:
     return None if when is None else round((now - when).total_seconds() / 86400, 2)
 
 
-def stage_name(kind: str | None) -> str:
-    """``stage:metadata_3`` → ``metadata``; a parent run's kind (its DAG) stays as it is."""
-    kind = str(kind or "?")
-    if kind.startswith(STAGE_KIND_PREFIX):
-        return _SHARD_SUFFIX_RE.sub("", kind.removeprefix(STAGE_KIND_PREFIX))
-    return kind
-
-
 def is_stage_run(run: Mapping[str, Any]) -> bool:
-    return str(run.get("kind") or "").startswith(STAGE_KIND_PREFIX)
+    return is_stage_kind(run.get("kind"))
 
 
 def parent_of(run: Mapping[str, Any]) -> str:
@@ -90,8 +86,9 @@ def stage_seconds(run: Mapping[str, Any]) -> float | None:
     return None if value is None else float(value)
 
 
-def stage_summary(runs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Per stage (or parent run kind): last run, last success and durations (runs newest first)."""
+def stage_summary(runs: Iterable[Mapping[str, Any]], order: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Per stage (or parent run kind): last run, last success and durations (runs newest first);
+    the stages of ``order`` (the graph's) first and in that order, then the others by name."""
     stages: dict[str, dict[str, Any]] = {}
     for run in runs:
         kind = stage_name(run.get("kind"))
@@ -110,7 +107,8 @@ def stage_summary(runs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         durations = entry.pop("durations")
         entry["mean_duration_s"] = round(sum(durations) / len(durations), 2) if durations else None
         out.append(entry)
-    return sorted(out, key=lambda e: e["stage"])
+    rank = {name: n for n, name in enumerate(order)}
+    return sorted(out, key=lambda e: (rank.get(e["stage"], len(rank)), e["stage"]))
 
 
 def http_counters(metrics: Mapping[str, Any] | None) -> dict[str, dict[str, float]]:
@@ -221,12 +219,16 @@ def _positions(runs: list[dict[str, Any]], checkpoints: Mapping[str, str | None]
 
 
 def collect_status(settings: Settings, *, runs_limit: int = RUNS_LIMIT, gates_limit: int = GATES_LIMIT,
-                   now: datetime | None = None) -> dict[str, Any]:
-    """Everything the page shows, newest first, as JSON-able data."""
+                   now: datetime | None = None, graph: Graph | None = None) -> dict[str, Any]:
+    """Everything the page shows, newest first, as JSON-able data; ``pipeline`` lists the
+    stages of ``graph`` (default the nightly graph) in order."""
     from wikivis.lake import Lake
+    from wikivis.stages.graph import NIGHTLY
 
     now = now or datetime.now(UTC)
-    status: dict[str, Any] = {"generated_at": now.isoformat(timespec="seconds"), "catalog_error": None}
+    pipeline = (graph or NIGHTLY).stage_names()
+    status: dict[str, Any] = {"generated_at": now.isoformat(timespec="seconds"), "catalog_error": None,
+                              "pipeline": pipeline}
     runs: list[dict[str, Any]] = []
     gates: list[dict[str, Any]] = []
     lake = Lake.from_settings(settings)
@@ -260,7 +262,7 @@ def collect_status(settings: Settings, *, runs_limit: int = RUNS_LIMIT, gates_li
     status["intervals"] = newest_intervals(runs)
     reports_root = settings.reports_root
     stage_runs = [r for r in runs if is_stage_run(r)]
-    status["stages"] = stage_summary(runs)
+    status["stages"] = stage_summary(runs, pipeline)
     status["runs"] = [
         {
             **{k: run.get(k) for k in ("id", "kind", "wiki", "status", "started_at", "ended_at", "duration_s", "message")},

@@ -39,6 +39,8 @@ Facts this module is built on (see docs/reference: wikimedia-sources.md §3):
   and whether the replica's ``linktarget`` *view* hides the targets imagelinks uses (the 2024
   maintain-views.yaml view kept only targets used by templatelinks/pagelinks): then a join
   would silently lose every image, so it raises :class:`LinktargetViewError` instead.
+* **Scope.**  This module only talks to the replicas and hands back Arrow batches; writing
+  them to the lake (``pull_replica``) belongs to the ingest stage, :mod:`wikivis.stages.ingest`.
 * **SQLite.**  The embedded default (``Settings.replica_url(wiki)``: a file under home, filled
   by :mod:`wikivis.mirror.replica_loader`); the named queries are portable to both.
 """
@@ -51,9 +53,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -73,9 +74,6 @@ from wikivis.vocab import NS_CATEGORY, NS_FILE, NS_MAIN
 
 #: page_props.wikibase_item values kept (the dump path's rule)
 ITEM_PATTERN = r"^Q[1-9][0-9]*$"
-
-if TYPE_CHECKING:
-    from wikivis.lake import Lake, Manifest
 
 #: live replica host and URL (analytics: long queries allowed)
 LIVE_HOST_TEMPLATE = "{wiki}.analytics.db.svc.wikimedia.cloud"
@@ -879,83 +877,3 @@ class ReplicaSource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-# --------------------------------------------------------------------------- pull
-@dataclass(frozen=True)
-class PullResult:
-    wiki: str
-    files_wiki: str
-    snapshot: str
-    schema: ReplicaSchema
-    manifests: dict[str, Manifest]
-    rows: dict[str, int]
-    counters: dict[str, Any]
-    seconds: float
-
-
-def today_snapshot() -> str:
-    return datetime.now(UTC).strftime("%Y%m%d")
-
-
-def pull(
-    settings: Settings,
-    wiki: str,
-    snapshot: str | None = None,
-    *,
-    lake: Lake | None = None,
-    engine_factory: EngineFactory | None = None,
-    run_id: str | None = None,
-    files: Literal["all", "used", "none"] = "all",
-) -> PullResult:
-    """Write the pages / article_images / article_categories / article_items / files datasets of ``wiki``
-    from the replicas — the same datasets, row for row, as the dump path.
-
-    ``files`` comes from ``settings.commons_wiki``'s ``image`` table (another section, so
-    the join with the wiki's imagelinks happens here): ``all`` rows, like the dump path;
-    ``used`` only the names the wiki's articles use (far fewer queries on the live Commons
-    replica); ``none`` skips it.  Every dataset is written under ``snapshot``.
-    """
-    from wikivis.lake import Lake
-
-    check_wiki_name(wiki)
-    snapshot = snapshot or today_snapshot()
-    lake = lake or Lake.from_settings(settings)
-    started = time.perf_counter()
-    files_wiki = settings.commons_wiki
-    with ReplicaSource(settings, engine_factory=engine_factory) as source:
-        client = source.client(wiki)
-        schema = client.detect_schema()
-        inputs = (f"replica:{client.where}",)
-        manifests: dict[str, Manifest] = {}
-        manifests["pages"] = lake.write("pages", wiki, snapshot, client.pages(), run_id=run_id, inputs=inputs)
-        manifests["article_images"] = lake.write(
-            "article_images", wiki, snapshot, client.article_images(), run_id=run_id, inputs=inputs
-        )
-        manifests["article_categories"] = lake.write(
-            "article_categories", wiki, snapshot, client.article_categories(), run_id=run_id, inputs=inputs
-        )
-        manifests["article_items"] = lake.write(
-            "article_items", wiki, snapshot, client.article_items(), run_id=run_id, inputs=inputs
-        )
-        if files != "none":
-            files_client = source.client(files_wiki)
-            if files == "used":
-                used = lake.read("article_images", wiki, snapshot, columns=["file_name"]).column("file_name")
-                file_batches = files_client.files_by_name(used.unique().to_pylist())
-            else:
-                file_batches = files_client.files()
-            manifests["files"] = lake.write(
-                "files", files_wiki, snapshot, file_batches, run_id=run_id, inputs=(f"replica:{files_client.where}",)
-            )
-        counters = source.counters.as_dict()
-    return PullResult(
-        wiki=wiki,
-        files_wiki=files_wiki,
-        snapshot=snapshot,
-        schema=schema,
-        manifests=manifests,
-        rows={name: m.rows for name, m in manifests.items()},
-        counters=counters,
-        seconds=time.perf_counter() - started,
-    )

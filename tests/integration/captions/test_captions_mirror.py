@@ -139,17 +139,14 @@ def test_cli_extract_and_coverage(mirror, sample_wiki, settings, monkeypatch):
 
 
 def test_pipeline_stage_records_itself(mirror, sample_wiki, tmp_path):
-    from wikivis import pipeline
     from wikivis.catalog import Catalog
+    from wikivis.stages.annotate import captions
+    from wikivis.stages.run import RunContext
 
     s = mirror.settings(home=tmp_path / "home")
     wiki, snapshot = sample_wiki.wiki, sample_wiki.dates[-1]
     Lake.from_settings(s).write("article_images", wiki, snapshot, _article_images(sample_wiki, wiki))
-    pipeline.use_settings(s)
-    try:
-        out = pipeline.captions(wiki, snapshot, run_id="test__captions")
-    finally:
-        pipeline.use_settings(None)
+    out = captions(RunContext.open(s, "test__captions"), wiki, snapshot)
     assert out["source"] == "dump" and out["rows"] > 500
     catalog = Catalog(s.resolved_catalog_url)
     try:
@@ -192,7 +189,6 @@ def test_mirror_protocol_details(mirror, sample_wiki):
 
 
 def test_demo_shows_caption_coverage(mirror, sample_wiki, tmp_path):
-    from wikivis import pipeline
     from wikivis.demo import demo_captions
 
     s = mirror.settings(home=tmp_path / "home")
@@ -200,9 +196,5 @@ def test_demo_shows_caption_coverage(mirror, sample_wiki, tmp_path):
     wiki, snapshot = sample_wiki.wiki, sample_wiki.dates[-1]
     lake.write("article_images", wiki, snapshot, _article_images(sample_wiki, wiki))
     lake.publish("article_images", wiki, snapshot)
-    pipeline.use_settings(s)
-    try:
-        cov = demo_captions(s, "demo__run")
-    finally:
-        pipeline.use_settings(None)
+    cov = demo_captions(s, "demo__run")
     assert cov["snapshot"] == snapshot and 0.3 < cov["caption_share"] < 0.6 and cov["reference"]["alt_share"] == 0.1

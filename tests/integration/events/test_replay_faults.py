@@ -110,9 +110,10 @@ def test_the_mirror_sends_minus_one_for_an_idle_datacentre_and_honours_it(mirror
 def test_the_next_dump_ingest_reconciles_a_stale_wiki(harness, sample_wiki) -> None:
     """Stale → not retried (typed error) → the nightly's next ingest resets the checkpoint to
     the dump's time and records the gap → the catch-up from that dump works again."""
-    from wikivis import pipeline
     from wikivis.errors import StaleCheckpointError
     from wikivis.events import event_gaps, stale_reason
+    from wikivis.stages.ingest import ingest
+    from wikivis.stages.run import RunContext
 
     h = harness(events_replay_days=2)
     first = h.run(1, sample_wiki.dates[0])
@@ -120,11 +121,8 @@ def test_the_next_dump_ingest_reconciles_a_stale_wiki(harness, sample_wiki) -> N
         h.run(4, first.snapshot)
     assert stale_reason(h.catalog, sample_wiki.wiki)
     assert event_gaps(h.catalog)[0]["reconciled_by"] is None
-    pipeline.use_settings(h.settings)
-    try:
-        out = pipeline.ingest(sample_wiki.wiki, sample_wiki.dates[3], run_id="wikivis_nightly__samplewiki__test")
-    finally:
-        pipeline.use_settings(None)
+    ctx = RunContext.open(h.settings, "wikivis_nightly__samplewiki__test")
+    out = ingest(ctx, sample_wiki.wiki, sample_wiki.dates[3])
     assert out["snapshot"] == sample_wiki.dates[3]
     assert stale_reason(h.catalog, sample_wiki.wiki) is None
     gap = event_gaps(h.catalog)[0]

@@ -51,8 +51,10 @@ def test_the_runs_are_dated_up_to_yesterday_and_the_files_do_not_change(mirror, 
 def test_the_first_interval_of_a_freshly_unpaused_nightly_passes_on_the_mirror(mirror_factory, tmp_path):
     """The nightly's first tasks for yesterday's interval, with the default freshness limit and
     replay window (the fixed-date mirror fails them: its newest dump is weeks old)."""
-    from wikivis import orchestration, pipeline
+    from wikivis import orchestration
     from wikivis.config import Settings
+    from wikivis.stages.ingest import events_catchup, gate_events, gate_tables, ingest, wait_for_dump
+    from wikivis.stages.run import RunContext
 
     rolling = mirror_factory(dump_dates="today")
     defaults = Settings()
@@ -60,13 +62,10 @@ def test_the_first_interval_of_a_freshly_unpaused_nightly_passes_on_the_mirror(m
                                 events_replay_days=defaults.events_replay_days)
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     [item] = orchestration.interval_items("wikivis_nightly", today - timedelta(days=1), today, [settings.wikis[0]])
-    pipeline.use_settings(settings)
-    try:
-        assert pipeline.wait_for_dump(item["wiki"], item["dump_date"])
-        snapshot = pipeline.ingest(item["wiki"], item["dump_date"], run_id=item["run_id"])["snapshot"]
-        assert snapshot == item["dump_date"]  # the dump dated exactly the interval's day
-        assert pipeline.gate_tables(item["wiki"], snapshot, run_id=item["run_id"])["outcome"] != "fail"
-        caught_up = pipeline.events_catchup(item["wiki"], snapshot, until=item["until"], run_id=item["run_id"])
-        assert pipeline.gate_events(item["wiki"], caught_up["snapshot"], run_id=item["run_id"])["outcome"] != "fail"
-    finally:
-        pipeline.use_settings(None)
+    ctx = RunContext.open(settings, item["run_id"])
+    assert wait_for_dump(settings, item["wiki"], item["dump_date"])
+    snapshot = ingest(ctx, item["wiki"], item["dump_date"])["snapshot"]
+    assert snapshot == item["dump_date"]  # the dump dated exactly the interval's day
+    assert gate_tables(ctx, item["wiki"], snapshot)["outcome"] != "fail"
+    caught_up = events_catchup(ctx, item["wiki"], snapshot, until=item["until"])
+    assert gate_events(ctx, item["wiki"], caught_up["snapshot"])["outcome"] != "fail"

@@ -4,29 +4,28 @@ from __future__ import annotations
 
 import pytest
 
+from wikivis.stages.ingest import ingest, wait_for_dump, wait_for_dump_exact
+from wikivis.stages.run import RunContext
+
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def staged(mirror, tmp_path):
-    from wikivis import pipeline
-
-    pipeline.use_settings(mirror.settings(home=tmp_path / "home"))
-    yield pipeline
-    pipeline.use_settings(None)
+def settings(mirror, tmp_path):
+    return mirror.settings(home=tmp_path / "home")
 
 
-def test_wait_for_dump_accepts_an_older_complete_run(staged, sample_wiki):
+def test_wait_for_dump_accepts_an_older_complete_run(settings, sample_wiki):
     first, last = sample_wiki.dates[0], sample_wiki.dates[-1]
-    assert staged.wait_for_dump("samplewiki", first)
-    assert staged.wait_for_dump("samplewiki", "20261231")
-    assert not staged.wait_for_dump("samplewiki", "20261001")  # before any run
-    assert staged.wait_for_dump_exact("samplewiki", first)
-    assert not staged.wait_for_dump_exact("samplewiki", "20261231")
+    assert wait_for_dump(settings, "samplewiki", first)
+    assert wait_for_dump(settings, "samplewiki", "20261231")
+    assert not wait_for_dump(settings, "samplewiki", "20261001")  # before any run
+    assert wait_for_dump_exact(settings, "samplewiki", first)
+    assert not wait_for_dump_exact(settings, "samplewiki", "20261231")
     assert last <= "20261231"
 
 
-def test_ingest_falls_back_to_the_newest_run_before_the_date(staged, sample_wiki):
-    complete = [d for d in sample_wiki.dates if staged.wait_for_dump_exact("samplewiki", d)]
-    out = staged.ingest("samplewiki", "20261231", run_id="fallback-test")
+def test_ingest_falls_back_to_the_newest_run_before_the_date(settings, sample_wiki):
+    complete = [d for d in sample_wiki.dates if wait_for_dump_exact(settings, "samplewiki", d)]
+    out = ingest(RunContext.open(settings, "fallback-test"), "samplewiki", "20261231")
     assert out["snapshot"] == max(complete)

@@ -12,9 +12,10 @@ pytestmark = pytest.mark.integration
 def test_auto_source_uses_the_replica_when_a_connection_exists(mirror, sample_wiki, tmp_path):
     import sqlalchemy as sa
 
-    from wikivis import pipeline
     from wikivis.lake import Lake
     from wikivis.mirror.replica_loader import load_replica
+    from wikivis.stages.ingest import ingest
+    from wikivis.stages.run import RunContext
 
     wiki, day = sample_wiki.wiki, sample_wiki.n_days
     date = sample_wiki.dates[day]
@@ -27,15 +28,17 @@ def test_auto_source_uses_the_replica_when_a_connection_exists(mirror, sample_wi
         made.append(name)
         return sa.create_engine(replica_settings.replica_url(name))
 
-    try:
-        pipeline.use_settings(replica_settings)
-        assert pipeline.ingest(wiki, date, run_id="r-replica", engine_factory=factory)["source"] == "replica"
-        dumps_settings = mirror.settings(home=tmp_path / "dumps", ingest_sources=(f"{wiki}=auto",))
-        pipeline.use_settings(dumps_settings)
-        assert pipeline.ingest(wiki, date, run_id="r-dumps")["source"] == "dumps"
-    finally:
-        pipeline.use_settings(None)
+    replica_ctx = RunContext.open(replica_settings, "r-replica")
+    assert ingest(replica_ctx, wiki, date, engine_factory=factory)["source"] == "replica"
+    dumps_settings = mirror.settings(home=tmp_path / "dumps", ingest_sources=(f"{wiki}=auto",))
+    dumps_ctx = RunContext.open(dumps_settings, "r-dumps")
+    assert ingest(dumps_ctx, wiki, date)["source"] == "dumps"
     assert made == [wiki, sample_wiki.commons_wiki]
+    # both branches record every snapshot they wrote in the catalog
+    for ctx in (replica_ctx, dumps_ctx):
+        recorded = {(s["dataset"], s["wiki"]) for s in ctx.catalog.snapshots() if s["snapshot"] == date}
+        assert {(d, wiki) for d in ("pages", "article_images", "article_categories", "article_items")} <= recorded
+        assert ("files", sample_wiki.commons_wiki) in recorded
     replica, dumps = Lake.from_settings(replica_settings), Lake.from_settings(dumps_settings)
     for dataset in ("pages", "article_images", "article_categories", "article_items"):
         assert replica.read(dataset, wiki, date).equals(dumps.read(dataset, wiki, date)), dataset

@@ -49,21 +49,18 @@ def _cli(*args: str, env: dict[str, str]) -> str:
 def test_no_log_message_or_record_of_a_failing_run_shows_the_password(
     mirror, tmp_path, caplog, capsys, secret_catalog_url
 ):
-    from wikivis import orchestration, pipeline
+    from wikivis import orchestration
     from wikivis.catalog import Catalog
     from wikivis.errors import WikivisError
+    from wikivis.stages.graph import run_all
 
     url, secret = secret_catalog_url
     settings = mirror.settings(home=tmp_path / "home", catalog_url=url)
     caplog.set_level(logging.DEBUG)
-    pipeline.use_settings(settings)
-    try:
-        with pytest.raises(WikivisError) as failed:
-            pipeline.run_all(date="19990101", run_id="run__samplewiki__19990101T000000Z")
-        logging.getLogger("wikivis.test").error("run failed", exc_info=failed.value)
-        orchestration.write_reports(["run__samplewiki__19990101T000000Z", "run__nosuch__19990101T000000Z"])
-    finally:
-        pipeline.use_settings(None)
+    with pytest.raises(WikivisError) as failed:
+        run_all(settings, date="19990101", run_id="run__samplewiki__19990101T000000Z")
+    logging.getLogger("wikivis.test").error("run failed", exc_info=failed.value)
+    orchestration.write_reports(settings, ["run__samplewiki__19990101T000000Z", "run__nosuch__19990101T000000Z"])
 
     env = {"WIKIVIS_HOME": str(tmp_path / "home"), "WIKIVIS_CATALOG_URL": url}
     cli_output = _cli("report", "run__nosuch__19990101T000000Z", env=env) + _cli("status", env=env)

@@ -16,17 +16,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def finished_run(mirror, sample_wiki, tmp_path_factory):
-    from wikivis import pipeline
+    from wikivis.stages.graph import run_all
 
     settings = mirror.settings(home=tmp_path_factory.mktemp("pipeline-home"))
     date = sample_wiki.dates[0]
     until = (datetime.strptime(date, "%Y%m%d").replace(tzinfo=UTC) + timedelta(days=1)).isoformat()
-    pipeline.use_settings(settings)
-    try:
-        summary = pipeline.run_all(date=date, until=until)
-        yield settings, summary
-    finally:
-        pipeline.use_settings(None)
+    return settings, run_all(settings, date=date, until=until)
 
 
 def test_everything_is_published_together(finished_run):
@@ -53,16 +48,13 @@ def test_visual_recommenders_beat_popularity(finished_run):
 
 
 def test_rerunning_the_embedding_stage_does_no_work(finished_run):
-    from wikivis import pipeline
+    from wikivis.stages.run import RunContext
+    from wikivis.stages.vectors import embed
 
     settings, summary = finished_run
-    pipeline.use_settings(settings)
-    try:
-        snapshot = summary["wikis"]["samplewiki"]["snapshot"]
-        # a retried task: same run id, nothing new to embed
-        again = pipeline.embed("samplewiki", snapshot, run_id=summary["wikis"]["samplewiki"]["run_id"])
-    finally:
-        pipeline.use_settings(None)
+    snapshot = summary["wikis"]["samplewiki"]["snapshot"]
+    # a retried task: same run id, nothing new to embed
+    again = embed(RunContext.open(settings, summary["wikis"]["samplewiki"]["run_id"]), "samplewiki", snapshot)
     assert again["embedded"] == 0
 
 
@@ -73,7 +65,7 @@ def test_status_and_report_describe_the_run(finished_run):
     status = collect_status(settings)
     run = status["runs"][0]
     assert run["id"] == summary["wikis"]["samplewiki"]["run_id"] and run["status"] == "success"
-    assert {s["stage"] for s in run["stages"]} >= {"ingest", "gate_tables", "commons", "embed", "publish"}
+    assert {s["stage"] for s in run["stages"]} >= {"ingest", "gate_tables", "merge_commons", "embed", "publish"}
     assert not [g for g in status["gates"] if g["outcome"] == "fail"]
     report = summary["wikis"]["samplewiki"]["report"]
     assert report.endswith(".html")

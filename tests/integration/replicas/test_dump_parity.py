@@ -12,7 +12,7 @@ import pytest
 
 from tests.integration.replicas.conftest import replica_url_template
 from wikivis.lake import Lake
-from wikivis.sources.replicas import pull
+from wikivis.stages.ingest import pull_replica as pull
 
 pytestmark = pytest.mark.integration
 

@@ -24,8 +24,8 @@ from wikivis.sources.replicas import (
     ReplicaSource,
     create_replica_engine,
     db_error_code,
-    pull,
 )
+from wikivis.stages.ingest import pull_replica as pull
 from wikivis.testing import mysql_url
 
 pytestmark = pytest.mark.integration

@@ -119,10 +119,11 @@ def test_titles_without_metadata_are_listed_with_their_reason(settings, lake, fa
     assert summary.metadata_problems == {"missing": 1, "no_imageinfo": 1, "invalid": 1}
 
 
-def test_pipeline_shards_write_and_merge_metadata_failures(settings, lake, fake_api, FakeFile, monkeypatch):
-    """The Airflow path (fetch_metadata_shard → gate_media's merge) writes the same dataset."""
-    from wikivis import pipeline
+def test_shards_write_and_merge_metadata_failures(settings, lake, fake_api, FakeFile, monkeypatch):
+    """The Airflow path (metadata shards → merge_commons) writes the same dataset."""
     from wikivis.sources import commons as commons_source
+    from wikivis.stages import commons
+    from wikivis.stages.run import RunContext
 
     fake_api.add(FakeFile("Cat.jpg"))
     _article_images(lake, "20250101", [(1, "Cat.jpg"), (1, "Nope.jpg"), (2, "Gone.jpg")])
@@ -133,21 +134,9 @@ def test_pipeline_shards_write_and_merge_metadata_failures(settings, lake, fake_
         return real(cls, s.replace(commons_api_url="http://api.test/w/api.php"), wiki, session=session, **kw)
 
     monkeypatch.setattr(commons_source.ActionApiClient, "from_settings", classmethod(from_settings))
-    ctx = pipeline.context(settings)
-    monkeypatch.setattr(pipeline, "context", lambda s=None: ctx)
-    monkeypatch.setattr(pipeline, "stage", _no_stage)
+    ctx = RunContext.open(settings, "r1")
     for shard in range(2):
-        pipeline.fetch_metadata_shard(WIKI, "20250101", shard, 2, run_id="r1")
-    assert pipeline._merge_media_parts(ctx, WIKI, "20250101", "r1")
+        commons.fetch_metadata_shard(ctx, WIKI, "20250101", shard, 2)
+    assert set(commons.merge_commons(ctx, WIKI, "20250101")["rows"]) == {"file_metadata", "metadata_failures"}
     failures = ctx.lake.read("metadata_failures", WIKI, "20250101").to_pylist()
     assert sorted((r["file_name"], r["reason"]) for r in failures) == [("Gone.jpg", "missing"), ("Nope.jpg", "missing")]
-
-
-def _no_stage(*_a, **_k):
-    from contextlib import contextmanager
-
-    @contextmanager
-    def metrics():
-        yield {}
-
-    return metrics()

@@ -3,11 +3,16 @@ interval (item 9): a stage try that fails does not fail its run; the end of the 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from wikivis import orchestration, pipeline
+from wikivis import orchestration
 from wikivis.errors import SourceError
 from wikivis.runs import health, interval_of, newest_intervals
+from wikivis.stages.graph import NIGHTLY as NIGHTLY_GRAPH
+from wikivis.stages.graph import Graph, run_all
+from wikivis.stages.run import RunContext, finish_runs, stage
 
 NIGHTLY = "wikivis_nightly__samplewiki__20261203T000000Z"
 BACKFILL = "wikivis_backfill__samplewiki__20261101T000000Z"
@@ -15,13 +20,11 @@ BACKFILL = "wikivis_backfill__samplewiki__20261101T000000Z"
 
 @pytest.fixture
 def ctx(settings):
-    pipeline.use_settings(settings)
-    yield pipeline.context()
-    pipeline.use_settings(None)
+    return RunContext.open(settings, NIGHTLY)
 
 
 def _fail_once(ctx, run_id: str, name: str = "ingest") -> None:
-    with pytest.raises(SourceError), pipeline.stage(ctx, run_id, name, "samplewiki"):
+    with pytest.raises(SourceError), stage(ctx.with_run(run_id), name, "samplewiki"):
         raise SourceError("503 from the dumps server", url="http://127.0.0.1:1/x")
 
 
@@ -30,17 +33,17 @@ def test_a_failed_try_leaves_the_run_running_and_health_ok(ctx):
     assert ctx.catalog.get_run(f"{NIGHTLY}.ingest")["status"] == "failed"  # the try is recorded
     assert ctx.catalog.get_run(NIGHTLY)["status"] == "running"  # Airflow may retry it
     assert health(ctx.catalog.runs(limit=100)) == "ok"
-    with pipeline.stage(ctx, NIGHTLY, "ingest", "samplewiki"):  # the retry succeeds
+    with stage(ctx, "ingest", "samplewiki"):  # the retry succeeds
         pass
     assert ctx.catalog.get_run(f"{NIGHTLY}.ingest")["status"] == "success"
-    assert pipeline.finish_runs([NIGHTLY], failed=False) == {NIGHTLY: "success"}
+    assert finish_runs(ctx.settings, [NIGHTLY], failed=False) == {NIGHTLY: "success"}
     assert health(ctx.catalog.runs(limit=100)) == "ok"
 
 
 def test_the_end_of_a_failed_dag_run_fails_its_runs_with_the_stage_reason(ctx):
     _fail_once(ctx, NIGHTLY, "gate_tables")
     ended = orchestration.end_dag_run(
-        [NIGHTLY, "wikivis_nightly__20261203T000000Z"],  # the cross-wiki run never started
+        ctx.settings, [NIGHTLY, "wikivis_nightly__20261203T000000Z"],  # the cross-wiki run never started
         {"plan": "success", "gate_tables_0": "failed", "publish": "upstream_failed", "write_reports": "running"},
         ignore="write_reports",
     )
@@ -55,28 +58,28 @@ def test_a_backfill_run_that_is_not_published_still_finishes(ctx):
     older = "wikivis_backfill__samplewiki__20261101T000000Z"
     newer = "wikivis_backfill__samplewiki__20261102T000000Z"
     for run_id in (older, newer):
-        with pipeline.stage(ctx, run_id, "ingest", "samplewiki"):
+        with stage(ctx.with_run(run_id), "ingest", "samplewiki"):
             pass
-    ended = orchestration.end_dag_run([older, newer], {"ingest_0": "success", "publish_0": "success"})
+    ended = orchestration.end_dag_run(ctx.settings, [older, newer], {"ingest_0": "success", "publish_0": "success"})
     assert ended == {older: "success", newer: "success"}
 
 
-def test_run_all_fails_its_run_when_a_stage_raises(ctx, monkeypatch):
-    def broken_ingest(wiki, date, *, run_id, **_):
-        with pipeline.stage(pipeline.context(), run_id, "ingest", wiki):
+def test_run_all_fails_its_run_when_a_stage_raises(ctx):
+    def broken_ingest(step_ctx, item):
+        with stage(step_ctx, "ingest", item["wiki"]):
             raise SourceError("gone", url="http://127.0.0.1:1/")
 
-    monkeypatch.setattr(pipeline, "ingest", broken_ingest)
+    graph = Graph(tuple(replace(s, step=broken_ingest) if s.name == "ingest" else s for s in NIGHTLY_GRAPH))
     with pytest.raises(SourceError):
-        pipeline.run_all(run_id="run__samplewiki__20261203T000000Z")
+        run_all(ctx.settings, run_id="run__samplewiki__20261203T000000Z", graph=graph)
     run = ctx.catalog.get_run("run__samplewiki__20261203T000000Z")
     assert run["status"] == "failed" and run["message"].startswith("ingest: ")
 
 
 def test_a_rerun_of_a_failed_interval_reopens_its_run(ctx):
     _fail_once(ctx, NIGHTLY)
-    pipeline.finish_runs([NIGHTLY], failed=True)
-    with pipeline.stage(ctx, NIGHTLY, "ingest", "samplewiki"):
+    finish_runs(ctx.settings, [NIGHTLY], failed=True)
+    with stage(ctx, "ingest", "samplewiki"):
         assert ctx.catalog.get_run(NIGHTLY)["status"] == "running"
 
 

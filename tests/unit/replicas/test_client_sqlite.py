@@ -21,10 +21,10 @@ from wikivis.sources.replicas import (
     LinktargetViewError,
     ReplicaRetryPolicy,
     ReplicaSource,
-    pull,
     read_replica_cnf,
     replica_url,
 )
+from wikivis.stages.ingest import pull_replica as pull
 
 
 def rows(batches) -> list[dict]:

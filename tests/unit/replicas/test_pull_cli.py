@@ -13,7 +13,7 @@ from wikivis.cli import _common
 from wikivis.cli.replica import app
 from wikivis.errors import ConfigError
 from wikivis.lake import Lake
-from wikivis.sources.replicas import pull
+from wikivis.stages.ingest import pull_replica as pull
 
 
 def test_pull_writes_the_four_datasets(replica_settings, tiny):
