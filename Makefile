@@ -29,7 +29,7 @@ demo: setup  ## run the whole pipeline end to end on the bundled sample wiki (of
 lint: setup  ## ruff (incl. Airflow AIR rules)
 	$(BIN)/ruff check wikivis dags plugins tests bench
 
-typecheck: setup  ## mypy on wikivis/
+typecheck: setup  ## mypy --strict on wikivis/ and plugins/
 	$(BIN)/mypy
 
 test: setup lint typecheck  ## the whole test suite (unit, integration, DAG tests)

@@ -25,15 +25,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import (
-    Asset,
-    AsyncCallback,
-    DeadlineAlert,
-    DeadlineReference,
-    ExceptionRetryPolicy,
-    RetryAction,
-    RetryRule,
-)
+from airflow.sdk import Asset, ExceptionRetryPolicy, RetryAction, RetryRule
+
+# exported by airflow.sdk at run time, but missing from its __init__.pyi (3.3): import from the
+# defining modules so that mypy sees their types
+from airflow.sdk.definitions.callback import AsyncCallback
+from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
 from wikivis.stages import graph
 from wikivis_airflow.callbacks import deadline_missed, task_failed

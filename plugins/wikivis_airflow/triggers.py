@@ -37,7 +37,7 @@ class DumpReadyTrigger(BaseTrigger):
     """Fire once the dump run of ``wiki`` dated ``dump_date`` (YYYYMMDD) is complete."""
 
     def __init__(self, wiki: str, dump_date: str, poll_interval_s: float = 300.0) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # BaseTrigger.__init__ has no annotations
         self.wiki = wiki
         self.dump_date = dump_date
         self.poll_interval_s = float(poll_interval_s)
