@@ -21,6 +21,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import faiss
@@ -44,7 +45,7 @@ from wikivis.index.store import (
 )
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    from collections.abc import Iterator
 
     from wikivis.config import Settings
 
@@ -94,6 +95,53 @@ class IndexTuning:
     keep_versions: int = KEEP_VERSIONS
     #: above this many vectors HNSW is not considered (its build time grows too fast)
     hnsw_max_n: int = HNSW_MAX_N
+
+
+@dataclass(frozen=True)
+class SpooledVectors:
+    """A model's stored vectors, L2-normalised, in one ``.npy`` file (read it with
+    :class:`wikivis.index.core.VectorFile` or memory-mapped) and their sha1s in a Parquet file,
+    both in shard order."""
+
+    vectors_path: Path
+    ids_path: Path
+    n: int
+    dim: int
+
+
+def spool_embeddings(settings: Settings, model_id: str | None, directory: Path) -> SpooledVectors:
+    """Read the embedding store shard by shard (:func:`wikivis.embed.store.iter_embeddings`)
+    into ``directory/vectors.npy`` and ``directory/ids.parquet``: memory holds one shard, so a
+    build's read is flat in the store's size (bench/index.py ``--store-read``).  Duplicates
+    are kept (positions stay row numbers); :func:`load_embeddings` is the de-duplicating read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from wikivis.embed.store import iter_embeddings, model_embeddings_dir, shard_paths
+
+    paths = shard_paths(model_embeddings_dir(settings, model_id))
+    n = sum(pq.read_metadata(p).num_rows for p in paths)
+    directory.mkdir(parents=True, exist_ok=True)
+    ids_path = directory / "ids.parquet"
+    dims: list[int] = []
+    writer: pq.ParquetWriter | None = None
+
+    def blocks() -> Iterator[np.ndarray]:
+        nonlocal writer
+        for sha1s, block in iter_embeddings(settings, model_id):
+            if writer is None:
+                writer = pq.ParquetWriter(ids_path, pa.schema([pa.field("sha1", pa.string())]))
+            writer.write_table(pa.table({"sha1": sha1s}))
+            dims.append(block.shape[1])
+            yield core.normalize(block, copy=not block.flags.writeable)
+
+    first = next(iter_embeddings(settings, model_id))[1].shape[1] if n else 0
+    try:
+        core.write_vector_file(directory / "vectors.npy", n, first, blocks())
+    finally:
+        if writer is not None:
+            writer.close()
+    return SpooledVectors(directory / "vectors.npy", ids_path, n, first)
 
 
 def build_index(
