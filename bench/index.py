@@ -17,6 +17,14 @@ in the latent space (spread 1.0: neighbouring clusters overlap, so IVF cells cut
 isotropic noise in ``dim``, then L2-normalised.  Queries are fresh points of the same
 distribution (not in the collection).  Generated in chunks; 1M × 256 is 1 GiB of float32.
 
+Collections whose float32 vectors exceed ``--memory-budget-mb`` (e.g. ``--sizes 10000000
+--memory-budget-mb 1024``) take the chunked path instead: the vectors are generated chunk by
+chunk into a ``.npy`` file under ``var/bench-cache/index``, the planned IVF-PQ is built by
+:func:`wikivis.index.core.build_in_chunks` (on-disk inverted lists when the plan says so), the
+baseline is the exact top-10 streamed over the file, and the build's peak anonymous RSS is
+reported against the budget.  ``--store-read 1000000,4000000`` instead measures the peak RSS of
+an index build's read of the embedding store (``spool_embeddings``) against ``load_embeddings``.
+
 The last line is one JSON object: keys for the largest size (n, recall_at_10, p50_ms,
 p95_ms, build_s, exact_p50_ms, speedup_vs_exact) plus ``sizes`` with every size's figures.
 """
