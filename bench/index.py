@@ -105,23 +105,6 @@ class AnonPeak:
         return self.peak_mb
 
 
-def exact_top_k(vectors: core.VectorFile, queries: np.ndarray, k: int, chunk: int = 65_536) -> np.ndarray:
-    """Exact inner-product top-``k`` positions of ``queries``, streaming ``vectors`` chunk by chunk."""
-    best_s = np.full((len(queries), k), -np.inf, dtype=np.float32)
-    best_i = np.full((len(queries), k), -1, dtype=np.int64)
-    for start in range(0, len(vectors), chunk):
-        block = vectors[start : start + chunk]
-        scores = queries @ block.T  # one BLAS call per chunk
-        kk = min(k, len(block))
-        i = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
-        s = np.take_along_axis(scores, i, 1)
-        all_s = np.concatenate([best_s, s], axis=1)
-        all_i = np.concatenate([best_i, i + start], axis=1)
-        order = np.argsort(-all_s, axis=1, kind="stable")[:, :k]
-        best_s, best_i = np.take_along_axis(all_s, order, 1), np.take_along_axis(all_i, order, 1)
-    return best_i
-
-
 def run_chunked(n: int, args: argparse.Namespace, plan: IndexPlan) -> dict[str, float | int | str]:
     """A collection larger than the memory budget: vectors generated in chunks into a file on
     disk, the index built by :func:`wikivis.index.core.build_in_chunks` (on-disk inverted lists
@@ -138,7 +121,7 @@ def run_chunked(n: int, args: argparse.Namespace, plan: IndexPlan) -> dict[str, 
                              seed=2)
     say(f"data: {n:,} × {args.dim} in {path} ({path.stat().st_size / 2**30:.1f} GiB), {t['s']:.1f} s")
     with timer() as t:
-        truth = exact_top_k(vectors, queries, 10)
+        truth = core.exact_top_k_streamed(vectors, queries, 10)
     exact_ms = t["s"] * 1000 / len(queries)
     say(f"exact ground truth, streamed: {t['s']:.1f} s for {len(queries)} queries = {exact_ms:.1f} ms per query")
     sample = core.RecallSample(queries, truth, 10)

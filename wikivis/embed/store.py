@@ -236,6 +236,20 @@ def iter_embeddings(settings: Settings, model_id: str | None = None) -> Iterator
         yield sha1s, flat.astype(np.float32, copy=False).reshape(-1, dim)
 
 
+def stored_shape(settings: Settings, model_id: str | None = None) -> tuple[int, int]:
+    """(vectors stored, their dimension) from the shards' Parquet footers, reading no vector;
+    ``(0, 0)`` when nothing is stored."""
+    paths = shard_paths(model_embeddings_dir(settings, model_id))
+    if not paths:
+        return 0, 0
+    try:
+        n = sum(pq.read_metadata(p).num_rows for p in paths)
+        vtype = pq.read_schema(paths[0]).field("vector").type
+    except (pa.ArrowInvalid, OSError, KeyError) as exc:
+        raise InputError(f"unreadable embedding shard: {exc}", source=str(paths[0])) from exc
+    return n, int(getattr(vtype, "list_size", 0))
+
+
 def load_embeddings(settings: Settings, model_id: str | None = None) -> tuple[list[str], np.ndarray]:
     """All stored vectors of a model: (sha1 list, float32 array of shape (n, dim)) in shard order.
 

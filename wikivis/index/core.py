@@ -109,7 +109,7 @@ BLOCK_CHUNKS = 8
 
 
 def build_in_chunks(
-    plan: IndexPlan, vectors: np.ndarray, *, workdir: Path | None = None, seed: int = 0,
+    plan: IndexPlan, vectors: np.ndarray | VectorFile, *, workdir: Path | None = None, seed: int = 0,
     progress: Callable[[str], None] | None = None,
 ) -> faiss.Index:
     """Train on a seeded sample and add ``vectors`` chunk by chunk, never copying more than a
@@ -163,9 +163,27 @@ def build_in_chunks(
             say(f"block {b}: {min(n, block_start + block_rows):,} of {n:,} added")
         merge_ondisk(index, [str(p) for p in blocks], str(workdir / "lists.ivfdata"))
     finally:
-        for path in blocks:
+        for path in [*blocks, trained]:
             path.unlink(missing_ok=True)
     return index
+
+
+def exact_top_k_streamed(vectors: Any, queries: np.ndarray, k: int, chunk: int = 65_536) -> np.ndarray:
+    """Exact inner-product top-``k`` positions of ``queries`` over ``vectors`` (an array or a
+    :class:`VectorFile`), one chunk at a time: one BLAS product per chunk, merged."""
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    best_s = np.full((len(queries), k), -np.inf, dtype=np.float32)
+    best_i = np.full((len(queries), k), -1, dtype=np.int64)
+    for start in range(0, len(vectors), chunk):
+        block = np.asarray(vectors[start : start + chunk], dtype=np.float32)
+        scores = queries @ block.T
+        kk = min(k, len(block))
+        idx = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
+        all_s = np.concatenate([best_s, np.take_along_axis(scores, idx, 1)], axis=1)
+        all_i = np.concatenate([best_i, idx + start], axis=1)
+        order = np.argsort(-all_s, axis=1, kind="stable")[:, :k]
+        best_s, best_i = np.take_along_axis(all_s, order, 1), np.take_along_axis(all_i, order, 1)
+    return best_i
 
 
 def set_params(index: faiss.Index, params: dict[str, int]) -> None:
@@ -259,6 +277,18 @@ class RecallSample:
         rng.shuffle(own)  # split() must not give the tuning half all the low positions
         queries = np.ascontiguousarray(vectors[own], dtype=np.float32)
         _, found = exact_search(vectors, queries, min(k + 1, n))
+        return cls(queries, drop_self(found, own, k), k, own)
+
+    @classmethod
+    def from_file(cls, vectors: Any, n_queries: int, k: int, rng: np.random.Generator) -> RecallSample:
+        """:meth:`from_collection` over a collection too big for RAM (a :class:`VectorFile`):
+        the exact top-k is streamed (:func:`exact_top_k_streamed`)."""
+        n = len(vectors)
+        own = np.sort(rng.choice(n, min(n_queries, n), replace=False))
+        queries = np.ascontiguousarray(vectors[own], dtype=np.float32)
+        order = rng.permutation(len(own))  # as from_collection: split() must not get all low positions
+        own, queries = own[order], queries[order]
+        found = exact_top_k_streamed(vectors, queries, min(k + 1, n))
         return cls(queries, drop_self(found, own, k), k, own)
 
     @classmethod
