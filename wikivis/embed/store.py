@@ -20,7 +20,7 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -202,19 +202,20 @@ def write_embeddings(
     return writer.written
 
 
-def load_embeddings(settings: Settings, model_id: str | None = None) -> tuple[list[str], np.ndarray]:
-    """All stored vectors of a model: (sha1 list, float32 array of shape (n, dim)) in shard order.
+def iter_embeddings(settings: Settings, model_id: str | None = None) -> Iterator[tuple[pa.Array, np.ndarray]]:
+    """The stored vectors of a model one shard at a time, in shard order: ``(sha1s, float32
+    (rows, dim))`` — only one shard is in memory, whatever the store's size (index builds over
+    Commons-scale stores read this way; :func:`load_embeddings` collects it).
 
-    Raises :class:`NotFoundError` when nothing has been embedded with that model.  A sha1 stored
-    twice (two concurrent runs) keeps its first vector and is logged.
+    Raises :class:`NotFoundError` when nothing has been embedded with that model, and an
+    :class:`InputError` naming the shard for a wrong vector type, a dimension that changes or
+    mixed model versions.  Duplicates are not removed here (see :func:`load_embeddings`).
     """
     mid = stored_model_id(settings, model_id)
     directory = model_embeddings_dir(settings, mid)
     paths = shard_paths(directory)
     if not paths:
         raise NotFoundError(f"no embeddings for model {mid} under {directory}; run `wikivis embed run --model {mid}`")
-    sha1s: list[str] = []
-    blocks: list[np.ndarray] = []
     versions: set[str] = set()
     dim: int | None = None
     for path in paths:
@@ -229,10 +230,40 @@ def load_embeddings(settings: Settings, model_id: str | None = None) -> tuple[li
         versions.update(pc.unique(table.column("model_version")).to_pylist())
         if len(versions) > 1:
             raise InputError(f"mixes model versions {sorted(versions)} with earlier shards", source=str(path))
-        sha1s.extend(table.column("sha1").to_pylist())
         flat = table.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False)
-        blocks.append(flat.astype(np.float32, copy=False).reshape(-1, dim))
-    vectors = np.concatenate(blocks) if blocks else np.zeros((0, dim or 0), np.float32)
+        sha1s = table.column("sha1").combine_chunks()
+        del table
+        yield sha1s, flat.astype(np.float32, copy=False).reshape(-1, dim)
+
+
+def stored_shape(settings: Settings, model_id: str | None = None) -> tuple[int, int]:
+    """(vectors stored, their dimension) from the shards' Parquet footers, reading no vector;
+    ``(0, 0)`` when nothing is stored."""
+    paths = shard_paths(model_embeddings_dir(settings, model_id))
+    if not paths:
+        return 0, 0
+    try:
+        n = sum(pq.read_metadata(p).num_rows for p in paths)
+        vtype = pq.read_schema(paths[0]).field("vector").type
+    except (pa.ArrowInvalid, OSError, KeyError) as exc:
+        raise InputError(f"unreadable embedding shard: {exc}", source=str(paths[0])) from exc
+    return n, int(getattr(vtype, "list_size", 0))
+
+
+def load_embeddings(settings: Settings, model_id: str | None = None) -> tuple[list[str], np.ndarray]:
+    """All stored vectors of a model: (sha1 list, float32 array of shape (n, dim)) in shard order.
+
+    Raises :class:`NotFoundError` when nothing has been embedded with that model.  A sha1 stored
+    twice (two concurrent runs) keeps its first vector and is logged.  Holds the whole
+    collection: big builds read :func:`iter_embeddings` instead.
+    """
+    directory = model_embeddings_dir(settings, model_id)
+    sha1s: list[str] = []
+    blocks: list[np.ndarray] = []
+    for shard_sha1s, vectors in iter_embeddings(settings, model_id):
+        sha1s.extend(shard_sha1s.to_pylist())
+        blocks.append(vectors)
+    vectors = np.concatenate(blocks)
     if len(set(sha1s)) != len(sha1s):
         first: dict[str, int] = {}
         for i, s in enumerate(sha1s):

@@ -21,17 +21,19 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import faiss
 import numpy as np
 
-from wikivis.embed.store import embeddings_version, load_embeddings, stored_model_id
+from wikivis.embed.store import embeddings_version, load_embeddings, stored_model_id, stored_shape
 from wikivis.errors import GateFailed
 from wikivis.index import core
 from wikivis.index.plan import HNSW_MAX_N, IndexPlan, plan_for_key, plan_index
 from wikivis.index.store import (
     META_FILE,
+    VECTORS_FILE,
     Staging,
     list_versions,
     model_index_dir,
@@ -44,7 +46,7 @@ from wikivis.index.store import (
 )
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    from collections.abc import Iterator
 
     from wikivis.config import Settings
 
@@ -96,6 +98,53 @@ class IndexTuning:
     hnsw_max_n: int = HNSW_MAX_N
 
 
+@dataclass(frozen=True)
+class SpooledVectors:
+    """A model's stored vectors, L2-normalised, in one ``.npy`` file (read it with
+    :class:`wikivis.index.core.VectorFile` or memory-mapped) and their sha1s in a Parquet file,
+    both in shard order."""
+
+    vectors_path: Path
+    ids_path: Path
+    n: int
+    dim: int
+
+
+def spool_embeddings(settings: Settings, model_id: str | None, directory: Path) -> SpooledVectors:
+    """Read the embedding store shard by shard (:func:`wikivis.embed.store.iter_embeddings`)
+    into ``directory/vectors.npy`` and ``directory/ids.parquet``: memory holds one shard, so a
+    build's read is flat in the store's size (bench/index.py ``--store-read``).  Duplicates
+    are kept (positions stay row numbers); :func:`load_embeddings` is the de-duplicating read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from wikivis.embed.store import iter_embeddings, model_embeddings_dir, shard_paths
+
+    paths = shard_paths(model_embeddings_dir(settings, model_id))
+    n = sum(pq.read_metadata(p).num_rows for p in paths)
+    directory.mkdir(parents=True, exist_ok=True)
+    ids_path = directory / "ids.parquet"
+    dims: list[int] = []
+    writer: pq.ParquetWriter | None = None
+
+    def blocks() -> Iterator[np.ndarray]:
+        nonlocal writer
+        for sha1s, block in iter_embeddings(settings, model_id):
+            if writer is None:
+                writer = pq.ParquetWriter(ids_path, pa.schema([pa.field("sha1", pa.string())]))
+            writer.write_table(pa.table({"sha1": sha1s}))
+            dims.append(block.shape[1])
+            yield core.normalize(block, copy=not block.flags.writeable)
+
+    first = next(iter_embeddings(settings, model_id))[1].shape[1] if n else 0
+    try:
+        core.write_vector_file(directory / "vectors.npy", n, first, blocks())
+    finally:
+        if writer is not None:
+            writer.close()
+    return SpooledVectors(directory / "vectors.npy", ids_path, n, first)
+
+
 def build_index(
     settings: Settings,
     model_id: str | None = None,
@@ -113,6 +162,11 @@ def build_index(
     """
     tuning = tuning or IndexTuning()
     mid = stored_model_id(settings, model_id)
+    if not index_key:
+        n, dim = stored_shape(settings, mid)
+        planned = _plan(settings, n, dim, None, rerank, tuning.hnsw_max_n) if n else None
+        if planned is not None and planned.on_disk:
+            return _build_on_disk(settings, mid, planned, tuning)
     sha1s, raw = load_embeddings(settings, mid)
     vectors = core.normalize(raw, copy=False)
     del raw
@@ -123,6 +177,29 @@ def build_index(
     log.info("built %s over %d × %d in %.1f s", plan.key, plan.n, plan.dim, time.perf_counter() - started)
     meta = {"adds_since_rebuild": 0, "base_version": None, "requested_key": index_key, "reason": plan.reason}
     return _gate_write_swap(settings, mid, plan, index, sha1s, vectors, None, started, tuning, meta)
+
+
+def _build_on_disk(settings: Settings, model_id: str, plan: IndexPlan, tuning: IndexTuning) -> IndexBuildResult:
+    """A collection whose plan puts the inverted lists on disk: the store is spooled shard by
+    shard straight into the staging version (``vectors.npy``, ``ids.parquet``), the index is
+    built in chunks beside them (``lists.ivfdata``), and the recall sample's exact top-k is
+    streamed — nothing holds the collection.  Duplicated sha1s are kept (see
+    :func:`spool_embeddings`)."""
+    started = time.perf_counter()
+    staging = Staging(model_index_dir(settings, model_id))
+    try:
+        spooled = spool_embeddings(settings, model_id, staging.path)
+        index = core.build_in_chunks(plan, core.VectorFile(spooled.vectors_path), workdir=staging.path,
+                                     seed=tuning.seed)
+        log.info("built %s (on-disk lists) over %d × %d in %.1f s", plan.key, plan.n, plan.dim,
+                 time.perf_counter() - started)
+        meta = {"adds_since_rebuild": 0, "base_version": None, "requested_key": None, "reason": plan.reason}
+        vectors = np.load(spooled.vectors_path, mmap_mode="r")
+        return _gate_write_swap(settings, model_id, plan, index, [], vectors, None, started, tuning, meta,
+                                staging=staging)
+    except BaseException:
+        staging.discard()
+        raise
 
 
 def add_to_index(
@@ -163,6 +240,8 @@ def add_to_index(
     why_rebuild = None
     if embeddings_version(settings, mid) != meta.get("model_version"):
         why_rebuild = "embeddings come from other weights"
+    elif meta.get("on_disk") or planned.on_disk:
+        why_rebuild = "on-disk inverted lists are rebuilt, not appended to"
     elif planned.key != meta["key"]:
         why_rebuild = f"index type for n={n_total} is {planned.key}, current is {meta['key']}"
     elif int(meta.get("adds_since_rebuild", 0)) + 1 > limit:
@@ -237,11 +316,21 @@ def _gate_write_swap(
     started: float,
     opts: IndexTuning,
     extra: dict[str, Any],
+    *,
+    staging: Staging | None = None,
 ) -> IndexBuildResult:
-    # the whole collection in RAM once: exact ground truth needs it anyway
-    vectors = old_vectors if new_vectors is None else np.concatenate([old_vectors, new_vectors])
+    """Tune, gate, write the version and swap it in.  With ``staging`` the vectors and ids are
+    already in it (an on-disk build) and ``old_vectors`` is their memory map: the recall
+    sample is then streamed."""
     threshold = settings.recall_threshold
-    sample = core.RecallSample.from_collection(vectors, opts.n_queries, opts.k, np.random.default_rng(opts.seed))
+    rng = np.random.default_rng(opts.seed)
+    if staging is None:
+        # the whole collection in RAM once: exact ground truth needs it anyway
+        vectors = old_vectors if new_vectors is None else np.concatenate([old_vectors, new_vectors])
+        sample = core.RecallSample.from_collection(vectors, opts.n_queries, opts.k, rng)
+    else:
+        vectors = old_vectors
+        sample = core.RecallSample.from_file(core.VectorFile(staging.path / VECTORS_FILE), opts.n_queries, opts.k, rng)
     tune_sample, gate_sample = sample.split()
     tuning = core.tune(index, plan, vectors, tune_sample, min(0.999, threshold + TUNE_MARGIN))
 
@@ -269,7 +358,7 @@ def _gate_write_swap(
         "model_id": model_id,
         "model_version": embeddings_version(settings, model_id),
         "version": version,
-        "n": len(sha1s),
+        "n": len(vectors),
         "params": tuning.params,
         "tuning": [[p, round(r, 4)] for p, r in tuning.tried],
         "metric": "inner_product",
@@ -286,14 +375,16 @@ def _gate_write_swap(
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "faiss_version": faiss.__version__,
     }
-    staging = Staging(model_dir)
+    spooled = staging is not None
+    staging = staging if staging is not None else Staging(model_dir)
     try:
         staging.write_index(index)
-        staging.write_ids(sha1s)
-        out = staging.vectors_writer(len(sha1s), plan.dim)
-        _copy_rows(out, vectors, 0)
-        out.flush()
-        del out
+        if not spooled:
+            staging.write_ids(sha1s)
+            out = staging.vectors_writer(len(sha1s), plan.dim)
+            _copy_rows(out, vectors, 0)
+            out.flush()
+            del out
         final = staging.commit(version, meta)
     except BaseException:
         staging.discard()
@@ -305,7 +396,7 @@ def _gate_write_swap(
         model_id,
         version,
         plan.key,
-        len(sha1s),
+        len(vectors),
         opts.k,
         recall,
         p50,

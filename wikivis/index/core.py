@@ -15,9 +15,11 @@ then measured on a *different* sample, so tuning cannot overfit the gate.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import faiss
@@ -100,6 +102,88 @@ def train_and_add(index: faiss.Index, vectors: np.ndarray, *, seed: int = 0) -> 
 def add_in_chunks(index: faiss.Index, vectors: np.ndarray, chunk: int = 100_000) -> None:
     for start in range(0, len(vectors), chunk):
         index.add(np.ascontiguousarray(vectors[start : start + chunk]))
+
+
+#: add chunks per block index of an on-disk build (a block's codes stay in RAM until written)
+BLOCK_CHUNKS = 8
+
+
+def build_in_chunks(
+    plan: IndexPlan, vectors: np.ndarray | VectorFile, *, workdir: Path | None = None, seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> faiss.Index:
+    """Train on a seeded sample and add ``vectors`` chunk by chunk, never copying more than a
+    chunk: ``vectors`` may be a memory-mapped file far larger than RAM (normalised float32).
+
+    With ``plan.on_disk`` (IVF-PQ) the chunks are added to block indexes of
+    :data:`BLOCK_CHUNKS` chunks each, written to ``workdir``, and merged into one
+    ``OnDiskInvertedLists`` file, ``workdir/lists.ivfdata`` (faiss ``merge_ondisk``), which the
+    returned index memory-maps; the block files are removed.  Positions are the row numbers
+    of ``vectors`` either way.  A block is independent of the others once the index is
+    trained, which is what lets a build spread over workers (docs/benchmarks.md)."""
+    from wikivis.index.plan import add_chunk_rows, train_points
+
+    say = progress or (lambda _msg: None)
+    n = len(vectors)
+    index = make_index(plan)
+    ivf = _ivf_of(index)
+    rng = np.random.default_rng(seed)
+    n_train = train_points(n, ivf.nlist) if ivf is not None else n
+    rows = np.arange(n) if n_train >= n else np.sort(rng.choice(n, n_train, replace=False))
+    started = time.perf_counter()
+    sample = np.ascontiguousarray(vectors[rows], dtype=np.float32)
+    index.train(sample)
+    del sample
+    say(f"trained on {n_train:,} vectors in {time.perf_counter() - started:.1f} s")
+    chunk = add_chunk_rows(plan.dim)
+    if not plan.on_disk:
+        for start in range(0, n, chunk):
+            index.add(np.ascontiguousarray(vectors[start : start + chunk], dtype=np.float32))
+        return index
+    if workdir is None or ivf is None:
+        raise ValueError("an on-disk build needs an IVF plan and a work directory")
+    from faiss.contrib.ondisk import merge_ondisk
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    trained = workdir / "trained.faiss"
+    faiss.write_index(index, str(trained))
+    blocks: list[Path] = []
+    block_rows = chunk * BLOCK_CHUNKS
+    try:
+        for b, block_start in enumerate(range(0, n, block_rows)):
+            block = faiss.read_index(str(trained))
+            for start in range(block_start, min(n, block_start + block_rows), chunk):
+                part = np.ascontiguousarray(vectors[start : min(n, start + chunk, block_start + block_rows)],
+                                            dtype=np.float32)
+                block.add_with_ids(part, np.arange(start, start + len(part), dtype=np.int64))
+            path = workdir / f"block-{b:05d}.faiss"
+            faiss.write_index(block, str(path))
+            blocks.append(path)
+            del block
+            say(f"block {b}: {min(n, block_start + block_rows):,} of {n:,} added")
+        merge_ondisk(index, [str(p) for p in blocks], str(workdir / "lists.ivfdata"))
+    finally:
+        for path in [*blocks, trained]:
+            path.unlink(missing_ok=True)
+    return index
+
+
+def exact_top_k_streamed(vectors: Any, queries: np.ndarray, k: int, chunk: int = 65_536) -> np.ndarray:
+    """Exact inner-product top-``k`` positions of ``queries`` over ``vectors`` (an array or a
+    :class:`VectorFile`), one chunk at a time: one BLAS product per chunk, merged."""
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    best_s = np.full((len(queries), k), -np.inf, dtype=np.float32)
+    best_i = np.full((len(queries), k), -1, dtype=np.int64)
+    for start in range(0, len(vectors), chunk):
+        block = np.asarray(vectors[start : start + chunk], dtype=np.float32)
+        scores = queries @ block.T
+        kk = min(k, len(block))
+        idx = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
+        all_s = np.concatenate([best_s, np.take_along_axis(scores, idx, 1)], axis=1)
+        all_i = np.concatenate([best_i, idx + start], axis=1)
+        order = np.argsort(-all_s, axis=1, kind="stable")[:, :k]
+        best_s, best_i = np.take_along_axis(all_s, order, 1), np.take_along_axis(all_i, order, 1)
+    return best_i
 
 
 def set_params(index: faiss.Index, params: dict[str, int]) -> None:
@@ -196,6 +280,18 @@ class RecallSample:
         return cls(queries, drop_self(found, own, k), k, own)
 
     @classmethod
+    def from_file(cls, vectors: Any, n_queries: int, k: int, rng: np.random.Generator) -> RecallSample:
+        """:meth:`from_collection` over a collection too big for RAM (a :class:`VectorFile`):
+        the exact top-k is streamed (:func:`exact_top_k_streamed`)."""
+        n = len(vectors)
+        own = np.sort(rng.choice(n, min(n_queries, n), replace=False))
+        queries = np.ascontiguousarray(vectors[own], dtype=np.float32)
+        order = rng.permutation(len(own))  # as from_collection: split() must not get all low positions
+        own, queries = own[order], queries[order]
+        found = exact_top_k_streamed(vectors, queries, min(k + 1, n))
+        return cls(queries, drop_self(found, own, k), k, own)
+
+    @classmethod
     def held_out(cls, vectors: np.ndarray, queries: np.ndarray, k: int) -> RecallSample:
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         _, found = exact_search(vectors, queries, min(k, len(vectors)))
@@ -258,3 +354,59 @@ def latency_ms(search_fn: SearchFn, queries: np.ndarray, k: int, repeats: int = 
     if not times:
         return 0.0, 0.0
     return float(np.percentile(times, 50)), float(np.percentile(times, 95))
+
+
+class VectorFile:
+    """Float32 rows of a ``.npy`` file, read by position with ordinary reads (``np.fromfile``
+    at an offset), so a build over a file far larger than RAM holds only the rows it asked for
+    — a memory map would count every page it touched in the process's RSS.  Supports what
+    :func:`build_in_chunks` needs: ``len``, ``[start:stop]`` and ``[sorted row array]``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        mm = np.load(path, mmap_mode="r")
+        if mm.dtype != np.float32 or mm.ndim != 2:
+            raise ValueError(f"{path}: expected a 2-d float32 array, found {mm.dtype} {mm.shape}")
+        self.shape: tuple[int, int] = (int(mm.shape[0]), int(mm.shape[1]))
+        self.offset = int(mm.offset)
+        del mm
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def _read(self, fh: Any, start: int, stop: int) -> np.ndarray:
+        dim = self.shape[1]
+        fh.seek(self.offset + 4 * dim * start)
+        return np.fromfile(fh, dtype=np.float32, count=(stop - start) * dim).reshape(-1, dim)
+
+    def __getitem__(self, key: slice | np.ndarray) -> np.ndarray:
+        with self.path.open("rb") as fh:
+            if isinstance(key, slice):
+                start, stop, step = key.indices(len(self))
+                if step != 1:
+                    raise ValueError("VectorFile slices must be contiguous")
+                return self._read(fh, start, max(start, stop))
+            rows = np.asarray(key, dtype=np.int64)
+            out = np.empty((len(rows), self.shape[1]), dtype=np.float32)
+            for i, row in enumerate(rows):
+                out[i] = self._read(fh, int(row), int(row) + 1)[0]
+            return out
+
+
+def write_vector_file(path: Path, n: int, dim: int, chunks: Any) -> None:
+    """Write ``n`` × ``dim`` float32 rows from an iterable of blocks as a ``.npy`` file with
+    ordinary writes (staged under a temporary name, then renamed)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    written = 0
+    with tmp.open("wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, {"descr": "<f4", "fortran_order": False, "shape": (n, dim)})
+        for block in chunks:
+            block = np.ascontiguousarray(block, dtype=np.float32)
+            if block.ndim != 2 or block.shape[1] != dim:
+                raise ValueError(f"block of shape {block.shape} in a file of dimension {dim}")
+            fh.write(block.tobytes())
+            written += len(block)
+    if written != n:
+        tmp.unlink(missing_ok=True)
+        raise ValueError(f"{written} rows written for a file of {n}")
+    os.replace(tmp, path)

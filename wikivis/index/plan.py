@@ -16,9 +16,25 @@ Pure arithmetic (no faiss import), in the spirit of autofaiss's ``get_optimal_in
    minute.  ``nlist ≈ 4·√n`` rounded to a power of two (autofaiss's rule), at most ``n/39``
    (k-means needs ~39 points per centroid).
 4. **IVF{nlist}_HNSW32,PQ{m}x8** when even the vectors do not fit: ``m`` bytes per vector, the
-   largest divisor of ``d`` that fits the budget; results are re-ranked exactly from the
+   largest divisor of ``d`` that fits the budget, at most ``d/4`` (4 dimensions per byte:
+   more buys little once results are re-ranked); results are re-ranked exactly from the
    normalised vectors kept memory-mapped on disk (``rerank`` × k candidates), which brings
-   PQ's recall back (0.78 → 1.0 on embedding-like data in our measurements).
+   PQ's recall back (0.78 → 1.0 on embedding-like data in our measurements).  ``nlist`` is
+   capped at :data:`PQ_MAX_NLIST`: k-means costs ~39·nlist² distance rows, which on 2 cores
+   is ~1 min at 4096 lists and ~20 min at 16384.
+5. **The same IVF-PQ with on-disk inverted lists** (``on_disk``) when the codes do not fit
+   next to the build's working set: the index is trained once on a sample, the vectors are
+   added in chunks (:func:`add_chunk_rows`) to per-chunk indexes written to disk and merged into
+   one ``OnDiskInvertedLists`` file (faiss ``merge_ondisk``), which is memory-mapped at search
+   time (the OS page cache keeps the hot lists).  RAM then holds the coarse quantizer, the
+   training sample and one chunk; disk holds ``n·(m + 8)`` bytes of lists and ``4·n·d`` of
+   re-rank vectors.  The chunks are independent, so they can be added on different workers
+   (docs/benchmarks.md, the 100M extrapolation).
+
+``memory_mb`` is the estimated RAM: for ``flat``/``hnsw``/``ivf_flat`` the index itself
+(which holds every vector); for ``ivf_pq`` beyond one add chunk the resident codes plus the
+chunked build's working set (training sample, one chunk), for on-disk lists the working set
+alone; ``disk_mb`` is what the on-disk lists take, beside the re-rank vectors.
 
 All indexes use inner product on L2-normalised vectors (= cosine similarity).
 """
@@ -40,6 +56,15 @@ HNSW_MAX_N = 50_000
 HNSW_M = 32
 #: candidates re-ranked exactly per requested neighbour for PQ indexes
 PQ_RERANK = 10
+#: the most inverted lists of a PQ index (k-means training cost, see the module docstring)
+PQ_MAX_NLIST = 4096
+#: bytes of float32 vectors per add chunk of a PQ build (faiss holds about as much again
+#: in residuals while encoding a chunk)
+ADD_CHUNK_BYTES = 64 << 20
+#: k-means training points per IVF list (mirrors wikivis.index.core.TRAIN_POINTS_PER_LIST)
+TRAIN_POINTS_PER_LIST = 50
+#: fewest vectors trained on (PQ codebooks need a few thousand points per sub-quantizer)
+TRAIN_MIN_POINTS = 10_000
 
 
 @dataclass(frozen=True)
@@ -53,6 +78,8 @@ class IndexPlan:
     pq_m: int = 0
     rerank: int = 0  # 0: none; else re-rank rerank·k candidates from the stored vectors
     reason: str = ""
+    on_disk: bool = False  # inverted lists in a memory-mapped file (IVF-PQ only)
+    disk_mb: float = 0.0  # index bytes on disk (lists), beside the re-rank vectors
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,25 +144,60 @@ def plan_index(
             "ivf_flat", f"IVF{nlist}_HNSW{HNSW_M},Flat", n, dim, _mb(ivf_flat_bytes), nlist=nlist, reason=why
         )
 
+    return plan_pq(n, dim, memory_budget_mb=memory_budget_mb, flat_mb=_mb(flat_bytes))
+
+
+def add_chunk_rows(dim: int) -> int:
+    """Vectors per add chunk of a chunked build: :data:`ADD_CHUNK_BYTES` of float32."""
+    return max(1_000, ADD_CHUNK_BYTES // (4 * dim))
+
+
+def train_points(n: int, nlist: int) -> int:
+    """Vectors an IVF index is trained on: ~50 per list, at least :data:`TRAIN_MIN_POINTS`."""
+    return min(n, max(nlist * TRAIN_POINTS_PER_LIST, TRAIN_MIN_POINTS))
+
+
+def plan_pq(n: int, dim: int, *, memory_budget_mb: float, flat_mb: float | None = None) -> IndexPlan:
+    """IVF-PQ for ``n`` × ``dim`` within ``memory_budget_mb``: codes in RAM when they fit next
+    to the build's working set, else on-disk inverted lists (module docstring, items 4–5).
+
+    :raises ConfigError: not even the on-disk build's working set fits the budget.
+    """
+    budget = memory_budget_mb * 2**20
+    nlist = min(ivf_nlist(n), PQ_MAX_NLIST)
+    quantizer_bytes = 4.0 * nlist * (dim + 2 * HNSW_M)
     per_vector_budget = (budget - quantizer_bytes) / n - 8  # 8 bytes of id per vector
-    divisors = [m for m in range(1, dim + 1) if dim % m == 0 and m <= min(per_vector_budget, 256)]
-    if not divisors or divisors[-1] < 4:
+    divisors = [m for m in range(1, dim + 1) if dim % m == 0 and m <= min(per_vector_budget, 256, max(4, dim // 4))]
+    # in RAM only with at least d/8 bytes per vector: fewer codes than that lose too much
+    # recall for the re-rank to win back, and on disk the d/4 of a quality PQ cost no RAM
+    fits_in_ram = bool(divisors) and divisors[-1] >= max(4, dim // 8)
+    m = divisors[-1] if fits_in_ram else 0
+    chunk = min(n, add_chunk_rows(dim))
+    # the training sample (float32) and one add chunk: its vectors, its codes + ids, and the
+    # residuals faiss computes while encoding (another float32 block)
+    working = 4.0 * dim * train_points(n, nlist) + chunk * (8.0 * dim + m + 8) + quantizer_bytes
+    codes = n * (m + 8.0)
+    raw = f"raw vectors ({flat_mb if flat_mb is not None else _mb(4.0 * n * dim)} MB)"
+    key = f"IVF{nlist}_HNSW{HNSW_M},PQ{m}x8"
+    # a collection of at most one add chunk is built in one piece: its working set is the
+    # vectors the build already holds, and the budget is the index's own memory
+    in_ram = codes + quantizer_bytes if n <= chunk else codes + working
+    if fits_in_ram and in_ram <= budget:
+        return IndexPlan("ivf_pq", key, n, dim, _mb(in_ram), nlist=nlist, pq_m=m, rerank=PQ_RERANK,
+                         reason=f"{raw} exceed the budget; PQ{m} + exact re-rank")
+    # on disk the codes cost disk, not RAM: take the d/4 bytes per vector of a quality PQ
+    m = max(d for d in range(1, dim + 1) if dim % d == 0 and d <= max(4, dim // 4))
+    codes = n * (m + 8.0)
+    working = 4.0 * dim * train_points(n, nlist) + chunk * (8.0 * dim + m + 8) + quantizer_bytes
+    key = f"IVF{nlist}_HNSW{HNSW_M},PQ{m}x8"
+    if working > budget or m < 4:
         raise ConfigError(
-            f"{n} vectors of dimension {dim} do not fit index_memory_budget_mb={memory_budget_mb} even as "
-            "4-byte PQ codes; raise the budget"
+            f"{n} vectors of dimension {dim} do not fit index_memory_budget_mb={memory_budget_mb}: even an IVF-PQ "
+            f"build with on-disk lists needs {_mb(working)} MB (training sample and one add chunk); raise the budget"
         )
-    m = divisors[-1]
-    pq_bytes = n * (m + 8.0) + quantizer_bytes
     return IndexPlan(
-        "ivf_pq",
-        f"IVF{nlist}_HNSW{HNSW_M},PQ{m}x8",
-        n,
-        dim,
-        _mb(pq_bytes),
-        nlist=nlist,
-        pq_m=m,
-        rerank=PQ_RERANK,
-        reason=f"raw vectors ({_mb(flat_bytes)} MB) exceed the budget; PQ{m} + exact re-rank",
+        "ivf_pq", key, n, dim, _mb(working), nlist=nlist, pq_m=m, rerank=PQ_RERANK, on_disk=True, disk_mb=_mb(codes),
+        reason=f"{raw} and the PQ{m} codes ({_mb(codes)} MB) exceed the budget; on-disk inverted lists + exact re-rank",
     )
 
 

@@ -5,6 +5,7 @@ Layout::
     <index_root>/<model dir>/v-<version>/index.faiss    # the faiss index (positions 0..n-1)
                                         /ids.parquet    # sha1 per position, index order
                                         /vectors.npy    # L2-normalised float32, same order
+                                        /lists.ivfdata  # on-disk inverted lists (on_disk plans)
                                         /meta.json      # type, params, n, dim, recall, built_at ...
     <index_root>/<model dir>/current.json               # {"version": ...}: the live index
 
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
 INDEX_FILE = "index.faiss"
 IDS_FILE = "ids.parquet"
 VECTORS_FILE = "vectors.npy"
+#: on-disk inverted lists of an IVF-PQ index whose plan says ``on_disk``
+LISTS_FILE = "lists.ivfdata"
 META_FILE = "meta.json"
 CURRENT_FILE = "current.json"
 _VERSION_RE = re.compile(r"^v-(\d{8}T\d{6}Z-\d{6})$")
@@ -116,8 +119,9 @@ class Staging:
 
     def commit(self, version: str, meta: dict[str, Any]) -> Path:
         atomic_write_text(self.path / META_FILE, json.dumps(meta, indent=2, sort_keys=True))
-        for name in (INDEX_FILE, IDS_FILE, VECTORS_FILE):
-            _fsync(self.path / name)
+        for name in (INDEX_FILE, IDS_FILE, VECTORS_FILE, LISTS_FILE):
+            if name != LISTS_FILE or (self.path / name).exists():
+                _fsync(self.path / name)
         final = version_dir(self.model_dir, version)
         os.replace(self.path, final)
         return final
@@ -228,7 +232,9 @@ def open_version(directory: Path, model_id: str = "") -> LoadedIndex:
         raise NotFoundError(f"no index version at {directory}")
     meta = json.loads(meta_path.read_text("utf-8"))
     try:
-        index = faiss.read_index(str(directory / INDEX_FILE))
+        # on-disk inverted lists (lists.ivfdata) live beside index.faiss: faiss records their
+        # path as absolute, and the version directory was renamed from its staging name
+        index = faiss.read_index(str(directory / INDEX_FILE), faiss.IO_FLAG_ONDISK_SAME_DIR)
         ids = pq.read_table(directory / IDS_FILE).column("sha1").to_pylist()
         vectors = np.load(directory / VECTORS_FILE, mmap_mode="r")
     except (RuntimeError, OSError, ValueError, pa.ArrowInvalid) as exc:

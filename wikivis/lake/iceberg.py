@@ -86,8 +86,16 @@ log = logging.getLogger(__name__)
 NAMESPACE = "wikivis"
 HIDDEN_WIKI = "_wiki"
 ROWS_PER_FILE = 1_000_000
-#: rows per Parquet row group on write (files roll over at the first row group past ROWS_PER_FILE)
+#: the most rows per Parquet row group on write (files roll over at the first row group past
+#: ROWS_PER_FILE); wide rows get fewer, see ROW_GROUP_BYTES
 ROW_GROUP_ROWS = 1_048_576
+#: Arrow bytes a row group is held in before it is written (estimated from the schema, so the
+#: row count, and with it the file bytes and content hash, never depends on the data's chunking):
+#: the writer holds a row group about twice (the batches and their combined copy), which at 1M
+#: rows of `files` was ~300 MiB of the bounded ingest's peak (issue 19)
+ROW_GROUP_BYTES = 8 << 20
+#: bytes assumed per string/binary value in that estimate
+_VARWIDTH_GUESS = 32
 #: rows per batch on read
 BATCH_ROWS = 65_536
 COMMIT_ATTEMPTS = 40
@@ -167,6 +175,15 @@ def conform(table: pa.Table | pa.RecordBatch, schema: pa.Schema, *, source: str)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise InputError(f"column {f.name!r} cannot be cast to {f.type}: {exc}", source=source) from exc
     return pa.Table.from_arrays(columns, schema=schema)
+
+
+def row_group_rows(schema: pa.Schema) -> int:
+    """Rows per row group for ``schema``: :data:`ROW_GROUP_BYTES` over an estimated row width,
+    a multiple of 8192, at least 32,768 and at most :data:`ROW_GROUP_ROWS`."""
+    width = sum(f.type.byte_width if pa.types.is_primitive(f.type) and f.type.bit_width >= 8 else _VARWIDTH_GUESS
+                for f in schema)
+    rows = ROW_GROUP_BYTES // max(1, width) // 8192 * 8192
+    return min(ROW_GROUP_ROWS, max(32_768, rows))
 
 
 def _rebatch(tables: Iterable[pa.Table], rows: int) -> Iterator[pa.Table]:
@@ -475,7 +492,7 @@ class Lake:
             current = None
 
         try:
-            for chunk in _rebatch(chunks, ROW_GROUP_ROWS):
+            for chunk in _rebatch(chunks, row_group_rows(file_schema)):
                 total += chunk.num_rows
                 wiki_column = wiki_value.take(pa.array(np.zeros(chunk.num_rows, dtype=np.int32)))
                 full = pa.Table.from_arrays([*chunk.columns, wiki_column], schema=file_schema)

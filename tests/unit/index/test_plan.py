@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from wikivis.errors import ConfigError
-from wikivis.index.plan import ivf_nlist, kind_of_key, plan_for_key, plan_index
+from wikivis.index.plan import PQ_MAX_NLIST, ivf_nlist, kind_of_key, plan_for_key, plan_index
 
 BUDGET = {"memory_budget_mb": 4096, "latency_budget_ms": 1.0}
 
@@ -42,7 +42,8 @@ def test_a_tight_memory_budget_gives_pq_with_exact_rerank():
     assert plan.kind == "ivf_pq"
     assert plan.rerank > 0
     assert 512 % plan.pq_m == 0
-    assert plan.pq_m * 10_000_000 < 1024 * 2**20
+    assert plan.on_disk or plan.pq_m * 10_000_000 < 1024 * 2**20
+    assert plan.memory_mb <= 1024
     assert plan.key == f"IVF{plan.nlist}_HNSW32,PQ{plan.pq_m}x8"
 
 
@@ -68,3 +69,24 @@ def test_requested_keys_are_classified():
     plan = plan_for_key("IVF16,PQ2x4", 1000, 32)
     assert (plan.nlist, plan.kind, plan.rerank) == (16, "ivf_pq", 10)
     assert plan_for_key("IVF16,PQ2x4", 1000, 32, rerank=0).rerank == 0
+
+
+def test_commons_scale_vectors_never_get_an_in_ram_flat_or_hnsw_index():
+    """10M × 256 (Commons' images) at a 2 GiB budget: IVF-PQ whose estimated build and index
+    memory is within the budget; at 1 GiB and at 100M the inverted lists go to disk."""
+    plan = plan_index(10_000_000, 256, memory_budget_mb=2048, latency_budget_ms=1.0)
+    assert plan.kind == "ivf_pq"
+    assert plan.kind not in ("flat", "hnsw", "ivf_flat")
+    assert 0 < plan.memory_mb <= 2048
+    assert plan.rerank > 0 and 256 % plan.pq_m == 0
+    for n, budget in ((10_000_000, 1024), (100_000_000, 2048)):
+        plan = plan_index(n, 256, memory_budget_mb=budget, latency_budget_ms=1.0)
+        assert (plan.kind, plan.on_disk, plan.pq_m) == ("ivf_pq", True, 64)
+        assert 0 < plan.memory_mb <= budget
+        assert plan.disk_mb == pytest.approx(n * (64 + 8) / 2**20, rel=0.01)
+        assert plan.nlist <= PQ_MAX_NLIST
+
+
+def test_an_on_disk_build_still_needs_room_for_its_working_set():
+    with pytest.raises(ConfigError, match="on-disk"):
+        plan_index(10_000_000, 256, memory_budget_mb=128, latency_budget_ms=1.0)
