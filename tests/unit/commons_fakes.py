@@ -1,5 +1,6 @@
-"""In-process fakes for the commons unit tests: a tiny MediaWiki Action API simulator and an
-upload host, both mounted as requests transport adapters (no sockets)."""
+"""In-process fakes for the Commons unit tests: a tiny MediaWiki Action API simulator and an
+upload host, both mounted as requests transport adapters (no sockets). Its fixtures are registered by
+``tests/unit/conftest.py``."""
 
 from __future__ import annotations
 

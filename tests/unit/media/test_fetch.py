@@ -22,7 +22,7 @@ from wikivis.media.fetch import (
 from wikivis.media.store import MediaStore
 from wikivis.sources.http import RetryPolicy, TokenBucket
 
-from .conftest import UPLOAD, Route, jpeg_bytes
+from tests.unit.commons_fakes import UPLOAD, Route, jpeg_bytes
 
 
 def png_header_bomb(width: int, height: int) -> bytes:
@@ -232,13 +232,13 @@ def test_retry_after_on_429_is_honoured(settings, fake_upload):
     def flaky(request):
         calls["n"] += 1
         if calls["n"] == 1:
-            from .conftest import make_response
+            from tests.unit.commons_fakes import make_response
 
             return make_response(request, 429, b"", {"Retry-After": "4"})
         return original(request)
 
     session = fake_upload.session()
-    from .conftest import FakeAdapter
+    from tests.unit.commons_fakes import FakeAdapter
 
     session.mount("http://upload.test/", FakeAdapter(flaky))
     fetcher = ThumbnailFetcher(settings, MediaStore(settings.media_root), session=session,
@@ -320,7 +320,7 @@ def test_thumbnail_500_goes_to_the_end_of_the_shard_and_never_sleeps_in_a_slot(s
     """A 500 ("Error generating thumbnail") is not retried in line: the item is tried again
     after the rest of its shard, at most twice, then failed with its reason.  No wait ever
     happens while a connection slot is held."""
-    from .conftest import FakeAdapter, make_response
+    from tests.unit.commons_fakes import FakeAdapter, make_response
 
     rows = [_route(fake_upload, f"Img_{i:02d}.jpg", Route(jpeg_bytes(color=(i, i, i)))) for i in range(6)]
     rows.append(_route(fake_upload, "Broken.jpg", Route(THUMB_500, 500, {"Content-Type": "text/html"})))

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.unit.core.test_catalog import exercise
+from tests.unit.catalog.test_catalog import exercise
 from wikivis.catalog import Catalog
 from wikivis.testing import scratch_postgres_schema
 

@@ -13,7 +13,7 @@ from wikivis.media.stage import commons_stage
 from wikivis.media.store import MediaStore
 from wikivis.sources.http import RetryPolicy
 
-from .conftest import Route, jpeg_bytes
+from tests.unit.commons_fakes import Route, jpeg_bytes
 
 WIKI = "samplewiki"
 
