@@ -26,9 +26,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from wikivis.stages.run import is_stage_kind
+from wikivis.vocab import INSTANT_RE
 
 #: the interval stamp that ends a parent run id
-_INTERVAL_RE = re.compile(r"__(\d{8}T\d{6}Z)\Z", re.ASCII)
+_INTERVAL_RE = re.compile(rf"__({INSTANT_RE.pattern})\Z", re.ASCII)
 
 
 def interval_of(run: Mapping[str, Any]) -> str:

@@ -28,11 +28,11 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from wikivis.errors import ConfigError, NotFoundError
+from wikivis.vocab import NAME_RE
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 QUERY_DIR = SQL_DIR / "queries"
 
-_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _PLACEHOLDER_RE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 _HEADER_RE = re.compile(r"^--\s*(params|expanding|identifiers)\s*:(.*)$")
@@ -71,7 +71,7 @@ def _split_list(text: str) -> tuple[str, ...]:
 @cache
 def named_query(name: str) -> NamedQuery:
     """Read and parse ``sql/queries/<name>.sql`` (cached)."""
-    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise NotFoundError(f"invalid query name {name!r}")
     path = QUERY_DIR / f"{name}.sql"
     if not path.is_file():

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from wikivis.captions.extract import extract
 from wikivis.datasets import SORT_KEYS
 from wikivis.datasets import schema as dataset_schema
+from wikivis.vocab import NS_MAIN
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -170,7 +171,7 @@ def from_api(settings: Settings, wiki: str, page_ids: Iterable[int], *, stats: E
     gone: set[int] = set()
     texts: list[tuple[int, str]] = []
     for page in page_contents(client, page_ids=page_ids):
-        if page.problem or page.content is None or page.namespace not in (0, None) or page.content_model not in (None, "wikitext"):
+        if page.problem or page.content is None or page.namespace not in (NS_MAIN, None) or page.content_model not in (None, "wikitext"):
             gone.add(int(page.requested))
             continue
         texts.append((int(page.page_id or page.requested), page.content))

@@ -19,12 +19,12 @@ Which way the texts come (``source``):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wikivis.errors import InputError, NotFoundError
+from wikivis.vocab import is_dump_date
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -79,7 +79,7 @@ def run_captions(
         source = "dump"
     stats = ExtractStats()
     if source == "dump":
-        date = snapshot[:8] if re.fullmatch(r"\d{8}", snapshot) else "latest"
+        date = snapshot if is_dump_date(snapshot) else "latest"
         try:
             table = from_dump(settings, wiki, date, path=dump_path, stats=stats)
         except NotFoundError:

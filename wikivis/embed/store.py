@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +29,7 @@ import pyarrow.parquet as pq
 
 from wikivis.embed.models import DEFAULT_MODEL, model_dir_name
 from wikivis.errors import ConfigError, InputError, NotFoundError
+from wikivis.vocab import STAGED_GLOB, staged_path
 
 if TYPE_CHECKING:
     from wikivis.config import Settings
@@ -126,7 +125,7 @@ class ShardWriter:
         self._vectors: list[np.ndarray] = []
         self._buffered = 0
         directory.mkdir(parents=True, exist_ok=True)
-        for stale in directory.glob(".shard-*.tmp"):  # left by a crashed run
+        for stale in directory.glob(STAGED_GLOB):  # left by a crashed run
             stale.unlink(missing_ok=True)
         existing = shard_paths(directory)
         self._next = int(_SHARD_RE.match(existing[-1].name).group(1)) + 1 if existing else 0  # type: ignore[union-attr]
@@ -160,13 +159,10 @@ class ShardWriter:
             schema=self.schema,
         )
         final = self.directory / f"shard-{self._next:06d}.parquet"
-        tmp = self.directory / f".shard-{self._next:06d}.{uuid.uuid4().hex}.tmp"
-        pq.write_table(
-            table, tmp, compression="zstd", compression_level=1, use_dictionary=["model_id", "model_version"]
-        )
-        with tmp.open("rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
+        with staged_path(final) as tmp:  # ".shard-*.tmp": swept above if a run crashes
+            pq.write_table(
+                table, tmp, compression="zstd", compression_level=1, use_dictionary=["model_id", "model_version"]
+            )
         self.written.append(final)
         self._next += 1
         self._sha1s, self._vectors, self._buffered = [], [], 0

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,6 +37,7 @@ from wikivis.evaluation.split import Split, holdout_split
 from wikivis.recommend.curatornet import CuratorNetConfig
 from wikivis.recommend.data import RecData
 from wikivis.recommend.filters import ImageFilter, filter_reasons
+from wikivis.vocab import staged_path
 
 if TYPE_CHECKING:
     from wikivis.config import Settings
@@ -270,13 +269,8 @@ def write_report(result: EvalResult, reports_root: Path) -> Path:
     """``<reports>/eval-<wiki>-<UTC time>/{report.md, metrics.json}``, written atomically."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     final = Path(reports_root) / f"eval-{result.wiki or 'data'}-{stamp}"
-    staging = final.with_name(f".{final.name}.tmp")
-    staging.mkdir(parents=True, exist_ok=False)
-    try:
+    with staged_path(final) as staging:
+        staging.mkdir()
         (staging / "report.md").write_text(render_markdown(result), "utf-8")
         (staging / "metrics.json").write_text(json.dumps(result.metrics, indent=2, sort_keys=True) + "\n", "utf-8")
-        os.replace(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return final

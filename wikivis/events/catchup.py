@@ -65,6 +65,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
+from wikivis import vocab
 from wikivis.config import Settings, check_wiki_name
 from wikivis.errors import InputError, NotFoundError, StaleCheckpointError
 from wikivis.events.apply import (
@@ -114,11 +115,9 @@ AUDIT_DATASET = "events_applied"
 def snapshot_time(snapshot: str) -> datetime:
     """``20261101`` → 2026-11-01T00:00Z (a dump holds the state at 00:00 UTC of its date);
     ``20261101T120000Z`` → that instant."""
-    for fmt in ("%Y%m%dT%H%M%SZ", "%Y%m%d"):
-        try:
-            return aware(datetime.strptime(snapshot, fmt))
-        except ValueError:
-            continue
+    instant = vocab.snapshot_time(snapshot)
+    if instant is not None:
+        return instant
     raise InputError(f"not a snapshot id: {snapshot!r} (expected YYYYMMDD or YYYYMMDDTHHMMSSZ)")
 
 

@@ -29,6 +29,7 @@ from pandera.pandas import Check
 
 from wikivis.datasets import SORT_KEYS
 from wikivis.datasets import schema as dataset_schema
+from wikivis.vocab import is_wiki
 
 #: MediaWiki titles: at most 255 bytes, never one of these characters (Title::legalChars)
 _TITLE_RULES = [Check.str_length(min_value=1, max_value=255), Check.str_matches(r"^[^#<>\[\]|{}\n]+$")]
@@ -101,7 +102,7 @@ COLUMN_RULES: dict[str, dict[str, list[Check]]] = {
     },
     "crosswiki_leads": {
         "item": [Check.str_matches(_ITEM_ID)],
-        "wiki": [Check.str_matches(r"^[a-z][a-z0-9_]{1,40}$")],
+        "wiki": [Check(is_wiki, element_wise=True, name="wiki_name")],
         "page_id": [Check.ge(1)],
         "file_name": _TITLE_RULES,
     },

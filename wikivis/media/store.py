@@ -19,7 +19,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from wikivis.vocab import atomic_write_bytes
+from wikivis.vocab import STAGED_GLOB, atomic_write_bytes
 
 _SHA1_RE = re.compile(r"^[0-9a-f]{40}$")
 
@@ -81,7 +81,7 @@ class MediaStore:
         cutoff = time.time() - min_age.total_seconds()
         for folder in self.root.iterdir():
             if folder.is_dir() and len(folder.name) == 2:
-                for tmp in folder.glob(".*.tmp"):
+                for tmp in folder.glob(STAGED_GLOB):
                     try:
                         if tmp.stat().st_mtime <= cutoff:
                             tmp.unlink()

@@ -64,6 +64,7 @@ from wikivis.mirror.wikidata import SparqlError, WbError, run_sparql, wbgetentit
 from wikivis.sample import SampleWiki
 from wikivis.sample.events import NAMESPACE_PREFIX
 from wikivis.sample.wikidata import SECOND_WIKI, wikidata_state
+from wikivis.vocab import NS_CATEGORY, NS_FILE
 
 TRANSFORM_LIMIT = 50
 MAX_RESULT_CHARS = 8 * 1024 * 1024
@@ -393,11 +394,11 @@ class ApiService(Service):
         page_id = idx.by_title.get((ns, key))
         if page_id is not None:
             obj = self._row_obj(idx.pages[page_id])
-            if ns == 6:
+            if ns == NS_FILE:
                 obj["imagerepository"] = "local" if wiki == self.sample.commons_wiki and key in idx.files else ""
             return obj
         obj = {"ns": ns, "title": title_text(ns, key), "missing": True}
-        if ns == 6:
+        if ns == NS_FILE:
             if wiki != self.sample.commons_wiki and key in idx.files:
                 obj.update({"known": True, "imagerepository": "shared"})
             else:
@@ -430,7 +431,7 @@ class ApiService(Service):
         iistart = _ts14(q.get("iistart"), "iistart")
         limit = _limit(q.get("iilimit"), 1)
         ext_filter = set(_split(q.get("iiextmetadatafilter"))) or None
-        files = sorted((parse_title(p["title"])[1], p) for p in pages if p.get("ns") == 6)  # DB-key order
+        files = sorted((parse_title(p["title"])[1], p) for p in pages if p.get("ns") == NS_FILE)  # DB-key order
         single = len(files) == 1
         for key, page in files:
             row = idx.files.get(key)
@@ -484,7 +485,7 @@ class ApiService(Service):
         if "comment" in iiprop:
             item["comment"] = "Uploaded own work"
         if "canonicaltitle" in iiprop:
-            item["canonicaltitle"] = title_text(6, name)
+            item["canonicaltitle"] = title_text(NS_FILE, name)
         if "size" in iiprop or "dimensions" in iiprop:
             item.update({"size": row["img_size"], "width": row["img_width"], "height": row["img_height"]})
         if "url" in iiprop:
@@ -495,7 +496,7 @@ class ApiService(Service):
             elif width is not None:
                 item.update(self._thumb_fields(row, width, original))
             item["url"] = original
-            item["descriptionurl"] = f"https://commons.wikimedia.org/wiki/{title_text(6, name).replace(' ', '_')}"
+            item["descriptionurl"] = f"https://commons.wikimedia.org/wiki/{title_text(NS_FILE, name).replace(' ', '_')}"
             commons_id = self.index(self.sample.commons_wiki).by_title.get((6, name))
             item["descriptionshorturl"] = f"https://commons.wikimedia.org/w/index.php?curid={commons_id}"
         if "sha1" in iiprop:
@@ -588,7 +589,7 @@ class ApiService(Service):
             for name in names:
                 if count >= limit:
                     return {"imcontinue": f"{page['pageid']}|{name}"}
-                page.setdefault("images", []).append({"ns": 6, "title": title_text(6, name)})
+                page.setdefault("images", []).append({"ns": NS_FILE, "title": title_text(NS_FILE, name)})
                 count += 1
         return {}
 
@@ -647,12 +648,12 @@ class ApiService(Service):
             if not re.fullmatch(r"M[1-9]\d*", entity_id):
                 raise ApiError("no-such-entity", f'Could not find an entity with the ID "{entity_id}".', id=entity_id)
             row = idx.pages.get(int(entity_id[1:]))
-            if row is None or row["page_namespace"] != 6 or row["page_title"] not in idx.files:
+            if row is None or row["page_namespace"] != NS_FILE or row["page_title"] not in idx.files:
                 entities[entity_id] = {"id": entity_id, "missing": ""}
                 continue
             entity: dict[str, Any] = {"type": "mediainfo", "id": entity_id}
             if "info" in props:
-                entity.update(pageid=row["page_id"], ns=6, title=title_text(6, row["page_title"]),
+                entity.update(pageid=row["page_id"], ns=NS_FILE, title=title_text(NS_FILE, row["page_title"]),
                               lastrevid=row["page_latest"], modified=_iso14(row.get("page_touched")))
             labels = file_labels(self.sample, row["page_title"])
             if not labels:  # a file without structured data has no MediaInfo entity
@@ -705,7 +706,7 @@ class ApiService(Service):
             for cat in cats:
                 if count >= limit:
                     return {"clcontinue": f"{page['pageid']}|{cat}"}
-                page.setdefault("categories", []).append({"ns": 14, "title": title_text(14, cat)})
+                page.setdefault("categories", []).append({"ns": NS_CATEGORY, "title": title_text(NS_CATEGORY, cat)})
                 count += 1
         return {}
 
@@ -713,11 +714,11 @@ class ApiService(Service):
     def _categorymembers(self, idx: WikiIndex, q: dict[str, str], p: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
         if f"{p}title" in q:
             ns, category = parse_title(q[f"{p}title"])
-            if ns != 14:
+            if ns != NS_CATEGORY:
                 raise ApiError("invalidcategory", "The category name you entered is not valid.")
         elif f"{p}pageid" in q:
             row = idx.pages.get(int(q[f"{p}pageid"])) if q[f"{p}pageid"].isdigit() else None
-            if row is None or row["page_namespace"] != 14:
+            if row is None or row["page_namespace"] != NS_CATEGORY:
                 raise ApiError("invalidcategory", "The category name you entered is not valid.")
             category = row["page_title"]
         else:
@@ -786,7 +787,7 @@ class ApiService(Service):
             if ns not in namespaces or row["page_is_redirect"]:
                 continue
             name = row["page_title"]
-            info = self.sample.file_info.get(name, {}) if ns == 6 else {}
+            info = self.sample.file_info.get(name, {}) if ns == NS_FILE else {}
             if statements:
                 depicts = {("P180", qid) for qid in info.get("depicts", [])}
                 if not all(alternatives & depicts for alternatives in statements):
@@ -805,7 +806,7 @@ class ApiService(Service):
         hits.sort(key=lambda h: (h[0], h[1]))
         results = []
         for _, title, row in hits[offset : offset + limit]:
-            info = self.sample.file_info.get(row["page_title"], {}) if row["page_namespace"] == 6 else {}
+            info = self.sample.file_info.get(row["page_title"], {}) if row["page_namespace"] == NS_FILE else {}
             ts = row["page_touched"]
             results.append({
                 "ns": row["page_namespace"], "title": title, "pageid": row["page_id"], "size": row["page_len"],

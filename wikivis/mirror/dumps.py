@@ -47,7 +47,6 @@ import datetime as _dt
 import gzip
 import hashlib
 import html
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -70,6 +69,7 @@ from wikivis.mirror.faults import FaultProfile
 from wikivis.sample import SampleWiki
 from wikivis.sample.model import COMMONS_TABLES, WIKI_TABLES
 from wikivis.sample.wikidata import SECOND_WIKI, second_wiki_tables
+from wikivis.vocab import is_dump_date
 
 DB_HOST = "db1206.eqiad.wmnet"
 SERVER_VERSION = "10.11.19-MariaDB-log"
@@ -87,7 +87,6 @@ def file_name(wiki: str, date: str, table: str) -> str:
 Anchor = Literal["fixed", "today"]
 #: jobs that the runs of the 20th list as ``skipped`` (enwiki dumpstatus.json, 2024)
 SKIPPED_ON_THE_20TH = ("metahistorybz2dump", "metahistory7zdump")
-_DATE8_RE = re.compile(r"[0-9]{8}", re.ASCII)
 _UPDATED_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
@@ -183,7 +182,7 @@ class DumpsService(Service):
 
     def sample_date(self, served_date: str) -> str | None:
         """The sample date behind a served date (``None``: not a date)."""
-        if not _DATE8_RE.fullmatch(served_date):
+        if not is_dump_date(served_date):
             return None
         shift = self.shift()
         if not shift:

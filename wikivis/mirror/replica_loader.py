@@ -24,7 +24,6 @@ Two switches reproduce replicas the client must cope with:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,13 +35,12 @@ from sqlalchemy.engine import make_url
 from wikivis.config import check_wiki_name
 from wikivis.errors import ConfigError, InputError
 from wikivis.sources.replica_schema import CURRENT, LEGACY, SCHEMA_DIR, schema_file, split_statements
-from wikivis.vocab import NS_CATEGORY, NS_FILE
+from wikivis.vocab import NAME_RE, NS_CATEGORY, NS_FILE
 
 VIEW_FILE = SCHEMA_DIR / "linktarget_view.sql"
 #: the collation name legacy categorylinks rows carry (cl_collation, dropped in 1.45)
 LEGACY_COLLATION = "uppercase"
 
-_PREFIX_RE = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
 
 Rows = Sequence[Mapping[str, Any]]
 
@@ -62,7 +60,7 @@ class LoadedReplica:
 def replica_database_name(wiki: str, db_prefix: str = "") -> str:
     """``<db_prefix><wiki>_p`` after allow-list checks of both parts."""
     check_wiki_name(wiki)
-    if db_prefix and not _PREFIX_RE.fullmatch(db_prefix):
+    if db_prefix and not (len(db_prefix) <= 31 and NAME_RE.fullmatch(db_prefix)):
         raise ConfigError(f"invalid database prefix {db_prefix!r} (lower-case letters, digits, _)")
     return f"{db_prefix}{wiki}_p"
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wikivis.mirror.dumpwriter import TABLES, write_dump
+from wikivis.vocab import NS_CATEGORY, NS_FILE, NS_MAIN, staged_path
 
 if TYPE_CHECKING:
     import numpy as np
@@ -129,7 +130,7 @@ def generate_tables(scale: float, seed: int = 0) -> dict[str, pa.Table]:
     n_page = n["page"]
     page_id = np.cumsum(rng.integers(1, 3, n_page)).astype(np.int64)
     namespace = _pick(rng, [0, 1, 2, 3, 4, 6, 10, 14, 118], [27, 10, 5, 30, 2, 10, 3, 10, 3], n_page).astype(np.int32)
-    redirect = ((namespace == 0) & (rng.random(n_page) < 0.35)).astype(np.int32)
+    redirect = ((namespace == NS_MAIN) & (rng.random(n_page) < 0.35)).astype(np.int32)
     page = pa.table({
         "page_id": page_id,
         "page_namespace": namespace,
@@ -150,7 +151,7 @@ def generate_tables(scale: float, seed: int = 0) -> dict[str, pa.Table]:
     lt_id = np.arange(1, n_lt + 1, dtype=np.int64)
     lt_ns = _pick(rng, [6, 14, 0, 10, 2], [25, 15, 30, 20, 10], n_lt).astype(np.int32)
     titles = _titles(rng, "Target", lt_id)
-    files = np.flatnonzero(lt_ns == 6)
+    files = np.flatnonzero(lt_ns == NS_FILE)
     existing = files[: min(len(files), int(0.9 * len(files)), n_img)]
     picked = rng.choice(n_img, size=len(existing), replace=False)
     titles = pc.replace_with_mask(
@@ -159,7 +160,7 @@ def generate_tables(scale: float, seed: int = 0) -> dict[str, pa.Table]:
     linktarget = pa.table({"lt_id": lt_id, "lt_namespace": lt_ns, "lt_title": titles})
 
     # imagelinks: from every namespace, 90 % to File targets
-    file_targets = lt_id[lt_ns == 6]
+    file_targets = lt_id[lt_ns == NS_FILE]
     il_from, il_target = _unique_pairs(rng, page_id, file_targets, n["imagelinks"])
     other = rng.random(len(il_target)) < 0.1
     il_target[other] = rng.integers(1, n_lt + 1, int(other.sum()))
@@ -172,7 +173,7 @@ def generate_tables(scale: float, seed: int = 0) -> dict[str, pa.Table]:
     })
 
     # categorylinks: several categories per page
-    cl_from, cl_target = _unique_pairs(rng, page_id, lt_id[lt_ns == 14], n["categorylinks"])
+    cl_from, cl_target = _unique_pairs(rng, page_id, lt_id[lt_ns == NS_CATEGORY], n["categorylinks"])
     n_cl = len(cl_from)
     categorylinks = pa.table({
         "cl_from": cl_from,
@@ -241,8 +242,7 @@ def write_dump_file(path: Path, table: str, data: pa.Table, *, rows_per_insert: 
     empty = write_dump(definition, [], database="wiki", host="db1206.eqiad.wmnet")
     head, _, tail = empty.partition(_TRAILER_START)
     name = definition.name
-    tmp = path.with_name(path.name + ".tmp")
-    with igzip.open(tmp, "wb", compresslevel=compresslevel) as out:
+    with staged_path(path) as tmp, igzip.open(tmp, "wb", compresslevel=compresslevel) as out:
         out.write(head)
         if data.num_rows:
             out.write(f"--\n-- Dumping data for table `{name}`\n--\n\n/*!40000 ALTER TABLE `{name}` DISABLE KEYS */;\n".encode())
@@ -257,7 +257,6 @@ def write_dump_file(path: Path, table: str, data: pa.Table, *, rows_per_insert: 
                     out.write(f"INSERT INTO `{name}` VALUES\n".encode() + statement.encode() + b";\n")
             out.write(f"/*!40000 ALTER TABLE `{name}` ENABLE KEYS */;\n".encode())
         out.write(_TRAILER_START + tail)
-    tmp.replace(path)
     return path.stat().st_size
 
 

@@ -18,7 +18,8 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from wikivis.monitoring import svg
-from wikivis.monitoring.status import HTTP_COUNTERS, MEDIA_STAGES, health, parse_time, snapshot_time
+from wikivis.monitoring.status import HTTP_COUNTERS, MEDIA_STAGES, health, parse_time
+from wikivis.vocab import snapshot_time
 
 PAGE_SIZE = 20
 CHART_RUNS = 20

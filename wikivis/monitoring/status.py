@@ -19,7 +19,6 @@ every Airflow component.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from wikivis.stages.run import is_stage_kind
 from wikivis.stages.run import stage_of_kind as stage_name
+from wikivis.vocab import snapshot_time
 
 __all__ = ["HTTP_COUNTERS", "collect_status", "health", "http_counters", "is_stage_run", "stage_name", "stage_summary"]
 
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from wikivis.config import Settings
     from wikivis.stages.graph import Graph
 
-_SNAPSHOT_DATE_RE = re.compile(r"([0-9]{8})(?:T([0-9]{6})Z)?", re.ASCII)  # fullmatch; ASCII digits only
 #: politeness counters shown per run (keys of ``wikivis.sources.http.HttpCounters``)
 HTTP_COUNTERS = ("requests", "retries", "throttled", "server_errors", "bytes", "waited_s")
 #: stages whose ``metrics["http"]["upload"]`` (or flat counters) are thumbnail downloads
@@ -42,14 +41,6 @@ MEDIA_STAGES = ("media", "commons")
 #: how much history the page reads (tables page through it; charts show the newest part)
 RUNS_LIMIT = 2000
 GATES_LIMIT = 2000
-
-
-def snapshot_time(snapshot: str | None) -> datetime | None:
-    """``20261101`` or ``20261101T120000Z`` → an aware datetime; anything else → ``None``."""
-    match = _SNAPSHOT_DATE_RE.fullmatch(snapshot or "")
-    if not match:
-        return None
-    return datetime.strptime(match.group(1) + (match.group(2) or "000000"), "%Y%m%d%H%M%S").replace(tzinfo=UTC)
 
 
 def parse_time(value: Any) -> datetime | None:

@@ -25,7 +25,6 @@ read with ``torch.load(weights_only=True)``.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -40,6 +39,7 @@ from torch import nn
 
 from wikivis.errors import InputError, NotFoundError
 from wikivis.recommend.data import l2_normalise
+from wikivis.vocab import staged_path
 
 CHECKPOINT_FORMAT = "wikivis-curatornet/1"
 
@@ -305,12 +305,8 @@ def save_checkpoint(model: CuratorNetModel, path: Path, **extra_meta: Any) -> Pa
         "state_dict": {k: v.detach().cpu() for k, v in model.net.state_dict().items()},
         "meta": {**model.meta, **extra_meta},
     }
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with staged_path(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

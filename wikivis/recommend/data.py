@@ -28,6 +28,7 @@ import numpy as np
 import pyarrow as pa
 
 from wikivis.errors import InputError
+from wikivis.vocab import NS_MAIN
 
 REQUIRED_INTERACTION_COLUMNS = ("page_id", "page_title", "file_name", "is_lead")
 _FILE_PREFIXES = ("file:", "image:")
@@ -234,7 +235,7 @@ class RecData:
             page_titles = {
                 pid: t
                 for pid, t, ns, redirect in zip(p["page_id"], p["page_title"], namespaces, redirects, strict=True)
-                if ns == 0 and not redirect
+                if ns == NS_MAIN and not redirect
             }
         non_free: frozenset[str] = frozenset()
         if file_metadata is not None and "non_free" in file_metadata.column_names:

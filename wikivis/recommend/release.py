@@ -23,7 +23,6 @@ Weekly data drift is small against the tolerance; a large drift shows in the gat
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wikivis.errors import GateFailed, NotFoundError
+from wikivis.vocab import atomic_write_text, staged_path
 
 if TYPE_CHECKING:
     from wikivis.config import Settings
@@ -55,9 +55,7 @@ class Verdict:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n", "utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
 def train_candidate(
@@ -130,10 +128,8 @@ def promote(
         raise GateFailed(f"{wiki}/{model_id} candidate {version} not promoted: " + "; ".join(reasons),
                          gate="release", dataset=f"models/curatornet/{wiki}")
     served = checkpoint_path(settings.home, wiki, model_id)
-    served.parent.mkdir(parents=True, exist_ok=True)
-    tmp = served.with_name(f".{served.name}.{os.getpid()}.tmp")
-    shutil.copyfile(folder / "model.pt", tmp)
-    os.replace(tmp, served)
+    with staged_path(served) as tmp:
+        shutil.copyfile(folder / "model.pt", tmp)
     _write_json(root / "current.json", {"version": version, "metrics": candidate,
                                         "promoted_at": datetime.now(UTC).isoformat(timespec="seconds")})
     return verdict

@@ -29,7 +29,7 @@ from wikivis.sample.model import (
     Model,
     PageRec,
 )
-from wikivis.vocab import NS_CATEGORY, NS_FILE, NS_MAIN, NS_PROJECT, NS_USER
+from wikivis.vocab import NS_CATEGORY, NS_FILE, NS_MAIN, NS_PROJECT, NS_USER, atomic_write_bytes
 
 WIKI = "samplewiki"
 COMMONS_WIKI = "commonswiki"
@@ -847,9 +847,7 @@ class _Builder:
             if path.is_file():
                 return key, path.read_bytes()
             data = images.render(spec)
-            tmp = path.with_suffix(f".tmp{os.getpid()}")
-            tmp.write_bytes(data)
-            tmp.replace(path)
+            atomic_write_bytes(path, data)
             return key, data
 
         with ThreadPoolExecutor(RENDER_THREADS) as pool:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wikivis.sources import eventstreams
+from wikivis.vocab import NS_FILE
 
 PAGE_STREAMS = set(eventstreams.PAGE_STREAMS)
 
@@ -43,7 +44,7 @@ def touched_from_events(events: Iterable[dict[str, Any]], wiki: str, commons_wik
         elif (
             stream == "mediawiki.recentchange"
             and e.get("wiki") == commons_wiki
-            and e.get("namespace") == 6
+            and e.get("namespace") == NS_FILE
             and e.get("log_type") in ("upload", "delete")
         ):
             out.files.add(str(e["title"]).removeprefix("File:").replace(" ", "_"))

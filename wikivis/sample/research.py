@@ -35,6 +35,7 @@ import numpy as np
 from wikivis.errors import NotFoundError
 from wikivis.research.files import RESNET_DIM, WIT_COLUMNS
 from wikivis.research.wit import upload_url
+from wikivis.vocab import NS_FILE, NS_MAIN
 
 PIXELS = "image_data_train/image_pixels/train_image_pixels_part-00000.csv.gz"
 EMBEDDINGS = "image_data_train/resnet_embeddings/train_resnet_embeddings_part-00000.csv.gz"
@@ -85,8 +86,8 @@ def _live(sample: Any, name: str, day: int) -> bool:
 
 def _write_wit(sample: Any, path: Path, day: int) -> None:
     tables = sample.state(day).tables
-    pages = {p["page_id"]: p for p in tables["page"] if p["page_namespace"] == 0 and not p["page_is_redirect"]}
-    targets = {t["lt_id"]: t["lt_title"] for t in tables["linktarget"] if t["lt_namespace"] == 6}
+    pages = {p["page_id"]: p for p in tables["page"] if p["page_namespace"] == NS_MAIN and not p["page_is_redirect"]}
+    targets = {t["lt_id"]: t["lt_title"] for t in tables["linktarget"] if t["lt_namespace"] == NS_FILE}
     described = sample.file_info
     with gzip.open(path, "wt", encoding="utf-8", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(WIT_COLUMNS), delimiter="\t", lineterminator="\n")

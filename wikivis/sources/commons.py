@@ -72,6 +72,7 @@ from wikivis.sources.http import (
     polite_session,
     request,
 )
+from wikivis.vocab import NS_FILE
 
 if TYPE_CHECKING:
     from wikivis.config import Settings
@@ -424,7 +425,7 @@ class ActionApiClient:
                 page_id=page.get("pageid"),
                 title=page.get("title", ""),
                 files=tuple(
-                    dict.fromkeys(file_name(i["title"], namespaced=i.get("ns") == 6) for i in page["images"] if i.get("title"))
+                    dict.fromkeys(file_name(i["title"], namespaced=i.get("ns") == NS_FILE) for i in page["images"] if i.get("title"))
                 ),
                 lead_image=props.get("page_image"),
                 lead_image_free=props.get("page_image_free"),

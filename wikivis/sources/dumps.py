@@ -52,11 +52,11 @@ from wikivis.sources.http import (
     polite_session,
     request,
 )
-from wikivis.vocab import is_dump_date
+from wikivis.vocab import DUMP_DATE_RE, is_dump_date
 
 MANIFEST = "_manifest.json"
 STATUSES = ("waiting", "in-progress", "done", "failed", "skipped")
-_RUN_LINK_RE = re.compile(r"""href=["']?(?:\./)?([0-9]{8})/?["'>]""", re.ASCII)
+_RUN_LINK_RE = re.compile(rf"""href=["']?(?:\./)?({DUMP_DATE_RE.pattern})/?["'>]""", re.ASCII)
 _DOWNLOAD_CHUNK = 1 << 20
 #: full downloads of one file that may fail verification before the client gives up
 MAX_VERIFY_ATTEMPTS = 4

@@ -8,6 +8,7 @@ import zlib
 import pytest
 from PIL import Image
 
+from tests.unit.commons_fakes import UPLOAD, Route, jpeg_bytes
 from wikivis.errors import SourceError
 from wikivis.media.fetch import (
     ImageProblem,
@@ -21,8 +22,6 @@ from wikivis.media.fetch import (
 )
 from wikivis.media.store import MediaStore
 from wikivis.sources.http import RetryPolicy, TokenBucket
-
-from tests.unit.commons_fakes import UPLOAD, Route, jpeg_bytes
 
 
 def png_header_bomb(width: int, height: int) -> bytes:

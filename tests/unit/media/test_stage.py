@@ -5,6 +5,7 @@ import hashlib
 import pyarrow as pa
 import pytest
 
+from tests.unit.commons_fakes import Route, jpeg_bytes
 from wikivis.datasets import schema
 from wikivis.errors import InputError, NotFoundError
 from wikivis.media import lists
@@ -12,8 +13,6 @@ from wikivis.media.fetch import ThumbnailFetcher
 from wikivis.media.stage import commons_stage
 from wikivis.media.store import MediaStore
 from wikivis.sources.http import RetryPolicy
-
-from tests.unit.commons_fakes import Route, jpeg_bytes
 
 WIKI = "samplewiki"
 
