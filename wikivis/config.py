@@ -63,6 +63,16 @@ def _local_endpoints(host: str = "127.0.0.1") -> dict[str, str]:
     }
 
 
+#: the image embedding model when neither the caller nor the settings name one
+DEFAULT_MODEL = "efficientnet-lite0"
+
+
+def chosen_model_id(settings: Settings, model_id: str | None = None) -> str:
+    """The one fallback for the embedding model id: the caller's, else ``Settings.model``, else
+    :data:`DEFAULT_MODEL`. A run works it out once (``RunContext.model_id``) and passes it down."""
+    return model_id or settings.model or DEFAULT_MODEL
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every knob of wikivis.  Construct with :func:`load_settings`, never by hand in code."""
@@ -113,7 +123,7 @@ class Settings:
     free_licences_only: bool = True
     max_images: int = 0  # 0 = no limit
     # embedding / index
-    model: str = "efficientnet-lite0"
+    model: str = DEFAULT_MODEL
     device: str = "auto"
     embed_batch_size: int = 32
     embed_workers: int = 2

@@ -73,3 +73,22 @@ def test_wiki_domains():
     s = load_settings(env={"WIKIVIS_PROFILE": "live"})
     assert s.wiki_api_url("dewiki") == "https://de.wikipedia.org/w/api.php"
     assert s.wiki_api_url("commonswiki") == "https://commons.wikimedia.org/w/api.php"
+
+
+def test_the_default_model_id_is_defined_once_and_resolved_in_one_function():
+    """``DEFAULT_MODEL`` lives in config; every other module asks :func:`chosen_model_id`."""
+    import re
+    from pathlib import Path
+
+    from wikivis.config import DEFAULT_MODEL, chosen_model_id
+
+    settings = load_settings(env={})
+    assert settings.model == DEFAULT_MODEL == chosen_model_id(settings)
+    assert chosen_model_id(settings, "resnet50") == "resnet50"
+    assert chosen_model_id(settings.replace(model="resnet50")) == "resnet50"
+    root = Path(__file__).resolve().parents[2]
+    fallback = re.compile(r"model_id or settings\.model|=\s*\"efficientnet-lite0\"")
+    copies = [f"{p.relative_to(root)}:{n}" for d in ("wikivis", "plugins") for p in sorted((root / d).rglob("*.py"))
+              for n, line in enumerate(p.read_text("utf-8").splitlines(), 1) if fallback.search(line)]
+    # the constant and the one fallback, both in config.py
+    assert [c.split(":")[0] for c in copies] == ["wikivis/config.py", "wikivis/config.py"], copies

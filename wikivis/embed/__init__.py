@@ -13,7 +13,8 @@ Modules: :mod:`.models` (registry), :mod:`.resnet` (torchvision-compatible ResNe
 :mod:`.store` (shards), :mod:`.pipeline` (the incremental run).
 """
 
-from wikivis.embed.models import DEFAULT_MODEL, MODELS, EmbeddingModel, Preprocessing, describe_models, load_model
+from wikivis.config import DEFAULT_MODEL
+from wikivis.embed.models import MODELS, EmbeddingModel, Preprocessing, describe_models, load_model
 from wikivis.embed.pipeline import EmbedResult, embed_images, media_items
 from wikivis.embed.runtime import Runtime, pick_runtime
 from wikivis.embed.store import load_embeddings, write_embeddings

@@ -46,12 +46,12 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from wikivis.config import chosen_model_id
 from wikivis.errors import ConfigError
 
 if TYPE_CHECKING:
     from wikivis.config import Settings
 
-DEFAULT_MODEL = "efficientnet-lite0"
 
 _IMAGENET_MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)
 _IMAGENET_STD = (0.229 * 255, 0.224 * 255, 0.225 * 255)
@@ -327,7 +327,7 @@ _loaded: dict[tuple[str, str], EmbeddingModel] = {}
 
 def resolve_model_id(settings: Settings, model_id: str | None = None) -> str:
     """The model id to use (``Settings.model`` by default), checked against the registry."""
-    mid = model_id or settings.model or DEFAULT_MODEL
+    mid = chosen_model_id(settings, model_id)
     if mid in MODELS:
         return mid
     if mid.startswith(OPEN_CLIP_PREFIX):

@@ -27,7 +27,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from wikivis.embed.models import DEFAULT_MODEL, model_dir_name
+from wikivis.config import chosen_model_id
+from wikivis.embed.models import model_dir_name
 from wikivis.errors import ConfigError, InputError, NotFoundError
 from wikivis.vocab import STAGED_GLOB, staged_path
 
@@ -56,7 +57,7 @@ def stored_model_id(settings: Settings, model_id: str | None = None) -> str:
     Not checked against the registry: vectors imported with :func:`write_embeddings` (e.g.
     Wikimedia's published ResNet-50 embeddings) may come from a model wikivis cannot run.
     """
-    return model_id or settings.model or DEFAULT_MODEL
+    return chosen_model_id(settings, model_id)
 
 
 def model_embeddings_dir(settings: Settings, model_id: str | None = None) -> Path:

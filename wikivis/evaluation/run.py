@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from wikivis.config import chosen_model_id
 from wikivis.evaluation.metrics import auc, mean_metrics, ndcg_at_k, ranks_from_scores, recall_at_k, reciprocal_rank
 from wikivis.evaluation.models import MODEL_NAMES, ModelUnavailable, PixelSource, TrainedScorer, make_scorer
 from wikivis.evaluation.split import Split, holdout_split
@@ -193,7 +194,7 @@ def run_evaluation(
     from wikivis.recommend.loading import load_rec_data
 
     wiki = wiki or settings.wikis[0]
-    model_id = model_id or settings.model
+    model_id = chosen_model_id(settings, model_id)
     data = load_rec_data(settings, wiki=wiki, model_id=model_id, as_of=as_of)
 
     def pixels(sha1s: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

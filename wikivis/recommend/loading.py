@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from wikivis.config import chosen_model_id
 from wikivis.errors import InputError, NotFoundError, WikivisError
 from wikivis.recommend.curatornet import checkpoint_path, load_checkpoint
 from wikivis.recommend.data import RecData
@@ -90,7 +91,7 @@ def load_rec_data(settings: Settings, *, wiki: str | None = None, model_id: str 
     from wikivis.lake import Lake
 
     wiki = wiki or settings.wikis[0]
-    model_id = model_id or settings.model
+    model_id = chosen_model_id(settings, model_id)
     lake = Lake.from_settings(settings)
     article_images = _read(lake, "article_images", wiki, required=True, as_of=as_of)
     files = _read_visible(lake, "files", (settings.commons_wiki, wiki), required=True, as_of=as_of)
@@ -125,7 +126,7 @@ def load_service(settings: Settings, *, wiki: str | None = None, model_id: str |
     from wikivis.recommend.service import RecommenderService
 
     wiki = wiki or settings.wikis[0]
-    model_id = model_id or settings.model
+    model_id = chosen_model_id(settings, model_id)
     data = load_rec_data(settings, wiki=wiki, model_id=model_id, as_of=as_of)
     search, kind = load_search(settings, data, model_id)
     ckpt = checkpoint_path(settings.home, wiki, model_id)

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wikivis.config import chosen_model_id
 from wikivis.errors import GateFailed, NotFoundError
 from wikivis.vocab import atomic_write_text, staged_path
 
@@ -74,7 +75,7 @@ def train_candidate(
     from wikivis.recommend.training import article_profiles, train_on_profiles
 
     wiki = wiki or settings.wikis[0]
-    model_id = model_id or settings.model
+    model_id = chosen_model_id(settings, model_id)
     config = config or CuratorNetConfig(seed=seed)
     data = load_rec_data(settings, wiki=wiki, model_id=model_id)
     held_out = evaluate_data(data, models=("curatornet",), seed=seed, config=config, device=settings.device)
@@ -112,7 +113,7 @@ def promote(
     from wikivis.recommend.curatornet import checkpoint_path
 
     wiki = wiki or settings.wikis[0]
-    model_id = model_id or settings.model
+    model_id = chosen_model_id(settings, model_id)
     root = versions_dir(settings, wiki, model_id)
     folder = root / version
     if not (folder / "model.pt").is_file():

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from wikivis.config import chosen_model_id
 from wikivis.recommend.data import RecData
 
 if TYPE_CHECKING:
@@ -206,7 +207,7 @@ def publish_synthetic(
     for (dataset, target), columns in tables.items():
         lake.write(dataset, target, snapshot, lake_table(dataset, columns))
         lake.publish(dataset, target, snapshot)
-    write_embeddings(settings, settings.model, "synthetic-1", list(data.item_ids), data.vectors)
+    write_embeddings(settings, chosen_model_id(settings), "synthetic-1", list(data.item_ids), data.vectors)
     return synth
 
 

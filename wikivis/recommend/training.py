@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wikivis.config import chosen_model_id
 from wikivis.recommend.curatornet import CuratorNetConfig, checkpoint_path, save_checkpoint, train_curatornet
 from wikivis.recommend.data import RecData
 from wikivis.recommend.filters import ImageFilter
@@ -50,7 +51,7 @@ def train_and_save(
     from wikivis.recommend.loading import load_rec_data
 
     wiki = wiki or settings.wikis[0]
-    model_id = model_id or settings.model
+    model_id = chosen_model_id(settings, model_id)
     data = load_rec_data(settings, wiki=wiki, model_id=model_id)
     model = train_on_profiles(data, article_profiles(data, ImageFilter.for_data(data)), config, device=settings.device)
     return save_checkpoint(model, checkpoint_path(settings.home, wiki, model_id), wiki=wiki, model_id=model_id)

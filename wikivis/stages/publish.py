@@ -61,7 +61,7 @@ def train_recommender(ctx: RunContext, wiki: str) -> dict[str, Any]:
     from wikivis.recommend.training import train_and_save
 
     with stage(ctx, "train", wiki) as metrics:
-        path = train_and_save(ctx.settings, wiki=wiki)
+        path = train_and_save(ctx.settings, wiki=wiki, model_id=ctx.model_id)
         metrics["checkpoint"] = str(path)
         return {"wiki": wiki, "checkpoint": str(path)}
 
@@ -71,7 +71,7 @@ def evaluate(ctx: RunContext, wiki: str) -> dict[str, Any]:
     from wikivis.evaluation.run import evaluate as run
 
     with stage(ctx, "evaluate", wiki) as metrics:
-        scores = run(ctx.settings, wiki=wiki)
+        scores = run(ctx.settings, wiki=wiki, model_id=ctx.model_id)
         metrics["eval"] = scores
         return {"wiki": wiki, "metrics": scores}
 
@@ -81,7 +81,7 @@ def train_candidate(ctx: RunContext, wiki: str) -> dict[str, Any]:
     from wikivis.recommend.release import train_candidate as train
 
     with stage(ctx, "train_candidate", wiki) as metrics:
-        result = train(ctx.settings, wiki=wiki)
+        result = train(ctx.settings, wiki=wiki, model_id=ctx.model_id)
         metrics.update(version=result["version"], eval=result["metrics"])
         return result
 
@@ -91,6 +91,6 @@ def promote_candidate(ctx: RunContext, wiki: str, version: str) -> dict[str, Any
     from wikivis.recommend.release import promote
 
     with stage(ctx, "promote", wiki) as metrics:
-        verdict = asdict(promote(ctx.settings, version, wiki=wiki))
+        verdict = asdict(promote(ctx.settings, version, wiki=wiki, model_id=ctx.model_id))
         metrics["gate"] = verdict
         return verdict

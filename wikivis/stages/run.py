@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from wikivis.config import chosen_model_id
 from wikivis.errors import WikivisError
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ class RunContext:
         from wikivis.lake import Lake
 
         return cls(settings, Lake.from_settings(settings), Catalog(settings.resolved_catalog_url), run_id,
-                   model_id or settings.model, snapshot, replica_engine)
+                   chosen_model_id(settings, model_id), snapshot, replica_engine)
 
     def with_run(self, run_id: str) -> RunContext:
         return replace(self, run_id=run_id)
