@@ -2,7 +2,7 @@
 
 What is timed, on a synthetic topic wiki published through the real lake and embedding
 store (:func:`wikivis.recommend.synthetic.publish_synthetic`) and served the way ``wikivis
-serve`` serves it — ``RecommenderService.from_settings`` with the index that
+serve`` serves it — ``recommend.loading.load_service`` with the index that
 ``wikivis.index.build_index`` chose for the budget (``--index exact`` uses the in-memory
 exact faiss Flat index instead):
 
@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import cache_dir, emit, peak_rss_mb, say, timer
 from wikivis.config import load_settings
 from wikivis.recommend.curatornet import CuratorNetConfig
+from wikivis.recommend.loading import load_service
 from wikivis.recommend.service import RecommenderService
 from wikivis.recommend.synthetic import publish_synthetic
 from wikivis.recommend.training import article_profiles, train_on_profiles
@@ -97,7 +98,7 @@ def run(args: argparse.Namespace, home: Path) -> None:
         import faiss
 
         faiss.omp_set_num_threads(args.faiss_threads)
-    service = RecommenderService.from_settings(settings)
+    service = load_service(settings)
     if args.index == "exact":
         from wikivis.recommend.search import ExactSearch
 

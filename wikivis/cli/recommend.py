@@ -30,9 +30,9 @@ ModelIdOption = Annotated[
 
 
 def _service(wiki: str | None, model_id: str | None = None, as_of: str | None = None) -> RecommenderService:
-    from wikivis.recommend.service import RecommenderService
+    from wikivis.recommend.loading import load_service
 
-    return RecommenderService.from_settings(settings_from_ctx(None), wiki=wiki, model_id=model_id, as_of=as_of)
+    return load_service(settings_from_ctx(None), wiki=wiki, model_id=model_id, as_of=as_of)
 
 
 def _line(s: dict[str, Any]) -> str:

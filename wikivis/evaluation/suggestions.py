@@ -32,11 +32,7 @@ from typing import Any
 import numpy as np
 
 from wikivis.recommend.confidence import BANDS, HIGH, Calibrator
-from wikivis.recommend.signals import FEATURES, METHODS, Method, Signals, candidates, feature_matrix, rank
-
-
-def truth_of(signals: Signals, page_id: int) -> set[str]:
-    return {f for f in signals.page_files.get(page_id, ()) if signals.allowed(f, hidden_page=page_id)}
+from wikivis.recommend.signals import FEATURES, METHODS, Method, Signals, labelled, rank, truth_of
 
 
 def split_articles(signals: Signals, seed: int = 0) -> tuple[list[int], list[int]]:
@@ -45,22 +41,6 @@ def split_articles(signals: Signals, seed: int = 0) -> tuple[list[int], list[int
     random.Random(seed).shuffle(pages)
     half = len(pages) // 2
     return sorted(pages[:half]), sorted(pages[half:])
-
-
-def labelled(signals: Signals, pages: Sequence[int], method: Method) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(features, labels, page ids) of every candidate of ``pages`` (images hidden)."""
-    xs, ys, gs = [], [], []
-    for p in pages:
-        cands = candidates(signals, p, method, hidden=True)
-        if not cands:
-            continue
-        truth = truth_of(signals, p)
-        xs.append(feature_matrix(cands, method))
-        ys.append(np.array([c.file_name in truth for c in cands], dtype=np.float64))
-        gs.append(np.full(len(cands), p))
-    if not xs:
-        return np.zeros((0, len(FEATURES[method]))), np.zeros(0), np.zeros(0, dtype=np.int64)
-    return np.vstack(xs), np.concatenate(ys), np.concatenate(gs)
 
 
 def precision_at_coverage(conf: Sequence[float], hits: Sequence[bool], n_total: int, coverage: float) -> float | None:

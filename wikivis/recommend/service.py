@@ -47,7 +47,7 @@ from wikivis.recommend.visrank import (
 )
 
 if TYPE_CHECKING:
-    from wikivis.config import Settings
+    pass
 
 ModelChoice = Literal["auto", "visrank", "curatornet"]
 MODEL_CHOICES: tuple[str, ...] = ("auto", "visrank", "curatornet")
@@ -111,15 +111,6 @@ class RecommenderService:
         self.wiki = wiki
         self.model_id = model_id
         self.index_kind = index_kind or ("exact" if search is None else type(search).__name__)
-
-    @classmethod
-    def from_settings(
-        cls, settings: Settings, *, wiki: str | None = None, model_id: str | None = None, as_of: str | None = None
-    ) -> RecommenderService:
-        """Load lake datasets, embeddings, index and any CuratorNet checkpoint (see loading)."""
-        from wikivis.recommend.loading import load_service
-
-        return load_service(settings, wiki=wiki, model_id=model_id, as_of=as_of)
 
     # ------------------------------------------------------------------ similar
     def similar(self, file: str, k: int = 10, *, filtered: bool = True) -> list[Suggestion]:

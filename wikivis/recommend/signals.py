@@ -339,6 +339,27 @@ def load_signals(settings: Settings, wiki: str, snapshot: str | None = None) -> 
     return signals, snapshot, notes
 
 
+def truth_of(signals: Signals, page_id: int) -> set[str]:
+    """The images ``page_id`` really shows that a suggestion may name (the held-out truth)."""
+    return {f for f in signals.page_files.get(page_id, ()) if signals.allowed(f, hidden_page=page_id)}
+
+
+def labelled(signals: Signals, pages: Iterable[int], method: Method) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(features, labels, page ids) of every candidate of ``pages`` (images hidden)."""
+    xs, ys, gs = [], [], []
+    for p in pages:
+        cands = candidates(signals, p, method, hidden=True)
+        if not cands:
+            continue
+        truth = truth_of(signals, p)
+        xs.append(feature_matrix(cands, method))
+        ys.append(np.array([c.file_name in truth for c in cands], dtype=np.float64))
+        gs.append(np.full(len(cands), p))
+    if not xs:
+        return np.zeros((0, len(FEATURES[method]))), np.zeros(0), np.zeros(0, dtype=np.int64)
+    return np.vstack(xs), np.concatenate(ys), np.concatenate(gs)
+
+
 def explain(signals: Signals, title: str, *, k: int = 10, calibration_articles: int = 300,
             seed: int = 0) -> tuple[int, list[ScoredSuggestion]]:
     """Suggestions for one article by the calibrated combination, the calibrator fitted on
@@ -346,7 +367,6 @@ def explain(signals: Signals, title: str, *, k: int = 10, calibration_articles: 
     import random
 
     from wikivis.errors import NotFoundError
-    from wikivis.evaluation.suggestions import labelled, truth_of
 
     wanted = title.strip().replace(" ", "_")
     page_id = next((p for p, t in signals.titles.items() if t == wanted or t == wanted[:1].upper() + wanted[1:]), None)

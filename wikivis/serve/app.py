@@ -47,6 +47,7 @@ from pydantic import BaseModel
 from wikivis import __version__
 from wikivis.config import Settings
 from wikivis.errors import ConfigError, NotFoundError, WikivisError
+from wikivis.recommend.loading import load_service
 from wikivis.recommend.service import ModelUnavailable, RecommenderService
 
 log = logging.getLogger(__name__)
@@ -151,7 +152,7 @@ class _ServiceHolder:
         if self._service is None:
             with self._lock:
                 if self._service is None:
-                    self._service = RecommenderService.from_settings(self._settings)
+                    self._service = load_service(self._settings)
         return self._service
 
 

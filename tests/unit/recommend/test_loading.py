@@ -8,8 +8,7 @@ import pytest
 
 from wikivis.errors import InputError, NotFoundError
 from wikivis.recommend.curatornet import CuratorNetConfig, checkpoint_path
-from wikivis.recommend.loading import embedding_matrix, load_rec_data
-from wikivis.recommend.service import RecommenderService
+from wikivis.recommend.loading import embedding_matrix, load_rec_data, load_service
 from wikivis.recommend.synthetic import publish_synthetic
 from wikivis.recommend.training import train_and_save
 
@@ -42,7 +41,7 @@ def test_nothing_published_is_not_found(settings) -> None:
 
 def test_service_from_published_data(settings) -> None:
     synth = publish_synthetic(settings, **SMALL)
-    service = RecommenderService.from_settings(settings)
+    service = load_service(settings)
     health = service.health()
     assert health["images"] == len(synth.data.item_ids)
     assert health["articles"] == SMALL["n_articles"]
@@ -56,7 +55,7 @@ def test_service_from_published_data(settings) -> None:
 
     path = train_and_save(settings, config=CuratorNetConfig(epochs=2, hidden=16, profile_hidden=16))
     assert path == checkpoint_path(settings.home, settings.wikis[0], settings.model)
-    reloaded = RecommenderService.from_settings(settings)
+    reloaded = load_service(settings)
     assert reloaded.curatornet is not None
     assert reloaded.suggest(synth.data.titles[page], 3).model == "curatornet"
 
@@ -66,7 +65,7 @@ def test_published_index_is_used_when_present(settings) -> None:
 
     publish_synthetic(settings, **SMALL)
     build_index(settings)
-    service = RecommenderService.from_settings(settings)
+    service = load_service(settings)
     assert service.index_kind.startswith("published")
     assert len(service.similar(service.data.display_name(service.data.item_ids[0]), 5)) == 5
 

@@ -8,7 +8,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from wikivis.errors import ConfigError, NotFoundError
-from wikivis.recommend.service import RecommenderService
 from wikivis.serve.app import MAX_K, create_app, is_loopback, token_required
 from wikivis.serve.runner import prepare
 
@@ -179,7 +178,7 @@ def test_503_reasons_hide_paths_and_faiss_text(settings, monkeypatch, caplog, fa
     def load(*_a, **_k):
         raise failure
 
-    monkeypatch.setattr(RecommenderService, "from_settings", load)
+    monkeypatch.setattr("wikivis.serve.app.load_service", load)
     client = TestClient(create_app(settings), raise_server_exceptions=False)
     with caplog.at_level(logging.WARNING, logger="wikivis.serve.app"):
         answers = [client.get("/suggest", params={"article": "X"}), client.get("/healthz")]
