@@ -20,6 +20,20 @@ PACKAGE = ROOT / "wikivis"
 #: extras (open_clip, timm weights packages) are looked up only when a model asks for them
 DYNAMIC_IMPORT_ALLOWED = {"wikivis.embed.models"}
 
+#: ARCHITECTURE.md's layer diagram, top first: a module imports only its own layer and those below
+LAYERS = [
+    ["wikivis.cli", "wikivis.demo", "wikivis.airflow_home"],
+    ["wikivis.serve", "wikivis.monitoring"],
+    ["wikivis.orchestration", "wikivis.runs"],
+    ["wikivis.stages", "wikivis.pipeline"],
+    ["wikivis.dumps", "wikivis.events", "wikivis.media", "wikivis.captions", "wikivis.embed", "wikivis.index",
+     "wikivis.gates", "wikivis.recommend", "wikivis.evaluation", "wikivis.research", "wikivis.wikidata_ingest",
+     "wikivis.sample", "wikivis.mirror"],
+    ["wikivis.sources"],
+    ["wikivis.lake", "wikivis.catalog", "wikivis.datasets", "wikivis.sqlq"],
+    ["wikivis.vocab", "wikivis.config", "wikivis.errors", "wikivis.logsafe", "wikivis.testing"],
+]
+
 
 def _modules() -> dict[str, Path]:
     found = {}
@@ -116,6 +130,22 @@ def test_the_package_has_no_import_cycle() -> None:
     found = cycles(import_graph())
     assert not found, "import cycles (move the shared code down a layer):\n" + "\n".join(
         " <-> ".join(c) for c in found)
+
+
+def _layer(module: str) -> int | None:
+    for depth, members in enumerate(LAYERS):
+        if any(module == m or module.startswith(m + ".") for m in members):
+            return depth
+    return None
+
+
+def test_every_module_has_a_layer_and_imports_only_downwards() -> None:
+    graph = import_graph()
+    unplaced = sorted(m for m in graph if m != "wikivis" and _layer(m) is None)
+    assert not unplaced, f"add these to LAYERS and ARCHITECTURE.md's diagram: {unplaced}"
+    upward = sorted(f"{a} -> {b}" for a, targets in graph.items() for b in targets
+                    if a != "wikivis" and b != "wikivis" and _layer(b) < _layer(a))  # type: ignore[operator]
+    assert not upward, "imports that go up a layer:\n" + "\n".join(upward)
 
 
 def test_the_cycle_finder_finds_a_cycle() -> None:
