@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from typer.testing import CliRunner
 
-from tests.unit.replicas.conftest import COMMONS, WIKI, reference
+from tests.unit.replica_tables import COMMONS, WIKI, reference
 from wikivis.cli import _common
 from wikivis.cli.replica import app
 from wikivis.errors import ConfigError

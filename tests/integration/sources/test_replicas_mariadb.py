@@ -11,9 +11,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from tests.integration.replicas.conftest import replica_url_template
-from tests.unit.replicas.conftest import COMMONS, HOSTILE_FILE, reference, tiny_tables
-from tests.unit.replicas.conftest import WIKI as TINY_WIKI
+from tests.integration.replica_databases import replica_url_template
+from tests.unit.replica_tables import COMMONS, HOSTILE_FILE, reference, tiny_tables
+from tests.unit.replica_tables import WIKI as TINY_WIKI
 from wikivis.config import load_settings
 from wikivis.lake import Lake
 from wikivis.mirror.replica_loader import drop_replica, load_replica

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from tests.unit.replicas.conftest import COMMONS, HOSTILE_FILE, HOSTILE_TITLE, WIKI, no_sleep, reference
+from tests.unit.replica_tables import COMMONS, HOSTILE_FILE, HOSTILE_TITLE, WIKI, no_sleep, reference
 from wikivis.config import load_settings
 from wikivis.errors import ConfigError, NotFoundError, RetriesExceeded, SourceError
 from wikivis.lake import Lake

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.replicas.conftest import replica_url_template
+from tests.integration.replica_databases import replica_url_template
 from wikivis.lake import Lake
 from wikivis.stages.ingest import pull_replica as pull
 
