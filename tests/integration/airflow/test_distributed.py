@@ -39,7 +39,8 @@ import pytest
 from tests.integration.airflow.deployment import Deployment
 from wikivis.testing import engine_or_skip, postgres_url, redis_url, require_service
 
-pytestmark = [pytest.mark.integration, pytest.mark.distributed, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.distributed, pytest.mark.slow,
+              pytest.mark.timeout(1500)]  # the scenario fixture takes ~8 min on 2 cores
 
 MAX_IMAGES = 40
 RUN_TIMEOUT_S = 480
@@ -304,8 +305,10 @@ def test_a_worker_killed_mid_task_is_retried_on_the_other_and_nothing_is_lost(
         assert all(published[0][0].datasets[d]["rows"] == e["rows"] for d, e in published[1][0].datasets.items())
 
 
-def test_a_backfill_and_the_nightly_at_once_end_as_one_after_the_other(deployment, concurrent, sequential):
+def test_a_backfill_and_the_nightly_at_once_end_as_one_after_the_other(deployment, concurrent, sequential,
+                                                                        sample_wiki):
     from tests.dags.test_nightly_e2e import _lake_state
+    from wikivis.catalog import Catalog
     from wikivis.lake import Lake
 
     deployment, _ = deployment
@@ -327,6 +330,17 @@ def test_a_backfill_and_the_nightly_at_once_end_as_one_after_the_other(deploymen
                 labels = [p.label(dataset) for p in history if p.label(dataset)]
                 assert labels == sorted(labels), (wiki, dataset, labels)
         assert sorted(p.run_id or "" for p in histories[0]) == sorted(p.run_id or "" for p in histories[1])
+
+    # the EventStreams checkpoint ends where the newest window left it, not where the last run did
+    positions = []
+    for s in (concurrent.settings, sequential):
+        catalog = Catalog(s.resolved_catalog_url)
+        try:
+            stored = json.loads(catalog.get_checkpoint("eventstreams", sample_wiki.wiki) or "{}")
+        finally:
+            catalog.dispose()
+        positions.append((stored.get("until"), stored.get("snapshot")))
+    assert positions[0] == positions[1], positions
 
     sizes = []
     for s in (concurrent.settings, sequential):
