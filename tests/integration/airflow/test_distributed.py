@@ -189,7 +189,6 @@ def _get(deployment: Deployment, path: str) -> str:
         return response.read().decode()
 
 
-
 def _iso(day: str) -> str:
     return f"{day[:4]}-{day[4:6]}-{day[6:]}"
 
