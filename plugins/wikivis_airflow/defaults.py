@@ -1,7 +1,8 @@
 """What every wikivis DAG shares: owner, tags, retries, callbacks, pools, queue, assets, deadline.
 
 Retries.  Sources fail transiently (a 503 from the dumps server, a replica restart), so tasks
-retry with exponential backoff (2 min, 4 min, 8 min, capped at 1 h).  Some failures are
+retry with exponential backoff (2 min, 4 min, 8 min, capped at 1 h; the first delay is the
+``task_retry_delay_s`` setting).  Some failures are
 deterministic and retrying only delays the alert: :data:`RETRY_POLICY` fails a task at once
 on :class:`~wikivis.errors.GateFailed` (the data is bad; a rerun reads the same data) and on
 :class:`~wikivis.errors.ConfigError` (including policy refusals), on
@@ -34,7 +35,7 @@ from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
 from wikivis.stages import graph
 from wikivis_airflow.callbacks import deadline_missed, task_failed
-from wikivis_airflow.hooks import mask_wikivis_secrets
+from wikivis_airflow.hooks import deployment_settings, mask_wikivis_secrets
 
 if TYPE_CHECKING:
     from wikivis.config import Settings
@@ -95,11 +96,12 @@ def share_pool_limits(settings: Settings, pool: str | None) -> Settings:
 
 
 def default_args(**overrides: Any) -> dict[str, Any]:
-    """Task defaults of the wikivis DAGs."""
+    """Task defaults of the wikivis DAGs (the first retry delay is the ``task_retry_delay_s``
+    setting of the deployment, read at parse time)."""
     args: dict[str, Any] = {
         "owner": OWNER,
         "retries": 3,
-        "retry_delay": timedelta(minutes=2),
+        "retry_delay": timedelta(seconds=deployment_settings().task_retry_delay_s),
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(hours=1),
         "retry_policy": RETRY_POLICY,
