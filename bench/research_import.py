@@ -33,6 +33,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 import numpy as np
@@ -124,7 +125,13 @@ def run_child(home: Path, inputs: list[Path], memory_limit: str) -> dict[str, An
     queue = ctx.Queue()
     proc = ctx.Process(target=_child, args=(str(home), [str(p) for p in inputs], memory_limit, queue))
     proc.start()
-    result = queue.get()
+    while True:
+        try:
+            result = queue.get(timeout=5)
+            break
+        except Empty:
+            if not proc.is_alive():
+                raise SystemExit(f"the import process died (exit code {proc.exitcode}); see its traceback above") from None
     proc.join()
     return dict(result)
 

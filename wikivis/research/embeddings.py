@@ -20,14 +20,17 @@ runs in three steps under ``Settings.memory_limit``:
 2. **Resolve** (DuckDB, out of core): one query joins the staged rows to the names, the
    sha1s already stored (the ``sha1`` column of the committed shards, read by DuckDB) and,
    for duplicates within the run, the first ``ord`` of each sha1 (a grouped ``min``), and
-   writes ``(ord, sha1, status)`` sorted by ``ord``.  Its joins, aggregate and sort spill
-   to the staging folder under ``memory_limit × DUCKDB_SHARE`` (as the dump ingest does,
-   :mod:`wikivis.dumps.outofcore`); a Python dict of the same keys took ~0.45 KiB a row.
+   writes ``(ord, sha1, status)`` sorted by ``ord`` to ``plan.parquet``.  Its joins,
+   aggregate and sort spill to the staging folder under ``memory_limit × DUCKDB_SHARE`` (as
+   the dump ingest does, :mod:`wikivis.dumps.outofcore`); a Python dict of the same keys
+   took ~0.45 KiB a row.  DuckDB is then closed and its memory handed back.
 3. **Write** (flat, streamed): the embedding files are read again, parsed batch by batch
    (Arrow's vectorised split and float cast; a batch Arrow refuses is re-parsed row by row
-   to name the bad line) and merged with the sorted plan: the rows whose status is
-   ``keep`` go to a :class:`~wikivis.embed.store.ShardWriter`, which writes a shard every
-   ``shard_rows`` vectors.  Vector memory is ``batch_rows + shard_rows`` rows (8 KiB each).
+   to name the bad line) and merged with the plan, read back in ``ord`` order: the rows
+   whose status is ``keep`` go to a :class:`~wikivis.embed.store.ShardWriter`, which writes
+   a shard every ``shard_rows`` vectors (4,096: 32 MiB; the Parquet write of a shard takes
+   about three times that at its peak).  Vector memory is ``batch_rows + shard_rows`` rows
+   (8 KiB each), whatever the input.
 
 Reading the files twice costs the decompression once more (the first read splits at the
 first tab and does not parse floats, ~10 % of the import), instead of staging 8 KiB of
@@ -48,6 +51,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import math
 import os
 import shutil
 import uuid
@@ -93,6 +97,9 @@ METADATA = {
 #: the shard being written); as :data:`wikivis.dumps.outofcore.DUCKDB_SHARE`
 DUCKDB_SHARE = 0.75
 MIN_DUCKDB_BYTES = 16 << 20
+#: a hash bucket's inputs (uncompressed Parquet bytes) take at most this share of DuckDB's
+#: memory (as :data:`wikivis.dumps.outofcore.BUCKET_SHARE`)
+BUCKET_SHARE = 0.25
 #: ``ord = file index << ORD_SHIFT | line number`` (a line number below 2**40)
 ORD_SHIFT = 40
 #: rows per staged Parquet row group
@@ -461,51 +468,85 @@ class _Resolver:
                 if ords:
                     out.write_batch(pa.RecordBatch.from_arrays([pa.array(ords, pa.int64()), pa.array(names, pa.string())], schema=schema))
 
-    def resolve(self, shards: list[Path]) -> dict[str, int]:
-        """Classify every staged row (``keep``, ``already_present``, ``unmapped_url``,
-        ``sha1_unknown``) into ``plan.parquet``, sorted by ``ord``; returns the counts."""
-        names, rows, plan = (str(self.dir / f) for f in ("names.parquet", "rows.parquet", "plan.parquet"))
-        stored = "SELECT DISTINCT sha1 FROM read_parquet($shards)" if shards else "SELECT NULL::VARCHAR AS sha1 WHERE false"
-        sql = f"""
-            COPY (
-                WITH wanted AS (SELECT DISTINCT file_name FROM read_parquet($rows) WHERE file_name IS NOT NULL),
-                named AS (
-                    SELECT n.file_name, arg_max(n.sha1, n.k) AS sha1
-                    FROM read_parquet($names) n SEMI JOIN wanted w ON n.file_name = w.file_name
-                    GROUP BY n.file_name),
-                stored AS ({stored}),
-                joined AS (
-                    SELECT r.ord, r.file_name, nullif(m.sha1, '') AS sha1, s.sha1 IS NOT NULL AS stored
-                    FROM read_parquet($rows) r
-                    LEFT JOIN named m ON m.file_name = r.file_name
-                    LEFT JOIN stored s ON s.sha1 = m.sha1),
-                firsts AS (SELECT min(ord) AS ord FROM joined WHERE sha1 IS NOT NULL AND NOT stored GROUP BY sha1)
-                SELECT j.ord, j.sha1,
-                    CASE WHEN j.file_name IS NULL THEN 'unmapped_url'
-                         WHEN j.sha1 IS NULL THEN 'sha1_unknown'
-                         WHEN f.ord IS NULL THEN 'already_present'
-                         ELSE 'keep' END AS status
-                FROM joined j LEFT JOIN firsts f ON f.ord = j.ord
-                ORDER BY j.ord
-            ) TO '{plan.replace("'", "''")}' (FORMAT parquet, COMPRESSION zstd)
-        """
-        params: dict[str, Any] = {"rows": rows, "names": names}
-        if shards:
-            params["shards"] = [str(p) for p in shards]
+    def _run(self, sql: str, params: dict[str, Any], source: Path) -> Any:
         import duckdb
 
         try:
-            self.con.execute(sql, params)
+            return self.con.execute(sql, params)
         except duckdb.OutOfMemoryException as exc:
             raise ConfigError(
                 f"DuckDB ran out of its {self.duckdb_limit >> 20} MiB even when spilling to {self.dir}; "
                 f"raise WIKIVIS_MEMORY_LIMIT ({exc})"
             ) from exc
         except duckdb.Error as exc:
-            where = shards[0].parent if shards else self.dir
-            raise InputError(f"resolving names to sha1 failed: {exc}", source=str(where)) from exc
-        counts = self._sql(f"SELECT status, count(*) FROM read_parquet('{plan.replace(chr(39), chr(39) * 2)}') GROUP BY status")
-        return {status: int(n) for status, n in counts.fetchall()}
+            raise InputError(f"resolving names to sha1 failed: {exc}", source=str(source)) from exc
+
+    def buckets(self, *files: Path) -> int:
+        """How many hash buckets keep one bucket's share of ``files`` (uncompressed Parquet
+        bytes) within :data:`BUCKET_SHARE` of DuckDB's memory."""
+        import pyarrow.parquet as pq
+
+        total = 0
+        for path in files:
+            meta = pq.read_metadata(path)
+            total += sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        return max(1, math.ceil(total / (self.duckdb_limit * BUCKET_SHARE)))
+
+    def resolve(self, shards: list[Path]) -> dict[str, int]:
+        """Classify the staged rows; write the ``keep`` ones to ``plan.parquet``, sorted by
+        ``ord``; return the counts (``keep``, ``already_present``, ``unmapped_url``,
+        ``sha1_unknown``).
+
+        Three kinds of statement, each with one heavy operator, so that each spills on its own
+        (one query holding every join, the aggregate and the sort ran out of 192 MiB at 1M
+        rows): names → sha1 in buckets of ``hash(file_name)``; the stored-sha1 anti-join and
+        the first row of each sha1 in buckets of ``hash(sha1)``; the sort by ``ord``.
+        """
+        names, rows = self.dir / "names.parquet", self.dir / "rows.parquet"
+        (self.dir / "joined").mkdir()
+        (self.dir / "keep").mkdir()
+        p = self.buckets(names, rows)
+        for b in range(p):
+            self._run(f"""
+                COPY (
+                    WITH r AS (SELECT ord, file_name FROM read_parquet($rows)
+                               WHERE file_name IS NOT NULL AND hash(file_name) % $p = $b),
+                    n AS (SELECT file_name, arg_max(sha1, k) AS sha1 FROM read_parquet($names)
+                          WHERE hash(file_name) % $p = $b AND file_name IN (SELECT file_name FROM r)
+                          GROUP BY file_name)
+                    SELECT r.ord, nullif(n.sha1, '') AS sha1 FROM r LEFT JOIN n ON n.file_name = r.file_name
+                ) TO '{_quote(self.dir / "joined" / f"{b:05d}.parquet")}' (FORMAT parquet, COMPRESSION zstd)
+            """, {"rows": str(rows), "names": str(names), "p": p, "b": b}, rows)
+        joined = str(self.dir / "joined" / "*.parquet")
+        unmapped, = self._run("SELECT count(*) FROM read_parquet($rows) WHERE file_name IS NULL",
+                              {"rows": str(rows)}, rows).fetchone()
+        unknown, candidates = self._run(
+            "SELECT count(*) FILTER (WHERE sha1 IS NULL), count(sha1) FROM read_parquet($joined)",
+            {"joined": joined}, rows).fetchone()
+        p = self.buckets(*sorted((self.dir / "joined").glob("*.parquet")))
+        stored = "SELECT DISTINCT sha1 FROM read_parquet($shards) WHERE hash(sha1) % $p = $b" if shards else \
+            "SELECT NULL::VARCHAR AS sha1 WHERE false"
+        for b in range(p):
+            params: dict[str, Any] = {"joined": joined, "p": p, "b": b}
+            if shards:
+                params["shards"] = [str(path) for path in shards]
+            self._run(f"""
+                COPY (
+                    WITH c AS (SELECT ord, sha1 FROM read_parquet($joined)
+                               WHERE sha1 IS NOT NULL AND hash(sha1) % $p = $b),
+                    s AS ({stored})
+                    SELECT sha1, min(ord) AS ord FROM c ANTI JOIN s ON s.sha1 = c.sha1 GROUP BY c.sha1
+                ) TO '{_quote(self.dir / "keep" / f"{b:05d}.parquet")}' (FORMAT parquet, COMPRESSION zstd)
+            """, params, shards[0].parent if shards else rows)
+        keep_parts = str(self.dir / "keep" / "*.parquet")
+        self._run(f"""
+            COPY (SELECT ord, sha1 FROM read_parquet($keep) ORDER BY ord)
+            TO '{_quote(self.dir / "plan.parquet")}' (FORMAT parquet, COMPRESSION zstd)
+        """, {"keep": keep_parts}, rows)
+        keep, = self._run("SELECT count(*) FROM read_parquet($plan)", {"plan": str(self.dir / "plan.parquet")},
+                          rows).fetchone()
+        return {"keep": int(keep), "already_present": int(candidates) - int(keep),
+                "unmapped_url": int(unmapped), "sha1_unknown": int(unknown)}
 
     def release(self) -> None:
         """Close DuckDB and hand its memory back before the vectors are read (glibc keeps
@@ -521,15 +562,15 @@ class _Resolver:
         trim_heap()
 
     def plan(self) -> Iterator[pa.RecordBatch]:
-        """The ``keep`` rows of the plan, ``(ord, sha1)`` in ``ord`` order, batch by batch."""
-        import pyarrow.compute as pc
+        """The rows to write, ``(ord, sha1)`` in ``ord`` order, batch by batch."""
         import pyarrow.parquet as pq
 
         parquet = pq.ParquetFile(self.dir / "plan.parquet", pre_buffer=False, buffer_size=1 << 20)
-        for batch in parquet.iter_batches(batch_size=STAGE_ROWS, columns=["ord", "sha1", "status"]):
-            kept = batch.filter(pc.equal(batch.column(2), "keep"))
-            if kept.num_rows:
-                yield kept.select([0, 1])
+        yield from parquet.iter_batches(batch_size=STAGE_ROWS, columns=["ord", "sha1"])
+
+
+def _quote(path: Path) -> str:
+    return str(path).replace("'", "''")
 
 
 def _remove_stale(staging_root: Path) -> None:
