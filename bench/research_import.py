@@ -103,6 +103,15 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _hwm_mb() -> float:
+    """This process's own peak RSS (``VmHWM``): ``ru_maxrss`` would carry the parent's peak
+    over ``execve``, so a child spawned after building a big lake would report that."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return peak_rss_mb()  # not Linux
+
+
 def _child(home: str, inputs: list[str], memory_limit: str, out: Any) -> None:
     from wikivis.config import load_settings
     from wikivis.lake import Lake
@@ -111,12 +120,12 @@ def _child(home: str, inputs: list[str], memory_limit: str, out: Any) -> None:
     settings = load_settings(env={"WIKIVIS_MEMORY_LIMIT": memory_limit}, home=Path(home),
                              contact="bench <bench@example.org>")
     lake = Lake.from_settings(settings)
-    rss_before = peak_rss_mb()
+    rss_before = _hwm_mb()
     cpu = _cpu_s()
     with timer() as t:
         names = lake_name_batches(lake, name_sources(lake, [settings.commons_wiki]))
         summary = import_embedding_files(settings, inputs, names)
-    out.put({"s": t["s"], "cpu_s": _cpu_s() - cpu, "peak_rss_mb": peak_rss_mb(), "rss_before_mb": rss_before,
+    out.put({"s": t["s"], "cpu_s": _cpu_s() - cpu, "peak_rss_mb": _hwm_mb(), "rss_before_mb": rss_before,
              **summary.as_dict()})
 
 
