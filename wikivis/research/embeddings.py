@@ -54,12 +54,13 @@ import gzip
 import math
 import os
 import shutil
+import types
 import uuid
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -74,16 +75,17 @@ if TYPE_CHECKING:
     from wikivis.config import Settings
     from wikivis.lake import Lake
 
+_gzip_impl: types.ModuleType
 try:  # the fastest gzip decoder available (isal is a dependency; see wikivis.dumps.parser)
     from isal import igzip as _gzip_impl
 except ImportError:  # pragma: no cover
-    _gzip_impl = gzip  # type: ignore[no-redef]
+    _gzip_impl = gzip
 
 _READ_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile, zlib.error)
 with contextlib.suppress(ImportError, AttributeError):
     from isal import isal_zlib
 
-    _READ_ERRORS = (*_READ_ERRORS, isal_zlib.error)
+    _READ_ERRORS = (*_READ_ERRORS, cast(type[BaseException], isal_zlib.error))
 
 #: the model id the published vectors are stored under
 MODEL_ID = "resnet50-wmf-cc"
@@ -162,7 +164,7 @@ def _open_binary(path: Path) -> IO[bytes]:
     with path.open("rb") as fh:
         magic = fh.read(2)
     if magic == b"\x1f\x8b":
-        return _gzip_impl.open(path, "rb")  # type: ignore[return-value]
+        return cast(IO[bytes], _gzip_impl.open(path, "rb"))
     return path.open("rb")
 
 
@@ -394,7 +396,7 @@ class _Resolver:
             "memory_limit": f"{self.duckdb_limit >> 20}MiB",
             "temp_directory": str(self.dir / "spill"),
             "threads": max(1, min(4, len(os.sched_getaffinity(0)))),
-            "preserve_insertion_order": True,  # the plan is written in ORDER BY order
+            "preserve_insertion_order": False,  # on only for the plan's sorted COPY (resolve)
         })
         self.con.execute("SET enable_progress_bar = false")
         return self
@@ -539,6 +541,7 @@ class _Resolver:
                 ) TO '{_quote(self.dir / "keep" / f"{b:05d}.parquet")}' (FORMAT parquet, COMPRESSION zstd)
             """, params, shards[0].parent if shards else rows)
         keep_parts = str(self.dir / "keep" / "*.parquet")
+        self.con.execute("SET preserve_insertion_order = true")  # the COPY writes in ORDER BY order
         self._run(f"""
             COPY (SELECT ord, sha1 FROM read_parquet($keep) ORDER BY ord)
             TO '{_quote(self.dir / "plan.parquet")}' (FORMAT parquet, COMPRESSION zstd)
