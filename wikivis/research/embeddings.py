@@ -320,16 +320,19 @@ def import_embedding_files(
         keep = counts.pop("keep", 0)
         summary.skipped = {k: v for k, v in sorted(counts.items()) if v}
         resolver.release()
-        if keep:
-            writer = ShardWriter(directory, model_id, model_version, dim, shard_rows=shard_rows, metadata=METADATA)
-            plan = _Plan(resolver.plan())
-            for index, path in enumerate(paths):
-                for numbers, _, vectors in read_numbered_batches(path, dim=dim, batch_rows=batch_rows):
-                    rows, sha1s = plan.take(path, (index << ORD_SHIFT) | numbers)
-                    if rows.size:
-                        writer.add(sha1s, vectors[rows])
-                        summary.imported += int(rows.size)
-            plan.finish()
+        # read even when nothing is to be written: every line is parsed, so a malformed one
+        # raises (naming file and line) on a rerun too, as it always did
+        writer = ShardWriter(directory, model_id, model_version, dim, shard_rows=shard_rows,
+                             metadata=METADATA) if keep else None
+        plan = _Plan(resolver.plan())
+        for index, path in enumerate(paths):
+            for numbers, _, vectors in read_numbered_batches(path, dim=dim, batch_rows=batch_rows):
+                rows, sha1s = plan.take(path, (index << ORD_SHIFT) | numbers)
+                if rows.size and writer is not None:
+                    writer.add(sha1s, vectors[rows])
+                    summary.imported += int(rows.size)
+        plan.finish()
+        if writer is not None:
             writer.close()
             summary.shards = [str(p) for p in writer.written]
         if summary.imported != keep:
@@ -567,6 +570,9 @@ class _Resolver:
     def plan(self) -> Iterator[pa.RecordBatch]:
         """The rows to write, ``(ord, sha1)`` in ``ord`` order, batch by batch."""
         import pyarrow.parquet as pq
+
+        if not (self.dir / "plan.parquet").exists():
+            return
 
         parquet = pq.ParquetFile(self.dir / "plan.parquet", pre_buffer=False, buffer_size=1 << 20)
         yield from parquet.iter_batches(batch_size=STAGE_ROWS, columns=["ord", "sha1"])

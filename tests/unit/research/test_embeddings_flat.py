@@ -235,3 +235,13 @@ def test_bad_utf8_names_the_line(settings, tmp_path, bad) -> None:
     with pytest.raises(InputError) as info:
         import_embedding_files(settings, [path], {_name(1): _sha1(1)}, dim=DIM)
     assert info.value.line == 2 and str(path) in str(info.value)
+
+
+def test_a_bad_line_is_reported_even_when_nothing_is_written(settings, tmp_path) -> None:
+    from wikivis.errors import InputError
+
+    path = _write(tmp_path / "z_embeddings.csv", [f"{_url('Nobody.jpg')}\t" + ",".join(["1"] * DIM) + "\n",
+                                                   f"{_url('Nobody2.jpg')}\t1,2\n"])
+    with pytest.raises(InputError, match="2 values") as info:
+        import_embedding_files(settings, [path], {}, dim=DIM)
+    assert info.value.line == 2
