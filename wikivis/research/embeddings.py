@@ -51,13 +51,14 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import logging
 import math
 import os
 import shutil
 import types
 import uuid
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
@@ -68,6 +69,8 @@ from wikivis.embed.models import model_dir_name
 from wikivis.embed.store import ShardWriter, check_version, shard_paths
 from wikivis.errors import ConfigError, InputError, NotFoundError
 from wikivis.research.files import RESNET_DIM, file_name_from_url, parse_embedding
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -102,6 +105,8 @@ MIN_DUCKDB_BYTES = 16 << 20
 #: a hash bucket's inputs (uncompressed Parquet bytes) take at most this share of DuckDB's
 #: memory (as :data:`wikivis.dumps.outofcore.BUCKET_SHARE`)
 BUCKET_SHARE = 0.25
+#: the most hash buckets a resolve step splits into before it gives up (out of memory)
+MAX_BUCKETS = 4096
 #: ``ord = file index << ORD_SHIFT | line number`` (a line number below 2**40)
 ORD_SHIFT = 40
 #: rows per staged Parquet row group
@@ -479,12 +484,29 @@ class _Resolver:
         try:
             return self.con.execute(sql, params)
         except duckdb.OutOfMemoryException as exc:
-            raise ConfigError(
+            raise _OutOfMemory(
                 f"DuckDB ran out of its {self.duckdb_limit >> 20} MiB even when spilling to {self.dir}; "
                 f"raise WIKIVIS_MEMORY_LIMIT ({exc})"
             ) from exc
         except duckdb.Error as exc:
             raise InputError(f"resolving names to sha1 failed: {exc}", source=str(source)) from exc
+
+    def _in_buckets(self, out: Path, p: int, run: Callable[[int, int], object]) -> None:
+        """``run(p, b)`` for every bucket ``b`` of ``p``, each writing its part under ``out``.
+        The bucket count comes from the inputs' size, an estimate: when a bucket still runs out
+        of memory (hash skew, DuckDB's per-thread buffers), start over with twice the buckets."""
+        while True:
+            shutil.rmtree(out, ignore_errors=True)
+            out.mkdir()
+            try:
+                for b in range(p):
+                    run(p, b)
+                return
+            except _OutOfMemory:
+                if p >= MAX_BUCKETS:
+                    raise
+                log.info("resolving names: out of memory with %d buckets, retrying with %d", p, 2 * p)
+                p *= 2
 
     def buckets(self, *files: Path) -> int:
         """How many hash buckets keep one bucket's share of ``files`` (uncompressed Parquet
@@ -508,10 +530,8 @@ class _Resolver:
         the first row of each sha1 in buckets of ``hash(sha1)``; the sort by ``ord``.
         """
         names, rows = self.dir / "names.parquet", self.dir / "rows.parquet"
-        (self.dir / "joined").mkdir()
-        (self.dir / "keep").mkdir()
-        p = self.buckets(names, rows)
-        for b in range(p):
+
+        def name_to_sha1(p: int, b: int) -> None:
             self._run(f"""
                 COPY (
                     WITH r AS (SELECT ord, file_name FROM read_parquet($rows)
@@ -522,16 +542,18 @@ class _Resolver:
                     SELECT r.ord, nullif(n.sha1, '') AS sha1 FROM r LEFT JOIN n ON n.file_name = r.file_name
                 ) TO '{_quote(self.dir / "joined" / f"{b:05d}.parquet")}' (FORMAT parquet, COMPRESSION zstd)
             """, {"rows": str(rows), "names": str(names), "p": p, "b": b}, rows)
+
+        self._in_buckets(self.dir / "joined", self.buckets(names, rows), name_to_sha1)
         joined = str(self.dir / "joined" / "*.parquet")
         unmapped, = self._run("SELECT count(*) FROM read_parquet($rows) WHERE file_name IS NULL",
                               {"rows": str(rows)}, rows).fetchone()
         unknown, candidates = self._run(
             "SELECT count(*) FILTER (WHERE sha1 IS NULL), count(sha1) FROM read_parquet($joined)",
             {"joined": joined}, rows).fetchone()
-        p = self.buckets(*sorted((self.dir / "joined").glob("*.parquet")))
         stored = "SELECT DISTINCT sha1 FROM read_parquet($shards) WHERE hash(sha1) % $p = $b" if shards else \
             "SELECT NULL::VARCHAR AS sha1 WHERE false"
-        for b in range(p):
+
+        def first_new_row_per_sha1(p: int, b: int) -> None:
             params: dict[str, Any] = {"joined": joined, "p": p, "b": b}
             if shards:
                 params["shards"] = [str(path) for path in shards]
@@ -543,6 +565,9 @@ class _Resolver:
                     SELECT sha1, min(ord) AS ord FROM c ANTI JOIN s ON s.sha1 = c.sha1 GROUP BY c.sha1
                 ) TO '{_quote(self.dir / "keep" / f"{b:05d}.parquet")}' (FORMAT parquet, COMPRESSION zstd)
             """, params, shards[0].parent if shards else rows)
+
+        self._in_buckets(self.dir / "keep", self.buckets(*sorted((self.dir / "joined").glob("*.parquet"))),
+                         first_new_row_per_sha1)
         keep_parts = str(self.dir / "keep" / "*.parquet")
         self.con.execute("SET preserve_insertion_order = true")  # the COPY writes in ORDER BY order
         self._run(f"""
@@ -576,6 +601,10 @@ class _Resolver:
 
         parquet = pq.ParquetFile(self.dir / "plan.parquet", pre_buffer=False, buffer_size=1 << 20)
         yield from parquet.iter_batches(batch_size=STAGE_ROWS, columns=["ord", "sha1"])
+
+
+class _OutOfMemory(ConfigError):
+    """DuckDB ran out of its memory limit even spilling (more buckets may still fit)."""
 
 
 def _quote(path: Path) -> str:

@@ -245,3 +245,31 @@ def test_a_bad_line_is_reported_even_when_nothing_is_written(settings, tmp_path)
     with pytest.raises(InputError, match="2 values") as info:
         import_embedding_files(settings, [path], {}, dim=DIM)
     assert info.value.line == 2
+
+
+def test_a_bucket_out_of_memory_retries_with_twice_the_buckets(settings, tmp_path, monkeypatch) -> None:
+    """The bucket count is an estimate; a step that still runs out of memory (hash skew,
+    DuckDB's per-thread buffers) starts over with more buckets and gives the same result."""
+    from wikivis.research import embeddings
+
+    n = 300
+    paths = _hostile_input(tmp_path / "in", n)
+    names = _names(n)
+    tried: list[int] = []
+    original = embeddings._Resolver._run
+
+    def cramped(self, sql, params, source):
+        if "% $p = $b" in sql:
+            tried.append(params["p"])
+            if params["p"] < 4:
+                raise embeddings._OutOfMemory("DuckDB ran out of its memory (simulated)")
+        return original(self, sql, params, source)
+
+    monkeypatch.setattr(embeddings._Resolver, "_run", cramped)
+    got = import_embedding_files(settings, paths, names, dim=DIM, shard_rows=50)
+    oracle_settings = _other_home(settings, tmp_path, "oracle")
+    expected = _in_memory_import(oracle_settings, paths, names)
+    assert (got.imported, got.already_present, got.skipped) == (
+        expected.imported, expected.already_present, expected.skipped)
+    assert _stored(settings)[0] == _stored(oracle_settings)[0]
+    assert tried[:3] == [1, 2, 4] and max(tried) == 4
