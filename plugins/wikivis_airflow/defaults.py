@@ -11,12 +11,14 @@ on :class:`~wikivis.errors.GateFailed` (the data is bad; a rerun reads the same 
 window: only the next dump or replica ingest reconciles it, see ``wikivis.events.reconcile``).
 
 Pools (created by ``airflow-init`` in ``docker-compose.yml``; see :data:`POOLS`) cap the
-Commons traffic of *all* runs together at Wikimedia's published limits, whatever the
-number of Celery workers: ``commons_api`` (3 slots — Action API etiquette: 3 concurrent
-requests) and ``commons_upload`` (2 slots — upload.wikimedia.org: 2 connections, 25 Mbps).
+dumps and Commons traffic of *all* runs together at Wikimedia's published limits, whatever
+the number of Celery workers: ``dumps`` (2 slots — dumps.wikimedia.org: 2 connections per
+IP), ``commons_api`` (3 slots — Action API etiquette: 3 concurrent requests) and
+``commons_upload`` (2 slots — upload.wikimedia.org: 2 connections, 25 Mbps).
 wikivis' own limiters are per process, so a task holding one slot must use only its share:
 :func:`share_pool_limits` divides the limits by the pool's slots in the settings the task
-passes to its stage (3 API tasks × 1 request; 2 upload tasks × 1 connection × 12.5 Mbps).
+passes to its stage (2 ingest tasks × 1 dumps connection; 3 API tasks × 1 request; 2 upload
+tasks × 1 connection × 12.5 Mbps).
 
 Assets chain the DAGs: dump ready → lake snapshot → embeddings → index.
 """
@@ -46,9 +48,11 @@ TAGS = frozenset({"wikivis", "nightly", "events", "backfill", "ingest", "media",
 
 #: name → (slots, description)
 POOLS: dict[str, tuple[int, str]] = {
+    "dumps": (2, "dumps.wikimedia.org: at most 2 connections per IP"),
     "commons_api": (3, "Commons Action API: at most 3 concurrent requests (API etiquette)"),
     "commons_upload": (2, "upload.wikimedia.org: at most 2 concurrent connections"),
 }
+DUMPS_POOL = graph.DUMPS_POOL
 COMMONS_API_POOL = graph.COMMONS_API_POOL
 COMMONS_UPLOAD_POOL = graph.COMMONS_UPLOAD_POOL
 #: Celery queue served by the GPU worker
@@ -77,6 +81,7 @@ RETRY_POLICY = ExceptionRetryPolicy(
 
 #: pool → settings limits a task in that pool must share with the pool's other slots
 POOL_LIMITS: dict[str, tuple[str, ...]] = {
+    DUMPS_POOL: ("dumps_max_connections",),
     COMMONS_API_POOL: ("api_max_concurrency",),
     COMMONS_UPLOAD_POOL: ("upload_max_concurrency", "upload_max_mbps"),
 }
