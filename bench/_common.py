@@ -12,7 +12,7 @@ import os
 import resource
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,18 @@ def timer() -> Iterator[dict[str, float]]:
         yield result
     finally:
         result["s"] = time.perf_counter() - start
+
+
+def best_interleaved(runs: dict[str, Callable[[], Any]], repeats: int = 3) -> dict[str, float]:
+    """The best wall time of each of ``runs``, measured in turn ``repeats`` times: on a noisy
+    shared machine a burst of load then hits both sides of a ratio, not one."""
+    best = dict.fromkeys(runs, float("inf"))
+    for _ in range(repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
 
 
 def say(*parts: Any) -> None:

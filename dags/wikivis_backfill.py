@@ -22,8 +22,9 @@ with every problem listed.  Each (wiki, date) then goes through the same tasks a
 pass the item through.  Only the newest snapshot per wiki is published.
 
 To replay *scheduled* intervals instead, use Airflow's own backfill of the nightly DAG:
-`airflow backfill create --dag-id wikivis_nightly --from-date 2026-11-01 --to-date 2026-11-03`
-(runs one interval at a time, oldest first, because the nightly DAG has `max_active_runs=1`).
+`airflow backfill create --dag-id wikivis_nightly --from-date 2026-11-01 --to-date 2026-11-03 --max-active-runs 1`
+(one interval at a time, oldest first; a backfill's concurrency is its own, 10 unless
+`--max-active-runs` says otherwise, whatever the DAG's `max_active_runs`).
 """
 
 from __future__ import annotations

@@ -157,6 +157,10 @@ class Settings:
     #: (the next run's at-least-once replay is de-duplicated against them); ~40 bytes each in
     #: the catalog's checkpoint value (a MariaDB TEXT holds 64 KB: keep it under ~1,500 there)
     events_replay_ids_max: int = 1500
+    # orchestration
+    #: first retry delay of the Airflow tasks, seconds (doubled each retry, capped at 1 h);
+    #: read when the DAG files are parsed.  A worker lost mid-task is retried after it too.
+    task_retry_delay_s: float = 120.0
     # gates
     drift_max_ratio: float = 0.5
     gate_warn_only: tuple[str, ...] = ()

@@ -1,7 +1,8 @@
 """What every wikivis DAG shares: owner, tags, retries, callbacks, pools, queue, assets, deadline.
 
 Retries.  Sources fail transiently (a 503 from the dumps server, a replica restart), so tasks
-retry with exponential backoff (2 min, 4 min, 8 min, capped at 1 h).  Some failures are
+retry with exponential backoff (2 min, 4 min, 8 min, capped at 1 h; the first delay is the
+``task_retry_delay_s`` setting).  Some failures are
 deterministic and retrying only delays the alert: :data:`RETRY_POLICY` fails a task at once
 on :class:`~wikivis.errors.GateFailed` (the data is bad; a rerun reads the same data) and on
 :class:`~wikivis.errors.ConfigError` (including policy refusals), on
@@ -10,12 +11,14 @@ on :class:`~wikivis.errors.GateFailed` (the data is bad; a rerun reads the same 
 window: only the next dump or replica ingest reconciles it, see ``wikivis.events.reconcile``).
 
 Pools (created by ``airflow-init`` in ``docker-compose.yml``; see :data:`POOLS`) cap the
-Commons traffic of *all* runs together at Wikimedia's published limits, whatever the
-number of Celery workers: ``commons_api`` (3 slots — Action API etiquette: 3 concurrent
-requests) and ``commons_upload`` (2 slots — upload.wikimedia.org: 2 connections, 25 Mbps).
+dumps and Commons traffic of *all* runs together at Wikimedia's published limits, whatever
+the number of Celery workers: ``dumps`` (2 slots — dumps.wikimedia.org: 2 connections per
+IP), ``commons_api`` (3 slots — Action API etiquette: 3 concurrent requests) and
+``commons_upload`` (2 slots — upload.wikimedia.org: 2 connections, 25 Mbps).
 wikivis' own limiters are per process, so a task holding one slot must use only its share:
 :func:`share_pool_limits` divides the limits by the pool's slots in the settings the task
-passes to its stage (3 API tasks × 1 request; 2 upload tasks × 1 connection × 12.5 Mbps).
+passes to its stage (2 ingest tasks × 1 dumps connection; 3 API tasks × 1 request; 2 upload
+tasks × 1 connection × 12.5 Mbps).
 
 Assets chain the DAGs: dump ready → lake snapshot → embeddings → index.
 """
@@ -34,7 +37,7 @@ from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
 from wikivis.stages import graph
 from wikivis_airflow.callbacks import deadline_missed, task_failed
-from wikivis_airflow.hooks import mask_wikivis_secrets
+from wikivis_airflow.hooks import deployment_settings, mask_wikivis_secrets
 
 if TYPE_CHECKING:
     from wikivis.config import Settings
@@ -45,9 +48,11 @@ TAGS = frozenset({"wikivis", "nightly", "events", "backfill", "ingest", "media",
 
 #: name → (slots, description)
 POOLS: dict[str, tuple[int, str]] = {
+    "dumps": (2, "dumps.wikimedia.org: at most 2 connections per IP"),
     "commons_api": (3, "Commons Action API: at most 3 concurrent requests (API etiquette)"),
     "commons_upload": (2, "upload.wikimedia.org: at most 2 concurrent connections"),
 }
+DUMPS_POOL = graph.DUMPS_POOL
 COMMONS_API_POOL = graph.COMMONS_API_POOL
 COMMONS_UPLOAD_POOL = graph.COMMONS_UPLOAD_POOL
 #: Celery queue served by the GPU worker
@@ -76,6 +81,7 @@ RETRY_POLICY = ExceptionRetryPolicy(
 
 #: pool → settings limits a task in that pool must share with the pool's other slots
 POOL_LIMITS: dict[str, tuple[str, ...]] = {
+    DUMPS_POOL: ("dumps_max_connections",),
     COMMONS_API_POOL: ("api_max_concurrency",),
     COMMONS_UPLOAD_POOL: ("upload_max_concurrency", "upload_max_mbps"),
 }
@@ -95,11 +101,12 @@ def share_pool_limits(settings: Settings, pool: str | None) -> Settings:
 
 
 def default_args(**overrides: Any) -> dict[str, Any]:
-    """Task defaults of the wikivis DAGs."""
+    """Task defaults of the wikivis DAGs (the first retry delay is the ``task_retry_delay_s``
+    setting of the deployment, read at parse time)."""
     args: dict[str, Any] = {
         "owner": OWNER,
         "retries": 3,
-        "retry_delay": timedelta(minutes=2),
+        "retry_delay": timedelta(seconds=deployment_settings().task_retry_delay_s),
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(hours=1),
         "retry_policy": RETRY_POLICY,

@@ -94,6 +94,7 @@ def test_nightly_structure(dagbag):
     assert isinstance(dag.timetable, CronDataIntervalTimetable)  # runs keyed on a data interval
     assert dag.max_active_runs == 1
     tasks = dag.task_dict
+    assert tasks["ingest"].pool == "dumps"
     assert tasks["fetch_metadata"].pool == "commons_api"
     assert tasks["fetch_media"].pool == "commons_upload"
     assert tasks["embed"].queue == GPU_QUEUE
@@ -127,6 +128,7 @@ def test_events_dag_is_a_frequent_single_run_micro_batch(dagbag):
 def test_pools_match_the_declared_limits():
     from wikivis_airflow.defaults import POOLS
 
+    assert POOLS["dumps"][0] == 2
     assert POOLS["commons_api"][0] == 3
     assert POOLS["commons_upload"][0] == 2
 

@@ -115,6 +115,7 @@ def test_replica_engine_connects_without_logging_the_password(monkeypatch):
 @pytest.mark.parametrize(
     ("pool", "expected"),
     [
+        ("dumps", {"dumps_max_connections": 1}),
         ("commons_api", {"api_max_concurrency": 1}),
         ("commons_upload", {"upload_max_concurrency": 1, "upload_max_mbps": 12.5}),
         ("default_pool", {}),
@@ -122,7 +123,8 @@ def test_replica_engine_connects_without_logging_the_password(monkeypatch):
     ],
 )
 def test_a_pooled_task_uses_only_its_share_of_the_politeness_limits(pool, expected):
-    """3 API slots × 1 request = 3; 2 upload slots × (1 connection, 12.5 Mbps) = 2 and 25 Mbps."""
+    """2 ingest slots × 1 dumps connection = 2; 3 API slots × 1 request = 3; 2 upload slots ×
+    (1 connection, 12.5 Mbps) = 2 and 25 Mbps."""
     from wikivis_airflow.defaults import share_pool_limits
 
     from wikivis.config import load_settings

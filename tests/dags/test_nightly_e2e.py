@@ -10,7 +10,7 @@ the run short; the per-task overhead of ``dag.test`` is ~1-2 s, so these runs ta
 * one ``wikivis_backfill`` run over three successive dates (``dag.test``) ends with the same
   lake — every snapshot's content hash and every ``current`` pointer — as three nightly
   intervals in order.  The nightly side calls the pipeline functions in the DAG's order
-  (what ``airflow backfill create --dag-id wikivis_nightly`` runs, one interval at a time)
+  (what ``airflow backfill create --dag-id wikivis_nightly --max-active-runs 1`` runs, one interval at a time)
   rather than ``dag.test`` × 3, which would add minutes for the same assertion on the data.
 """
 
@@ -129,7 +129,7 @@ def test_nightly_publishes_then_a_failing_gate_moves_nothing_and_shows_its_reaso
 
 def _replay_nightly(settings, dates: list[str]) -> None:
     """The nightly DAG's steps, called in its order for each interval, oldest first (what
-    ``airflow backfill create --dag-id wikivis_nightly`` runs, one interval at a time)."""
+    ``airflow backfill create --dag-id wikivis_nightly --max-active-runs 1`` runs, one interval at a time)."""
     from wikivis import orchestration
     from wikivis.stages import annotate, commons, ingest, publish, vectors
     from wikivis.stages.run import RunContext

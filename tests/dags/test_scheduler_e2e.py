@@ -141,7 +141,9 @@ def airflow(tmp_path: Path, mirror_factory) -> Iterator[tuple[Airflow, object]]:
     }
     af = Airflow(home, env)
     af.cli("db", "migrate")
-    for name, (slots, description) in {"commons_api": (3, "Commons API"), "commons_upload": (2, "upload")}.items():
+    from wikivis_airflow.defaults import POOLS
+
+    for name, (slots, description) in POOLS.items():  # every pool the DAGs name, or their tasks never run
         af.cli("pools", "set", name, str(slots), description)
     for component in (("api-server", "--port", str(port)), ("scheduler",), ("dag-processor",)):
         af.start(*component)

@@ -29,15 +29,17 @@ def import_embeddings_cmd(
     """Load ResNet-50 embedding files into the embedding store, keyed by file sha1."""
     from wikivis.errors import NotFoundError
     from wikivis.lake import Lake
-    from wikivis.research.embeddings import MODEL_ID, import_embedding_files
-    from wikivis.research.files import sha1_by_name
+    from wikivis.research.embeddings import MODEL_ID, import_embedding_files, lake_name_batches, name_sources
 
     settings = settings_from_ctx(None)
     wiki = wiki or settings.wikis[0]
-    sha1_map = sha1_by_name(Lake.from_settings(settings), (settings.commons_wiki, wiki), snapshot)
-    if not sha1_map:
+    lake = Lake.from_settings(settings)
+    sources = name_sources(lake, (settings.commons_wiki, wiki), snapshot)
+    if not sources:
         raise NotFoundError(f"no files/file_metadata for {settings.commons_wiki} or {wiki}: the sha1 of each file is needed")
-    summary = import_embedding_files(settings, inputs, sha1_map, model_id=model_id or MODEL_ID).as_dict()
+    summary = import_embedding_files(
+        settings, inputs, lake_name_batches(lake, sources), model_id=model_id or MODEL_ID
+    ).as_dict()
     skipped = ", ".join(f"{n} {why}" for why, n in sorted(summary["skipped"].items())) or "none"
     human = (f"{summary['model_id']}: {summary['imported']} imported, {summary['already_present']} already present, "
              f"skipped {skipped} ({summary['rows']} rows in {summary['files']} files, {summary['shards']} new shards)")

@@ -594,5 +594,15 @@ def event_gaps(catalog: Catalog) -> list[dict[str, Any]]:
 
 
 def _commit_checkpoint(catalog: Catalog, wiki: str, value: str) -> None:
-    """Move the checkpoint (a separate function so tests can inject a crash right before it)."""
+    """Move the checkpoint forward, never back: a backfill of older dates ending after the
+    nightly of a newer date leaves the newer checkpoint, as running them one after the other,
+    oldest first, would.  (A separate function so tests can inject a crash right before it.)"""
+    stored = catalog.get_checkpoint(CHECKPOINT_NAME, wiki)
+    try:
+        current = Checkpoint.from_value(stored) if stored else None
+    except InputError:
+        current = None  # unreadable: the new one replaces it
+    if current is not None and current.until > Checkpoint.from_value(value).until:
+        log.info("%s: checkpoint stays at %s (newer than this window's end)", wiki, iso(current.until))
+        return
     catalog.set_checkpoint(CHECKPOINT_NAME, wiki, value)

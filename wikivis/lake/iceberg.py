@@ -186,6 +186,25 @@ def row_group_rows(schema: pa.Schema) -> int:
     return min(ROW_GROUP_ROWS, max(32_768, rows))
 
 
+def _parquet_writer(output_file: Any, schema: Any, properties: dict[str, str]) -> Any:
+    """PyIceberg's Parquet writer, with dictionary encoding off for string columns.
+
+    Row groups are small here (:data:`ROW_GROUP_BYTES`, for bounded memory), and a dictionary
+    per small row group of mostly distinct titles and file names is both slower and larger than
+    plain encoding under zstd: on 2M ``article_images`` rows in 40k-row groups, 0.36 s and
+    14 MiB plain against 0.72–0.87 s and 24 MiB with dictionaries (and 0.42 s, 15 MiB for one
+    1M-row group with them).  PyIceberg 0.12 has no table property for it, so the writer's
+    keyword arguments are extended (``ParquetFormatWriter._parquet_writer_kwargs``)."""
+    from pyiceberg.io.pyarrow import ParquetFormatWriter, schema_to_pyarrow
+
+    writer = ParquetFormatWriter(output_file, schema, properties)
+    writer._parquet_writer_kwargs["use_dictionary"] = [
+        f.name for f in schema_to_pyarrow(schema)
+        if not (pa.types.is_string(f.type) or pa.types.is_large_string(f.type) or pa.types.is_binary(f.type)
+                or pa.types.is_large_binary(f.type))]
+    return writer
+
+
 def _rebatch(tables: Iterable[pa.Table], rows: int) -> Iterator[pa.Table]:
     """Fixed-size slices of a stream of tables, so hashing and files do not depend on how
     the caller happened to chunk its data."""
@@ -459,7 +478,6 @@ class Lake:
 
         ``dry_run`` writes nothing and only computes the content hash (of the bytes a full
         write would produce), which delta writes record so that equal content hashes equal."""
-        from pyiceberg.io.fileformat import FileFormatFactory
         from pyiceberg.io.pyarrow import schema_to_pyarrow
         from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
         from pyiceberg.typedef import Record
@@ -499,7 +517,7 @@ class Lake:
                 if current is None:
                     current_path = f"{table.location()}/data/{HIDDEN_WIKI}={wiki}/{label}-{writer_id}-{len(files):05d}.parquet"
                     written.append(current_path)
-                    current = FileFormatFactory.get(FileFormat.PARQUET).create_writer(
+                    current = _parquet_writer(
                         cast(Any, _HashingOutputFile(None if dry_run else table.io.new_output(current_path), digest,
                                                      current_path)), table.schema(), table.properties)
                     current_rows = 0

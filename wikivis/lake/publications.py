@@ -37,13 +37,25 @@ PUBLICATIONS = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("wiki", sa.String(64), nullable=False, index=True),
     sa.Column("run_id", sa.String(200), nullable=True, index=True),
-    sa.Column("kind", sa.String(16), nullable=False),  # publish | rollback | migrate
+    sa.Column("kind", sa.String(16), nullable=False),  # publish | superseded | rollback | migrate
     sa.Column("created_at", sa.String(32), nullable=False),
     sa.Column("datasets", sa.Text, nullable=False),  # JSON {dataset: {"label": …, "snapshot_id": …}}
     # the publication this one was merged over (0: the wiki's first); one child per parent
     sa.Column("parent_id", sa.Integer, nullable=False, server_default="0"),
     sa.UniqueConstraint("wiki", "parent_id", name="uq_wikivis_publications_parent"),
 )
+
+
+def _instant(label: str) -> str:
+    """A snapshot label as a comparable instant: ``20261101`` is ``20261101T000000Z``."""
+    return label if "T" in label else f"{label}T000000Z"
+
+
+def _stale(datasets: dict[str, dict[str, Any]], published: dict[str, dict[str, Any]]) -> bool:
+    """Whether any of ``datasets`` is older than what is published of it."""
+    return any(d in published and _instant(str(e["label"])) < _instant(str(published[d]["label"]))
+               for d, e in datasets.items())
+
 
 #: how often a publisher re-reads and merges again after losing the race for a parent
 RECORD_ATTEMPTS = 20
@@ -132,7 +144,14 @@ class PublicationLog:
         ``expect`` ({dataset: snapshot id}) publishes only if the latest publication still
         names those snapshots, else raises :class:`PublicationConflict`.  Losing the race for
         the latest row to another publisher re-reads it and merges again.
+
+        A ``publish`` never takes a dataset back to an older label: one that would (a backfill
+        of older dates ending after the nightly of a newer date) is recorded as kind
+        ``superseded`` with what readers saw before it, unchanged.  Readers then end on the
+        newest data whatever order the runs finish in, as when they run one after the other,
+        oldest first.  Going back on purpose is a ``rollback``.
         """
+        requested = kind
         for attempt in range(1, RECORD_ATTEMPTS + 1):
             previous = self.latest(wiki)
             if expect is not None:
@@ -140,7 +159,9 @@ class PublicationLog:
                 if changed:
                     raise PublicationConflict(f"{wiki}: {', '.join(sorted(changed))} published since")
             merged = dict(previous.datasets) if previous is not None else {}
-            merged.update(datasets)
+            stale = requested == "publish" and _stale(datasets, merged)
+            kind = "superseded" if stale else requested
+            merged.update({} if stale else datasets)
             created = datetime.now(UTC).isoformat(timespec="seconds")
             try:
                 with self.engine.begin() as conn:

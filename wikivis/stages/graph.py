@@ -43,6 +43,9 @@ DUMP_READY = "wikivis://dumps/ready"
 LAKE_SNAPSHOT = "wikivis://lake/article_images"
 EMBEDDINGS = "wikivis://embeddings"
 INDEX = "wikivis://index"
+#: dumps.wikimedia.org allows 2 connections per IP: every ingest task (nightly, backfill, any
+#: wiki) shares them, each slot with its share of ``dumps_max_connections``
+DUMPS_POOL = "dumps"
 COMMONS_API_POOL = "commons_api"
 COMMONS_UPLOAD_POOL = "commons_upload"
 GPU_QUEUE = "gpu"
@@ -263,7 +266,7 @@ def _dump_snapshot(item: Item) -> Item:
 NIGHTLY = Graph(
     (
         StageSpec("ingest", _ingest, select="ingest", label="ingest: dump → lake tables", skip=_dump_snapshot,
-                  inlets=(DUMP_READY,), outlets=(LAKE_SNAPSHOT,)),
+                  inlets=(DUMP_READY,), outlets=(LAKE_SNAPSHOT,), pool=DUMPS_POOL),
         StageSpec("gate_tables", _gate_tables, ("ingest",), select="ingest", gate=True),
         StageSpec("events_catchup", _events, ("gate_tables",), select="events", record="events",
                   label="events: EventStreams catch-up", outlets=(LAKE_SNAPSHOT,), one_at_a_time=True),

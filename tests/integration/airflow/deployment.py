@@ -43,8 +43,11 @@ class Deployment:
     pg_server_url: str  # postgresql://user@host:port (no database)
     redis_url: str  # redis://host:port (no database)
     wikivis_env: dict[str, str]
+    #: Airflow settings of the test on top of the compose file's (e.g. short heartbeat timeouts)
+    airflow_env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    killed: dict[str, subprocess.Popen] = field(default_factory=dict)
     tag: str = field(default_factory=lambda: secrets.token_hex(4))
 
     # ------------------------------------------------------------------ set-up
@@ -92,6 +95,7 @@ class Deployment:
                                            os.environ.get("PYTHONPATH", "")]),
             "PYTHONWARNINGS": "ignore::DeprecationWarning",
         }
+        env.update(self.airflow_env)
         env.update(extra)
         return env
 
@@ -144,17 +148,36 @@ class Deployment:
         self.start("scheduler", "scheduler")
         self.start("dag-processor", "dag-processor")
         self.start("triggerer", "triggerer")
-        self.start("worker-default", "celery", "worker", "--queues", "default", "--concurrency", "2",
-                   "--celery-hostname", f"default-{self.tag}@%h", "--skip-serve-logs",
-                   AIRFLOW__CORE__HOSTNAME_CALLABLE="tests.integration.airflow.worker_names.cpu")
+        self.start_worker("worker-default", "default", "cpu")
         # the GPU worker runs one task at a time in its main process (pool "solo", as in
         # docker-compose.yml): a prefork pool's children are daemonic, and a daemonic process may
         # not start the embedding's DataLoader workers
-        self.start("worker-gpu", "celery", "worker", "--queues", "gpu", "--concurrency", "1",
-                   "--celery-hostname", f"gpu-{self.tag}@%h", "--skip-serve-logs",
-                   AIRFLOW__CELERY__POOL="solo",
-                   AIRFLOW__CORE__HOSTNAME_CALLABLE="tests.integration.airflow.worker_names.gpu")
+        self.start_worker("worker-gpu", "gpu", "gpu", concurrency=1, AIRFLOW__CELERY__POOL="solo")
         self.wait_until_up()
+
+    def start_worker(self, name: str, queue: str, hostname: str, concurrency: int = 2, **env: str) -> None:
+        """A Celery worker serving ``queue`` that names itself ``worker_names.<hostname>()`` on
+        the task instances it runs."""
+        self.start(name, "celery", "worker", "--queues", queue, "--concurrency", str(concurrency),
+                   "--celery-hostname", f"{name}-{self.tag}@%h", "--skip-serve-logs",
+                   AIRFLOW__CORE__HOSTNAME_CALLABLE=f"tests.integration.airflow.worker_names.{hostname}", **env)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL ``name`` and every process below it, as a machine dying would: its process
+        group, and the task runners, which the task supervisor puts in groups of their own.
+        It no longer counts as a process that must stay alive."""
+        import psutil
+
+        process = self.processes.pop(name)
+        tree = psutil.Process(process.pid).children(recursive=True)
+        os.killpg(process.pid, signal.SIGKILL)
+        for child in tree:
+            try:
+                child.kill()
+            except psutil.NoSuchProcess:
+                pass
+        process.wait()
+        self.killed[name] = process
 
     def check_alive(self) -> None:
         for name, process in self.processes.items():

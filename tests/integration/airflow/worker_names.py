@@ -8,5 +8,9 @@ def cpu() -> str:
     return "wikivis-cpu-worker"
 
 
+def cpu_b() -> str:
+    return "wikivis-cpu-worker-b"
+
+
 def gpu() -> str:
     return "wikivis-gpu-worker"

@@ -104,3 +104,17 @@ def test_replay_ids_are_the_window_tail_and_bounded() -> None:
                           {"topic": topic, "partition": 0, "timestamp": late_kafka + 1}))
     # a pin at 23:30 (a late Kafka timestamp): everything after pin - lateness may come again
     assert _replay_ids(applied, {}, frozenset(), reader, until, options) == tuple(f"e{i}" for i in range(1, 9))
+
+
+def test_an_older_window_finishing_last_leaves_the_newer_checkpoint(catalog) -> None:
+    """A backfill's window ending after the nightly's newer one (distributed test): the
+    checkpoint stays where the newer window left it, as if the older had run first."""
+    from wikivis.events.catchup import _commit_checkpoint
+
+    newer = Checkpoint(None, datetime(2026, 11, 6, tzinfo=UTC), "20261106T000000Z").to_value()
+    older = Checkpoint(None, datetime(2026, 11, 5, tzinfo=UTC), "20261105T000000Z").to_value()
+    _commit_checkpoint(catalog, "samplewiki", newer)
+    _commit_checkpoint(catalog, "samplewiki", older)
+    assert catalog.get_checkpoint(CHECKPOINT_NAME, "samplewiki") == newer
+    _commit_checkpoint(catalog, "samplewiki", newer)  # the same window again: rewritten, unchanged
+    assert catalog.get_checkpoint(CHECKPOINT_NAME, "samplewiki") == newer

@@ -51,8 +51,15 @@ def test_three_processes_writing_and_publishing_one_table_lose_nothing(tmp_path)
     assert len(labels) == 1 + 3 * WRITES_PER_WORKER  # no write lost
     for label in labels[1:]:
         assert lake.read("article_images", WIKI, label).num_rows == 1
-    assert len(lake.history(WIKI)) == 3 * WRITES_PER_WORKER  # no publication lost
+    history = lake.history(WIKI)
+    assert len(history) == 3 * WRITES_PER_WORKER  # no publication lost
     assert lake.read("article_images", WIKI).num_rows == 1
+    # whatever order the publishers came in, readers never went back to older data and end on
+    # the newest: a publication older than the one before it is recorded as superseded
+    seen = [p.label("article_images") for p in reversed(history)]
+    assert seen == sorted(seen) and seen[-1] == labels[-1]
+    assert all(p.kind in ("publish", "superseded") for p in history)
+    assert {p.label("article_images") for p in history if p.kind == "publish"} <= set(labels[1:])
 
 
 CHILD = textwrap.dedent("""

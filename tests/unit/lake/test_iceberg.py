@@ -83,6 +83,18 @@ def test_time_travel_by_run_date_and_rollback(lake: Lake):
     assert lake.current("article_images", WIKI) == "20261101"
 
 
+def test_an_older_snapshot_published_after_a_newer_one_is_superseded(lake: Lake):
+    """A backfill of an older date finishing after the nightly of a newer one: readers stay on
+    the newer data, as when the older had published first."""
+    for day, run in (("20261103", "nightly"), ("20261102", "backfill")):
+        lake.write("article_images", WIKI, day, images([(int(day[-1]), "x.jpg")]), run_id=run)
+        pub = lake.publish_run(WIKI, {"article_images": day}, run_id=run)
+    assert pub.kind == "superseded" and pub.run_id == "backfill" and pub.label("article_images") == "20261103"
+    assert lake.current("article_images", WIKI) == "20261103"
+    assert [p.kind for p in lake.history(WIKI)] == ["superseded", "publish"]
+    assert lake.read("article_images", WIKI, "20261102").column("page_id").to_pylist() == [2]  # still written
+
+
 def test_main_ref_follows_publications_for_other_engines(lake: Lake):
     lake.write("article_images", WIKI, "20261101", images([(1, "a.jpg")]), run_id="r1")
     lake.write("article_images", "otherwiki", "20261101", images([(7, "o.jpg")], "otherwiki"), run_id="r9")
