@@ -35,17 +35,10 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("wikivis/dumps/parser.py", "rename"): (
         "swaps a whole non-empty output directory (old one to a trash name first), which "
         "os.replace cannot do"),
-    # Below: modules another branch is reshaping while this check lands; they move to
-    # wikivis.vocab (NS_*, staged_path) once merged. Each is named so it cannot be forgotten.
-    ("wikivis/dumps/ingest.py", "NS_ constant"): "wikivis/dumps is being edited on another branch",
-    ("wikivis/index/core.py", "rename"): "wikivis/index is being edited on another branch",
-    ("wikivis/index/core.py", "temp file name"): "wikivis/index is being edited on another branch",
     ("wikivis/index/store.py", "rename"): (
         "publishes a versioned index directory by renaming it into place (new path each time)"),
     ("wikivis/index/store.py", "date/snapshot regex"): (
-        "index version names (v-<instant>-<counter>); wikivis/index is being edited on another branch"),
-    ("wikivis/research/wit.py", "rename"): "wikivis/research is being edited on another branch",
-    ("wikivis/research/wit.py", "temp file name"): "wikivis/research is being edited on another branch",
+        "index version names (v-<instant>-<counter>): an index's own naming, not a snapshot id"),
 }
 
 

@@ -50,6 +50,7 @@ from wikivis.dumps.outofcore import JoinEngine, ParsedTable, trim_heap
 from wikivis.dumps.parser import DumpParser, ParseStats, parse_to_parquet, parsed_meta
 from wikivis.errors import InputError
 from wikivis.sources.dumps import DumpsClient, FetchedFile, RunFiles
+from wikivis.vocab import NS_CATEGORY, NS_FILE, NS_MAIN
 
 WIKI_TABLES = ("page", "imagelinks", "page_props", "categorylinks")
 LEAD_PROPS = ("page_image", "page_image_free")
@@ -57,7 +58,6 @@ LEAD_PROPS = ("page_image", "page_image_free")
 KEPT_PROPS = (*LEAD_PROPS, "wikibase_item")
 #: a Wikidata item id as page_props.wikibase_item holds it (anything else is dropped)
 ITEM_PATTERN = r"^Q[1-9][0-9]*$"
-NS_MAIN, NS_FILE, NS_CATEGORY = 0, 6, 14
 
 #: columns kept from each table (the first alternative present in the file's DDL is used)
 COLUMNS: dict[str, tuple[tuple[str, ...], ...]] = {

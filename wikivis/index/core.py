@@ -15,7 +15,6 @@ then measured on a *different* sample, so tuning cannot overfit the gate.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ import faiss
 import numpy as np
 
 from wikivis.index.plan import IndexPlan
+from wikivis.vocab import staged_path
 
 HNSW_EF_CONSTRUCTION = 80
 #: k-means training points per IVF centroid (faiss warns below 39)
@@ -396,17 +396,15 @@ class VectorFile:
 def write_vector_file(path: Path, n: int, dim: int, chunks: Any) -> None:
     """Write ``n`` × ``dim`` float32 rows from an iterable of blocks as a ``.npy`` file with
     ordinary writes (staged under a temporary name, then renamed)."""
-    tmp = path.with_name(f".{path.name}.tmp")
     written = 0
-    with tmp.open("wb") as fh:
-        np.lib.format.write_array_header_1_0(fh, {"descr": "<f4", "fortran_order": False, "shape": (n, dim)})
-        for block in chunks:
-            block = np.ascontiguousarray(block, dtype=np.float32)
-            if block.ndim != 2 or block.shape[1] != dim:
-                raise ValueError(f"block of shape {block.shape} in a file of dimension {dim}")
-            fh.write(block.tobytes())
-            written += len(block)
-    if written != n:
-        tmp.unlink(missing_ok=True)
-        raise ValueError(f"{written} rows written for a file of {n}")
-    os.replace(tmp, path)
+    with staged_path(path) as tmp:
+        with tmp.open("wb") as fh:
+            np.lib.format.write_array_header_1_0(fh, {"descr": "<f4", "fortran_order": False, "shape": (n, dim)})
+            for block in chunks:
+                block = np.ascontiguousarray(block, dtype=np.float32)
+                if block.ndim != 2 or block.shape[1] != dim:
+                    raise ValueError(f"block of shape {block.shape} in a file of dimension {dim}")
+                fh.write(block.tobytes())
+                written += len(block)
+        if written != n:
+            raise ValueError(f"{written} rows written for a file of {n}")

@@ -43,6 +43,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from wikivis.errors import NotFoundError
 from wikivis.research.files import WIT_COLUMNS, read_wit
+from wikivis.vocab import staged_path
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -241,19 +242,12 @@ def _open_out(path: Path, *, gz: bool) -> IO[str]:
 def export_wit(lake: Lake, wiki: str, out: str | Path, *, commons_wiki: str = "commonswiki") -> int:
     """Write ``wiki``'s rows as a WIT TSV (gzipped when ``out`` ends in ``.gz``); returns rows."""
     target = Path(out)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
     n = 0
-    try:
-        with _open_out(tmp, gz=target.name.endswith(".gz")) as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(WIT_COLUMNS), delimiter="\t", lineterminator="\n")
-            writer.writeheader()
-            for row in wit_rows(lake, wiki, commons_wiki=commons_wiki):
-                writer.writerow(row)
-                n += 1
-        tmp.replace(target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with staged_path(target) as tmp, _open_out(tmp, gz=target.name.endswith(".gz")) as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(WIT_COLUMNS), delimiter="\t", lineterminator="\n")
+        writer.writeheader()
+        for row in wit_rows(lake, wiki, commons_wiki=commons_wiki):
+            writer.writerow(row)
+            n += 1
     return n
 
