@@ -96,6 +96,8 @@ ROW_GROUP_ROWS = 1_048_576
 ROW_GROUP_BYTES = 8 << 20
 #: bytes assumed per string/binary value in that estimate
 _VARWIDTH_GUESS = 32
+#: string columns of mostly distinct values, written without a dictionary (see _parquet_writer)
+PLAIN_ENCODED_COLUMNS = frozenset({"page_title", "file_name"})
 #: rows per batch on read
 BATCH_ROWS = 65_536
 COMMIT_ATTEMPTS = 40
@@ -187,21 +189,21 @@ def row_group_rows(schema: pa.Schema) -> int:
 
 
 def _parquet_writer(output_file: Any, schema: Any, properties: dict[str, str]) -> Any:
-    """PyIceberg's Parquet writer, with dictionary encoding off for string columns.
+    """PyIceberg's Parquet writer, with dictionary encoding off for :data:`PLAIN_ENCODED_COLUMNS`.
 
     Row groups are small here (:data:`ROW_GROUP_BYTES`, for bounded memory), and a dictionary
     per small row group of mostly distinct titles and file names is both slower and larger than
     plain encoding under zstd: on 2M ``article_images`` rows in 40k-row groups, 0.36 s and
-    14 MiB plain against 0.72–0.87 s and 24 MiB with dictionaries (and 0.42 s, 15 MiB for one
-    1M-row group with them).  PyIceberg 0.12 has no table property for it, so the writer's
-    keyword arguments are extended (``ParquetFormatWriter._parquet_writer_kwargs``)."""
+    14 MiB plain against 0.72–0.87 s and 24 MiB with dictionaries (writes 1.3× plain Parquet
+    instead of 2.0×).  Only those columns: with dictionaries off for *every* string column the
+    ingest's peak RSS at 1/100 of enwiki + Commons went from 345 to 1,131 MiB (not understood
+    yet; ``bench/ingest_scale.py`` shows it).  PyIceberg 0.12 has no table property for this,
+    so the writer's keyword arguments are extended (``ParquetFormatWriter._parquet_writer_kwargs``)."""
     from pyiceberg.io.pyarrow import ParquetFormatWriter, schema_to_pyarrow
 
     writer = ParquetFormatWriter(output_file, schema, properties)
     writer._parquet_writer_kwargs["use_dictionary"] = [
-        f.name for f in schema_to_pyarrow(schema)
-        if not (pa.types.is_string(f.type) or pa.types.is_large_string(f.type) or pa.types.is_binary(f.type)
-                or pa.types.is_large_binary(f.type))]
+        f.name for f in schema_to_pyarrow(schema) if f.name not in PLAIN_ENCODED_COLUMNS]
     return writer
 
 
