@@ -14,14 +14,16 @@ same work and write the same snapshots.
    complete dump run dated on or before the interval start exists (dumps come twice a
    month; the newest one plus EventStreams is today's state); soft-fails (skips the run's
    downstream work) when none appears within a day;
-2. `ingest` → `gate_tables`; 3. `events_catchup` → `gate_events`;
+2. `ingest` (pool `dumps`, 2 slots: the dumps server's 2 connections per IP, shared by every
+   run) → `gate_tables`; 3. `events_catchup` → `gate_events`;
 4. `plan_media_shards` → `fetch_metadata` (pool `commons_api`, 3 slots) and `fetch_media`
    (pool `commons_upload`, 2 slots), mapped over shards → `merge_commons` → `gate_media`;
 5. `embed` (Celery queue `gpu`) → `gate_embeddings`; 6. `build_index` → `gate_index`
-   (recall); 7. `publish` moves every `current` pointer; `write_reports` always runs.
+   (recall); 7. `publish` records one publication naming every dataset's snapshot (what
+   readers see); `write_reports` always runs.
 
 A failing gate raises `GateFailed`: the task fails without retrying, nothing downstream
-runs, no `current` pointer moves, and the reason is on the monitoring page (`/wikivis/`)
+runs, nothing is published, and the reason is on the monitoring page (`/wikivis/`)
 and in the run's quality report.
 
 **Assets**: `wikivis://dumps/ready` → `wikivis://lake/article_images` →
