@@ -115,7 +115,8 @@ def _hwm_mb() -> float:
 def _child(home: str, inputs: list[str], memory_limit: str, out: Any) -> None:
     from wikivis.config import load_settings
     from wikivis.lake import Lake
-    from wikivis.research.embeddings import import_embedding_files, lake_name_batches, name_sources
+    from wikivis.research.embeddings import import_embedding_files
+    from wikivis.research.files import lake_name_batches, name_sources
 
     settings = load_settings(env={"WIKIVIS_MEMORY_LIMIT": memory_limit}, home=Path(home),
                              contact="bench <bench@example.org>")

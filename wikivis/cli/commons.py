@@ -122,13 +122,14 @@ def import_pixels_cmd(
     """Import released 300-px images into the media store (skips fetching them)."""
     from wikivis.lake import Lake
     from wikivis.media.store import MediaStore
-    from wikivis.research.files import import_pixels, sha1_by_name
+    from wikivis.research.files import import_pixels, name_sources, pixel_file_names, sha1_by_name
 
     settings = settings_from_ctx(None)
     lake = Lake.from_settings(settings)
-    sha1_map = sha1_by_name(lake, (settings.commons_wiki, wiki), snapshot)
-    if not sha1_map:
+    if not name_sources(lake, (settings.commons_wiki, wiki), snapshot):
         raise NotFoundError(f"no files/file_metadata snapshot for {wiki}: the sha1 of each file is needed")
+    # two passes: the files' names first, so only their sha1s are held, not all of Commons'
+    sha1_map = sha1_by_name(lake, (settings.commons_wiki, wiki), snapshot, only=pixel_file_names(files))
     summary = import_pixels(files, MediaStore(settings.media_root), sha1_map)
     out = {"imported": summary.imported, "already_present": summary.already_present, "skipped": summary.skipped,
            "failed": summary.failed}

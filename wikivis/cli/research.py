@@ -29,7 +29,8 @@ def import_embeddings_cmd(
     """Load ResNet-50 embedding files into the embedding store, keyed by file sha1."""
     from wikivis.errors import NotFoundError
     from wikivis.lake import Lake
-    from wikivis.research.embeddings import MODEL_ID, import_embedding_files, lake_name_batches, name_sources
+    from wikivis.research.embeddings import MODEL_ID, import_embedding_files
+    from wikivis.research.files import lake_name_batches, name_sources
 
     settings = settings_from_ctx(None)
     wiki = wiki or settings.wikis[0]

@@ -374,7 +374,6 @@ def captions_from_lake(settings: Settings, *, wiki: str | None = None, model_id:
 
     wiki = wiki or settings.wikis[0]
     lake = Lake.from_settings(settings)
-    sha1_map = sha1_by_name(lake, (settings.commons_wiki, wiki))
     ids, vectors = load_embeddings(settings, model_id)
     vec = dict(zip(ids, vectors, strict=True))
     pairs: list[tuple[str, str]] = []
@@ -393,6 +392,8 @@ def captions_from_lake(settings: Settings, *, wiki: str | None = None, model_id:
                     pairs.append((r["file_name"], r["text"]))
     if not pairs:
         raise NotFoundError(f"no published article_image_captions or file_captions for {wiki}")
+    # only the captioned files' sha1s: Commons' whole name → sha1 map would not fit
+    sha1_map = sha1_by_name(lake, (settings.commons_wiki, wiki), only={name for name, _ in pairs})
     return _table(pairs, sha1_map, vec)
 
 

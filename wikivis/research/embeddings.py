@@ -76,7 +76,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from wikivis.config import Settings
-    from wikivis.lake import Lake
 
 _gzip_impl: types.ModuleType
 try:  # the fastest gzip decoder available (isal is a dependency; see wikivis.dumps.parser)
@@ -112,7 +111,6 @@ ORD_SHIFT = 40
 #: rows per staged Parquet row group
 STAGE_ROWS = 1 << 16
 #: the name → sha1 datasets, in precedence order within a wiki (later wins)
-NAME_DATASETS = ("files", "file_metadata")
 
 
 @dataclass
@@ -260,24 +258,6 @@ def _parse_rows(path: Path, lines: list[str], numbers: list[int], dim: int) -> t
 # --------------------------------------------------------------------------- name → sha1 sources
 
 
-def name_sources(lake: Lake, wikis: Iterable[str], snapshot: str | None = None) -> list[tuple[str, str, str]]:
-    """``(dataset, wiki, label)`` of the ``files``/``file_metadata`` labels that map names to
-    sha1, in precedence order (later wins): each read at ``snapshot``, default its latest."""
-    out: list[tuple[str, str, str]] = []
-    for wiki in dict.fromkeys(wikis):
-        for dataset in NAME_DATASETS:
-            label = snapshot or lake.latest(dataset, wiki)
-            if label and lake.exists(dataset, wiki, label):
-                out.append((dataset, wiki, label))
-    return out
-
-
-def lake_name_batches(lake: Lake, sources: Iterable[tuple[str, str, str]]) -> Iterator[pa.RecordBatch]:
-    """``(file_name, sha1)`` batches of ``sources`` (see :func:`name_sources`), streamed."""
-    for dataset, wiki, label in sources:
-        yield from lake.iter_batches(dataset, wiki, label, columns=["file_name", "sha1"])
-
-
 def _mapping_batches(mapping: Mapping[str, str]) -> Iterator[pa.RecordBatch]:
     import pyarrow as pa
 
@@ -308,7 +288,7 @@ def import_embedding_files(
 
     ``names`` maps Commons file names to sha1: a mapping (small inputs, tests) or a stream of
     ``(file_name, sha1)`` record batches in precedence order, later rows winning (e.g.
-    :func:`lake_name_batches`).  ``memory_limit`` (bytes) defaults to ``Settings.memory_limit``.
+    :func:`wikivis.research.files.lake_name_batches`).  ``memory_limit`` (bytes) defaults to ``Settings.memory_limit``.
     """
     paths = embedding_files(inputs)
     directory = settings.embeddings_root / model_dir_name(model_id)

@@ -36,7 +36,7 @@ import gzip
 import io
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -105,20 +105,60 @@ def file_name_from_url(url: str) -> str | None:
     return None
 
 
-def sha1_by_name(lake: Lake, wikis: Iterable[str], snapshot: str | None = None) -> dict[str, str]:
+#: the datasets that map a file name to its sha1, in precedence order (later wins)
+NAME_DATASETS = ("files", "file_metadata")
+
+
+def name_sources(lake: Lake, wikis: Iterable[str], snapshot: str | None = None) -> list[tuple[str, str, str]]:
+    """``(dataset, wiki, label)`` of the ``files``/``file_metadata`` labels that map names to
+    sha1, in precedence order (later wins): each read at ``snapshot``, default its latest."""
+    out: list[tuple[str, str, str]] = []
+    for wiki in dict.fromkeys(wikis):
+        for dataset in NAME_DATASETS:
+            label = snapshot or lake.latest(dataset, wiki)
+            if label and lake.exists(dataset, wiki, label):
+                out.append((dataset, wiki, label))
+    return out
+
+
+def lake_name_batches(lake: Lake, sources: Iterable[tuple[str, str, str]]) -> Iterator[pa.RecordBatch]:
+    """``(file_name, sha1)`` batches of ``sources`` (see :func:`name_sources`), streamed."""
+    for dataset, wiki, label in sources:
+        yield from lake.iter_batches(dataset, wiki, label, columns=["file_name", "sha1"])
+
+
+def sha1_by_name(lake: Lake, wikis: Iterable[str], snapshot: str | None = None, *,
+                 only: Collection[str] | None = None) -> dict[str, str]:
     """``file_name → sha1`` from the ``files`` and ``file_metadata`` datasets of ``wikis``.
 
     Each dataset is read at ``snapshot`` (default: its latest); later wikis win on conflict.
-    Only the two small columns are read.
+    The two columns are streamed batch by batch; with ``only`` (the names a caller will look
+    up, e.g. the rows of a research file) just those are kept, so memory follows the caller's
+    input, not the size of Commons' ``files`` table (110M rows).
     """
+    import pyarrow.compute as pc
+
+    wanted = None if only is None else pa.array(sorted(set(only)), pa.string())
     out: dict[str, str] = {}
-    for wiki in wikis:
-        for dataset in ("files", "file_metadata"):
-            snap = snapshot or lake.latest(dataset, wiki)
-            if snap and lake.exists(dataset, wiki, snap):
-                table = lake.read(dataset, wiki, snap, columns=["file_name", "sha1"])
-                out.update(zip(table.column("file_name").to_pylist(), table.column("sha1").to_pylist(), strict=True))
+    for batch in lake_name_batches(lake, name_sources(lake, wikis, snapshot)):
+        if wanted is not None:
+            batch = batch.filter(pc.is_in(batch.column(0), value_set=wanted))
+        out.update(zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True))
     return out
+
+
+def pixel_file_names(paths: Iterable[str | Path]) -> set[str]:
+    """The Commons file names of ``image_pixels`` files' rows, without decoding the images
+    (the first pass of an import: which sha1s to look up)."""
+    names: set[str] = set()
+    for path in paths:
+        p = Path(path)
+        for number, (image_url, _b64, metadata_url) in _tsv_rows(p, 3):
+            name = file_name_from_url(metadata_url) or file_name_from_url(image_url)
+            if not name:
+                raise InputError(f"cannot map {image_url!r} to a Commons file name", source=str(p), line=number)
+            names.add(name)
+    return names
 
 
 # --------------------------------------------------------------------------- low-level

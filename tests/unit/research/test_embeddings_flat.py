@@ -17,11 +17,9 @@ from wikivis.research.embeddings import (
     MODEL_VERSION,
     EmbeddingImport,
     import_embedding_files,
-    lake_name_batches,
-    name_sources,
     read_embedding_batches,
 )
-from wikivis.research.files import file_name_from_url
+from wikivis.research.files import file_name_from_url, lake_name_batches, name_sources
 
 UP = "https://upload.wikimedia.org/wikipedia/commons"
 DIM = 8

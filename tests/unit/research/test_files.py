@@ -15,8 +15,10 @@ from wikivis.research.files import (
     file_name_from_url,
     import_embeddings,
     import_pixels,
+    pixel_file_names,
     read_pixels,
     read_wit,
+    sha1_by_name,
 )
 
 UP = "https://upload.wikimedia.org/wikipedia/commons"
@@ -145,3 +147,27 @@ def test_truncated_gzip_pixels_name_the_file(tmp_path):
     with pytest.raises(InputError, match="cannot read") as info:
         list(read_pixels(path))
     assert str(path) in str(info.value)
+
+
+def test_pixel_names_then_only_their_sha1s(tmp_path, lake):
+    """The pixel import's first pass: the files' names (images not decoded), then only those
+    names' sha1s from the lake, later sources winning (Commons, then the wiki's own files)."""
+    import pyarrow as pa
+
+    from wikivis.datasets import schema as dataset_schema
+
+    path = tmp_path / "test_image_pixels_part-00000.csv"
+    path.write_text(_pixel_line("A.jpg", jpeg_bytes()) + _pixel_line("B.jpg", b"not decoded here"), encoding="utf-8")
+    assert pixel_file_names([path]) == {"A.jpg", "B.jpg"}
+
+    files = dataset_schema("files")
+
+    def rows(wiki: str, names: dict[str, str]) -> pa.Table:
+        columns = {"file_name": list(names), "sha1": list(names.values()), "wiki": [wiki] * len(names)}
+        return pa.table({f.name: pa.array(columns.get(f.name, [0 if pa.types.is_integer(f.type) else "x"] * len(names)),
+                                          f.type) for f in files})
+
+    lake.write("files", "commonswiki", "20260101", rows("commonswiki", {"A.jpg": "a" * 40, "C.jpg": "c" * 40}))
+    lake.write("files", "samplewiki", "20260101", rows("samplewiki", {"A.jpg": "b" * 40, "D.jpg": "d" * 40}))
+    assert sha1_by_name(lake, ("commonswiki", "samplewiki"), only=pixel_file_names([path])) == {"A.jpg": "b" * 40}
+    assert sha1_by_name(lake, ("commonswiki", "samplewiki")) == {"A.jpg": "b" * 40, "C.jpg": "c" * 40, "D.jpg": "d" * 40}
