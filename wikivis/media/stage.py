@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import shutil
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from wikivis.datasets import schema
@@ -83,13 +84,21 @@ def plan_shards(settings: Settings, lake: Lake, wiki: str, snapshot: str, *, max
     return n, max(1, -(-n // SHARD_FILES))
 
 
-def _files_sha1(settings: Settings, lake: Lake, wiki: str, snapshot: str) -> dict[str, str]:
-    """file_name → sha1 from the ``files`` dataset of this wiki (or of Commons), if any."""
+def _matching(lake: Lake, dataset: str, wiki: str, label: str, wanted: pa.Array,
+              columns: list[str] | None = None) -> Iterator[dict[str, Any]]:
+    """Rows of a lake label whose ``file_name`` is in ``wanted``, streamed batch by batch:
+    a shard looks up its own 2,000 names, never a whole wiki's ``files`` or ``file_metadata``."""
+    for batch in lake.iter_batches(dataset, wiki, label, columns=columns):
+        yield from batch.filter(pc.is_in(batch.column("file_name"), value_set=wanted)).to_pylist()
+
+
+def _files_sha1(settings: Settings, lake: Lake, wiki: str, snapshot: str, wanted: pa.Array) -> dict[str, str]:
+    """file_name → sha1 of ``wanted`` from the ``files`` dataset of this wiki (or of Commons), if any."""
     for owner in (wiki, settings.commons_wiki):
         snaps = [s for s in lake.snapshots("files", owner) if s <= snapshot]
         if snaps:
-            table = lake.read("files", owner, snaps[-1], columns=["file_name", "sha1"])
-            return dict(zip(table.column("file_name").to_pylist(), table.column("sha1").to_pylist(), strict=True))
+            return {r["file_name"]: r["sha1"]
+                    for r in _matching(lake, "files", owner, snaps[-1], wanted, ["file_name", "sha1"])}
     return {}
 
 
@@ -97,12 +106,14 @@ def reusable_metadata(settings: Settings, lake: Lake, wiki: str, snapshot: str,
                       names: list[str]) -> list[dict[str, Any]]:
     """Rows of the previous ``file_metadata`` snapshot for ``names`` whose sha1 is unchanged."""
     earlier = [s for s in lake.snapshots("file_metadata", wiki) if s < snapshot]
-    sha1_by_name = _files_sha1(settings, lake, wiki, snapshot) if earlier else {}
+    if not earlier or not names:
+        return []
+    wanted = pa.array(sorted(set(names)), pa.string())
+    sha1_by_name = _files_sha1(settings, lake, wiki, snapshot, wanted)
     if not sha1_by_name:
         return []
-    wanted = set(names)
-    previous = lake.read("file_metadata", wiki, earlier[-1]).to_pylist()
-    return [r for r in previous if r["file_name"] in wanted and sha1_by_name.get(r["file_name"]) == r["sha1"]]
+    return [r for r in _matching(lake, "file_metadata", wiki, earlier[-1], wanted)
+            if sha1_by_name.get(r["file_name"]) == r["sha1"]]
 
 
 def metadata_shard(settings: Settings, lake: Lake, wiki: str, snapshot: str, shard: int, n_shards: int, *,

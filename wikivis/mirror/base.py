@@ -126,6 +126,7 @@ class Service:
         self._in_flight: Counter[str] = Counter()
         self._blocked_until: dict[str, float] = {}
         self._counter = 0
+        self._truncated_paths: set[str] = set()
         self.latency_s = 0.0  # extra per-request latency on top of the fault profile
         self.bandwidth_bytes_per_s = 0.0  # total across connections; 0 = unlimited
         self._bw_lock = threading.Lock()
@@ -144,6 +145,16 @@ class Service:
         with self.lock:
             self._counter += 1
             return self._counter
+
+    def first_truncation(self, path: str) -> bool:
+        """Whether ``path`` may be truncated now: each path at most once, like a connection
+        cut mid-transfer. Counting requests alone is not enough: with two clients in flight
+        the same file's retries can land on every n-th request again and again."""
+        with self.lock:
+            if path in self._truncated_paths:
+                return False
+            self._truncated_paths.add(path)
+            return True
 
     def enter(self, client: str) -> bool:
         """Count a request in; False when the client is over its concurrency cap."""
@@ -303,7 +314,7 @@ class _Handler(BaseHTTPRequestHandler):
                 for i in range(len(body) // 2, len(body), max(1, len(body) // 64)):
                     body[i] ^= 0x5A
                 response.body = bytes(body)
-            if faults.hits(faults.truncate_every, n) and response.body:
+            if faults.hits(faults.truncate_every, n) and response.body and service.first_truncation(request.path):
                 response.headers["X-Mirror-Truncate"] = str(len(response.body) // 2)
         return response
 

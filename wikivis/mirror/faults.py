@@ -13,7 +13,8 @@ none       nothing
 latency100 +100 ms on every request
 flaky      every 4th request answers 500/502/503 (rotating)
 throttle   requests 3 and 4 of every 8 answer 429 with ``Retry-After: 1``
-truncated  every 3rd payload is cut in half (Content-Length promises the full size)
+truncated  every 3rd payload is cut in half (Content-Length promises the full size), each
+           file at most once (a cut connection; a retry gets it whole)
 corrupt    every 3rd payload has bytes flipped (same length; checksums/decoding fail)
 checksum   dumpstatus.json and *sums.txt publish a wrong md5/sha1 for imagelinks
 drops      every 5th request: connection closed without an answer; SSE drops every 40 events
