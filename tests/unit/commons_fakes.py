@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -42,6 +43,14 @@ class FakeAdapter(BaseAdapter):
 
     def close(self):
         pass
+
+
+def fake_session(base_url: str, handle: Callable[[requests.PreparedRequest], requests.Response]) -> requests.Session:
+    """A session with the tests' User-Agent whose requests under ``base_url`` go to ``handle``."""
+    s = requests.Session()
+    s.headers["User-Agent"] = UA
+    s.mount(base_url, FakeAdapter(handle))
+    return s
 
 
 # --------------------------------------------------------------------------- Action API
@@ -87,10 +96,7 @@ class FakeApi:
             self.files[f.title] = f
 
     def session(self) -> requests.Session:
-        s = requests.Session()
-        s.headers["User-Agent"] = UA
-        s.mount("http://api.test/", FakeAdapter(self.handle))
-        return s
+        return fake_session("http://api.test/", self.handle)
 
     # ---------------------------------------------------------------- dispatch
     def handle(self, request: requests.PreparedRequest) -> requests.Response:
@@ -188,11 +194,14 @@ class FakeApi:
                 )
         return info
 
-    def _page(self, items: list[Any], p: dict[str, str], key: str) -> tuple[list[Any], dict[str, str] | None]:
+    def _paged_list(self, name: str, items: list[Any], p: dict[str, str], key: str) -> dict[str, Any]:
+        """``{"query": {name: <one page of items>}}`` with the ``continue`` block while more remain."""
         offset = int(p.get(key, "0") or 0)
-        chunk = items[offset : offset + self.list_page_size]
         nxt = offset + self.list_page_size
-        return chunk, ({key: str(nxt), "continue": "-||"} if nxt < len(items) else None)
+        body: dict[str, Any] = {"query": {name: items[offset:nxt]}}
+        if nxt < len(items):
+            body["continue"] = {key: str(nxt), "continue": "-||"}
+        return body
 
     def categorymembers(self, p: dict[str, str]) -> dict[str, Any]:
         types = set(p["cmtype"].split("|"))
@@ -201,20 +210,12 @@ class FakeApi:
             kind = "subcat" if title.startswith("Category:") else "file" if title.startswith("File:") else "page"
             if kind in types:
                 members.append({"ns": 14 if kind == "subcat" else 6, "title": title, "type": kind})
-        chunk, cont = self._page(members, p, "cmcontinue")
-        body: dict[str, Any] = {"query": {"categorymembers": chunk}}
-        if cont:
-            body["continue"] = cont
-        return body
+        return self._paged_list("categorymembers", members, p, "cmcontinue")
 
     def search(self, p: dict[str, str]) -> dict[str, Any]:
         assert p["srnamespace"] == "6"
         hits = [{"ns": 6, "title": t} for t in self.search_index.get(p["srsearch"], [])]
-        chunk, cont = self._page(hits, p, "sroffset")
-        body: dict[str, Any] = {"query": {"search": chunk}}
-        if cont:
-            body["continue"] = cont
-        return body
+        return self._paged_list("search", hits, p, "sroffset")
 
     def page_images(self, p: dict[str, str]) -> dict[str, Any]:
         ids = [int(i) for i in p["pageids"].split("|")]
@@ -295,10 +296,7 @@ class FakeUpload:
         return sum(self.hits.values())
 
     def session(self) -> requests.Session:
-        s = requests.Session()
-        s.headers["User-Agent"] = UA
-        s.mount("http://upload.test/", FakeAdapter(self.handle))
-        return s
+        return fake_session("http://upload.test/", self.handle)
 
     def handle(self, request: requests.PreparedRequest) -> requests.Response:
         path = urlsplit(request.url).path
